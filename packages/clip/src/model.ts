@@ -1,0 +1,121 @@
+import {
+  Module, Tensor, Tensor2D, Variable, matMul2d, VisionTransformer, TextTransformer, contrastiveLoss, l2Normalize, tf,
+} from '@mmzoo/core';
+import { ClipConfig, ClipConfigInput, ClipConfigSchema } from './config';
+
+/** Outputs of {@link CLIP.forward}. */
+export interface ClipOutput {
+  /** float32 [B, E]: projected image features before L2 normalisation */
+  imageFeatures: Tensor;
+  /** float32 [M, E]: projected text features before L2 normalisation */
+  textFeatures: Tensor;
+  /** float32 [B, M]: scale * normalise(image) @ normalise(text)^T */
+  logitsPerImage: Tensor;
+  /** float32 [M, B]: transpose of logitsPerImage */
+  logitsPerText: Tensor;
+  /** float32 scalar: the effective scale exp(logit_scale), clamped to at most maxLogitScale */
+  logitScale: Tensor;
+}
+
+/** The training objective's value, as every mmzoo model returns it. */
+export interface ClipLoss {
+  /** float32 scalar */
+  total: Tensor;
+  parts: { itc: Tensor };
+}
+
+/**
+ * CLIP (Radford et al. 2021, "Learning Transferable Visual Models From Natural Language Supervision"): an image
+ * encoder and a text encoder projected into one embedding space and trained with a symmetric contrastive loss
+ * (section 2.3, Fig. 3). Parameter names follow open_clip / OpenAI (`visual.*`, `token_embedding.weight`,
+ * `positional_embedding`, `transformer.*`, `ln_final.*`, `text_projection`, `logit_scale`), so their
+ * safetensors state dicts load directly. The logit scale is stored as a log (0-d tensor).
+ */
+export class CLIP extends Module {
+  readonly logitScaleLog: Variable;
+
+  /**
+   * @param visual a built image tower whose `pooled` output is [B, E]
+   * @param text a built text tower whose `pooled` output is [M, E]
+   * @param opts.initLogitScale initial log scale (default ln(1/0.07)); opts.maxLogitScale clamp of exp (default 100)
+   */
+  constructor(
+    readonly visual: VisionTransformer,
+    readonly text: TextTransformer,
+    readonly opts: { initLogitScale?: number; maxLogitScale?: number } = {},
+  ) {
+    super();
+    this.module('visual', visual);
+    this.module('', text);
+    this.logitScaleLog = this.param('logit_scale', tf.scalar(opts.initLogitScale ?? Math.log(1 / 0.07)));
+  }
+
+  /** @param images float32 [B, C, H, W] @returns float32 [B, E], not normalised */
+  encodeImage(images: Tensor): Tensor {
+    return this.visual.apply(images).pooled;
+  }
+
+  /** @param ids int32 [M, L] @returns float32 [M, E], not normalised @throws Error for a row without end-of-text */
+  encodeText(ids: Tensor): Tensor {
+    return this.text.apply(ids).pooled;
+  }
+
+  /** The effective logit scale exp(min(logit_scale, ln maxLogitScale)), float32 scalar. */
+  logitScale(): Tensor {
+    return tf.tidy(() => this.logitScaleLog.minimum(tf.scalar(Math.log(this.opts.maxLogitScale ?? 100))).exp());
+  }
+
+  /**
+   * @param images float32 [B, C, H, W]
+   * @param ids int32 [M, L]
+   */
+  forward(images: Tensor, ids: Tensor): ClipOutput {
+    return tf.tidy(() => {
+      const imageFeatures = this.encodeImage(images);
+      const textFeatures = this.encodeText(ids);
+      const logitScale = this.logitScale();
+      const logitsPerImage = matMul2d(l2Normalize(imageFeatures) as Tensor2D, l2Normalize(textFeatures).transpose() as Tensor2D).mul(logitScale);
+      return { imageFeatures, textFeatures, logitsPerImage, logitsPerText: logitsPerImage.transpose(), logitScale };
+    });
+  }
+
+  /**
+   * The CLIP loss: symmetric InfoNCE over the B x B batch (open_clip `ClipLoss`), exposed as part `itc`.
+   * @param images float32 [B, C, H, W]; @param ids int32 [B, L]; pair i matches pair i
+   * @throws Error when B < 2
+   */
+  loss(images: Tensor, ids: Tensor): ClipLoss {
+    return tf.tidy(() => {
+      const img = l2Normalize(this.encodeImage(images));
+      const txt = l2Normalize(this.encodeText(ids));
+      const itc = contrastiveLoss(img, txt, this.logitScale()).total;
+      return { total: itc, parts: { itc } };
+    });
+  }
+
+  /** Clamps the stored log scale to [0, ln maxLogitScale] after an optimizer step (open_clip's training loop). */
+  afterOptimizerStep(): void {
+    tf.tidy(() => this.logitScaleLog.assign(this.logitScaleLog.clipByValue(0, Math.log(this.opts.maxLogitScale ?? 100))));
+  }
+}
+
+/**
+ * Builds a CLIP from a `model:` config: a ViT image tower with `proj` and a causal text tower with
+ * `text_projection`, both of width embedDim at the output.
+ * @throws ZodError when the config is invalid (use the config loader for YAML-path messages)
+ */
+export function buildClip(input: ClipConfigInput | ClipConfig, opts: { eotId?: number } = {}): CLIP {
+  const cfg = ClipConfigSchema.parse(input);
+  const v = cfg.vision;
+  const t = cfg.text;
+  const visual = new VisionTransformer({
+    imageSize: v.imageSize, patchSize: v.patchSize, channels: v.channels, width: v.width, layers: v.layers,
+    numHeads: v.numHeads, mlpWidth: Math.round(v.width * v.mlpRatio), activation: cfg.activation, outputDim: cfg.embedDim,
+  });
+  const text = new TextTransformer({
+    vocabSize: t.vocabSize, contextLength: t.contextLength, width: t.width, layers: t.layers, numHeads: t.numHeads,
+    mlpWidth: Math.round(t.width * t.mlpRatio), activation: cfg.activation, causal: true, pool: t.pool,
+    eotId: t.eotId ?? opts.eotId, padId: t.padId, outputDim: cfg.embedDim,
+  });
+  return new CLIP(visual, text, { initLogitScale: cfg.initLogitScale, maxLogitScale: cfg.maxLogitScale });
+}

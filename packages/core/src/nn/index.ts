@@ -1,0 +1,16 @@
+export { Module } from './module';
+export { manualSeed, normal, truncatedNormal, uniform } from './init';
+export { Linear } from './linear';
+export { LayerNorm } from './layer-norm';
+export { Embedding } from './embedding';
+export { MLP } from './mlp';
+export { MultiHeadAttention } from './attention';
+export type { MultiHeadAttentionOptions, QKV, QKVLayout } from './attention';
+export { TransformerBlock, Transformer, BlockList } from './transformer';
+export type { TransformerBlockOptions } from './transformer';
+export { PatchEmbedding } from './patch-embedding';
+export { bicubicResize, cubicWeights } from './position';
+export { VisionTransformer } from './vision-transformer';
+export type { VisionTransformerOptions, VisionOutput } from './vision-transformer';
+export { TextTransformer } from './text-transformer';
+export type { TextTransformerOptions, TextOutput, TextPool } from './text-transformer';
