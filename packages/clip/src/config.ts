@@ -23,7 +23,8 @@ export const ClipVisionSchema = z
 export const ClipTextSchema = z
   .object({
     contextLength: z.number().int().positive(),
-    vocabSize: z.number().int().positive(),
+    /** vocabulary size; when omitted, taken from the tokenizer built from the training captions */
+    vocabSize: z.number().int().positive().optional(),
     width: z.number().int().positive(),
     layers: z.number().int().positive(),
     numHeads: z.number().int().positive(),

@@ -4,7 +4,7 @@ import {
 import { ClipConfig, ClipConfigInput, ClipConfigSchema } from './config';
 
 /** Outputs of {@link CLIP.forward}. */
-export interface ClipOutput {
+export type ClipOutput = {
   /** float32 [B, E]: projected image features before L2 normalisation */
   imageFeatures: Tensor;
   /** float32 [M, E]: projected text features before L2 normalisation */
@@ -15,7 +15,7 @@ export interface ClipOutput {
   logitsPerText: Tensor;
   /** float32 scalar: the effective scale exp(logit_scale), clamped to at most maxLogitScale */
   logitScale: Tensor;
-}
+};
 
 /** The training objective's value, as every mmzoo model returns it. */
 export interface ClipLoss {
@@ -93,6 +93,11 @@ export class CLIP extends Module {
     });
   }
 
+  /** The trainer's objective: {@link CLIP.loss} on a batch of images and token ids. */
+  trainingLoss(batch: { images: Tensor; ids: Tensor }): ClipLoss {
+    return this.loss(batch.images, batch.ids);
+  }
+
   /** Clamps the stored log scale to [0, ln maxLogitScale] after an optimizer step (open_clip's training loop). */
   afterOptimizerStep(): void {
     tf.tidy(() => this.logitScaleLog.assign(this.logitScaleLog.clipByValue(0, Math.log(this.opts.maxLogitScale ?? 100))));
@@ -102,9 +107,11 @@ export class CLIP extends Module {
 /**
  * Builds a CLIP from a `model:` config: a ViT image tower with `proj` and a causal text tower with
  * `text_projection`, both of width embedDim at the output.
- * @throws ZodError when the config is invalid (use the config loader for YAML-path messages)
+ * @param opts ids from the tokenizer, used where the config leaves them out
+ * @throws ZodError when the config is invalid (use the config loader for YAML-path messages); Error when neither
+ *   the config nor `opts` gives the vocabulary size
  */
-export function buildClip(input: ClipConfigInput | ClipConfig, opts: { eotId?: number } = {}): CLIP {
+export function buildClip(input: ClipConfigInput | ClipConfig, opts: { eotId?: number; vocabSize?: number } = {}): CLIP {
   const cfg = ClipConfigSchema.parse(input);
   const v = cfg.vision;
   const t = cfg.text;
@@ -112,8 +119,10 @@ export function buildClip(input: ClipConfigInput | ClipConfig, opts: { eotId?: n
     imageSize: v.imageSize, patchSize: v.patchSize, channels: v.channels, width: v.width, layers: v.layers,
     numHeads: v.numHeads, mlpWidth: Math.round(v.width * v.mlpRatio), activation: cfg.activation, outputDim: cfg.embedDim,
   });
+  const vocabSize = t.vocabSize ?? opts.vocabSize;
+  if (vocabSize === undefined) throw new Error('model.text.vocabSize is not set and no tokenizer gives it');
   const text = new TextTransformer({
-    vocabSize: t.vocabSize, contextLength: t.contextLength, width: t.width, layers: t.layers, numHeads: t.numHeads,
+    vocabSize, contextLength: t.contextLength, width: t.width, layers: t.layers, numHeads: t.numHeads,
     mlpWidth: Math.round(t.width * t.mlpRatio), activation: cfg.activation, causal: true, pool: t.pool,
     eotId: t.eotId ?? opts.eotId, padId: t.padId, outputDim: cfg.embedDim,
   });

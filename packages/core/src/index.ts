@@ -8,3 +8,8 @@ export * from './ops';
 export * from './nn';
 export * from './losses';
 export * from './io';
+export * from './config';
+export * from './train';
+export * from './eval';
+export * from './data';
+export * from './tokenizers';

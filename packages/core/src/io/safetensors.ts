@@ -271,7 +271,7 @@ function decodeData(dtype: SafetensorsDtype, bytes: Uint8Array): TypedArray {
   }
 }
 
-function describe(v: unknown): string {
+function preview(v: unknown): string {
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
@@ -315,7 +315,7 @@ export function parseSafetensorsWithMetadata(bytes: Uint8Array, source?: string)
     return fail(`header (${headerLen} bytes) is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-    fail(`header is not a JSON object but ${describe(header)}`);
+    fail(`header is not a JSON object but ${preview(header)}`);
   }
   const bufferStart = 8 + headerLen;
   const bufferLen = bytes.length - bufferStart;
@@ -325,34 +325,34 @@ export function parseSafetensorsWithMetadata(bytes: Uint8Array, source?: string)
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        fail(`${METADATA_KEY} is not an object of strings: ${describe(value)}`);
+        fail(`${METADATA_KEY} is not an object of strings: ${preview(value)}`);
       }
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`${METADATA_KEY}.${k} is not a string: ${describe(v)}`);
+        if (typeof v !== 'string') fail(`${METADATA_KEY}.${k} is not a string: ${preview(v)}`);
       }
       metadata = { ...(value as Record<string, string>) };
       continue;
     }
     const bad = (msg: string): never => fail(`tensor "${name}": ${msg}`);
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      bad(`entry is not an object {dtype, shape, data_offsets}: ${describe(value)}`);
+      bad(`entry is not an object {dtype, shape, data_offsets}: ${preview(value)}`);
     }
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
     if (!isDtype(dtype)) {
-      bad(`unknown dtype ${describe(dtype)} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')})`);
+      bad(`unknown dtype ${preview(dtype)} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')})`);
     }
-    if (!Array.isArray(shape)) bad(`shape is not an array: ${describe(shape)}`);
+    if (!Array.isArray(shape)) bad(`shape is not an array: ${preview(shape)}`);
     for (const d of shape as unknown[]) {
       if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
-        bad(`shape ${describe(shape)} has a dim that is not a non-negative integer: ${describe(d)}`);
+        bad(`shape ${preview(shape)} has a dim that is not a non-negative integer: ${preview(d)}`);
       }
     }
     if (!Array.isArray(offsets) || offsets.length !== 2) {
-      bad(`data_offsets is not a pair [begin, end]: ${describe(offsets)}`);
+      bad(`data_offsets is not a pair [begin, end]: ${preview(offsets)}`);
     }
     const [begin, end] = offsets as unknown[];
     if (typeof begin !== 'number' || typeof end !== 'number' || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end)) {
-      bad(`data_offsets ${describe(offsets)} are not integers`);
+      bad(`data_offsets ${preview(offsets)} are not integers`);
     }
     const b = begin as number;
     const e = end as number;
@@ -493,9 +493,9 @@ export function serializeSafetensors(
       throw new Error(`serializeSafetensors: tensor "${name}": ${msg}`);
     };
     if (name === METADATA_KEY) bad(`the name ${METADATA_KEY} is reserved for metadata`);
-    if (!isDtype(t.dtype)) bad(`unknown dtype ${describe(t.dtype)}`);
+    if (!isDtype(t.dtype)) bad(`unknown dtype ${preview(t.dtype)}`);
     if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-      bad(`shape ${describe(t.shape)} must be an array of non-negative integers`);
+      bad(`shape ${preview(t.shape)} must be an array of non-negative integers`);
     }
     const count = product(t.shape);
     if (t.data.length !== count) {
@@ -508,7 +508,7 @@ export function serializeSafetensors(
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new Error(`serializeSafetensors: metadata "${k}" is not a string: ${describe(v)}`);
+      if (typeof v !== 'string') throw new Error(`serializeSafetensors: metadata "${k}" is not a string: ${preview(v)}`);
     }
     header[METADATA_KEY] = { ...metadata };
   }

@@ -19,10 +19,15 @@ export function embeddingLookup(table: Tensor2D, ids: Tensor): Tensor {
   if (backendHasKernel('UnsortedSegmentSum')) {
     rows = tf.gather(table, flatIds);
   } else {
-    const f = customOp((t) => ({
-      value: tf.gather(t, flatIds),
-      gradFunc: (dy) => tf.tidy(() => matMul2d(tf.oneHot(flatIds, vocab).toFloat().transpose(), dy as Tensor2D)),
-    }));
+    // The ids go through `save`: the engine keeps saved tensors until backprop, whereas `flatIds` itself is
+    // disposed by the caller's tidy before the gradient runs.
+    const f = customOp((t, save) => {
+      save([flatIds]);
+      return {
+        value: tf.gather(t, flatIds),
+        gradFunc: (dy, saved) => tf.tidy(() => matMul2d(tf.oneHot(saved[0], vocab).toFloat().transpose(), dy as Tensor2D)),
+      };
+    });
     rows = f(table);
   }
   return rows.reshape([...ids.shape, dim]);

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { BACKEND_NAMES } from '../backend';
+
+/**
+ * The `data:` section: which images and captions to train and evaluate on (DESIGN.md, "Data").
+ * - `fmnist`: Fashion-MNIST from `root` (default: the embedded subset under data/fashion-mnist), each
+ *   training image captioned from templates and synonyms, plus `scenes.train` compositional scenes.
+ * - `csv` | `coco` | `jsonl`: user image-caption files (`train`, optional `test`) decoded and resized to the
+ *   model's image size.
+ */
+export const DataSchema = z
+  .object({
+    dataset: z.enum(['fmnist', 'csv', 'coco', 'jsonl']).default('fmnist'),
+    /** Fashion-MNIST folder with the IDX .gz files; the full set is /usr/share/datasets/fashion-mnist */
+    root: z.string().optional(),
+    /** use at most this many training images (default: all) */
+    trainLimit: z.number().int().positive().optional(),
+    /** compositional scenes (issue 3): how many to mix into training, grid size of the canvas */
+    scenes: z
+      .object({
+        train: z.number().int().nonnegative().default(0),
+        grid: z.number().int().min(2).max(4).default(2),
+      })
+      .strict()
+      .default({ train: 0, grid: 2 }),
+    /** user caption files (csv/coco/jsonl) */
+    train: z.string().optional(),
+    test: z.string().optional(),
+    /** seed of the caption and scene generators (default: train.seed) */
+    seed: z.number().int().optional(),
+  })
+  .strict();
+
+/** The `train:` section: optimisation (AdamW, warmup + cosine; Loshchilov & Hutter 2019). */
+export const TrainSchema = z
+  .object({
+    seed: z.number().int().default(0),
+    batchSize: z.number().int().min(2).default(128),
+    /** optimizer steps; one step sees batchSize * accumSteps samples */
+    steps: z.number().int().positive(),
+    /** micro-batches whose gradients are averaged before each optimizer step */
+    accumSteps: z.number().int().positive().default(1),
+    lr: z.number().positive(),
+    /** decoupled weight decay; none on biases, norms, embeddings and the logit scale */
+    weightDecay: z.number().nonnegative().default(0.2),
+    /** Adam betas and eps (CLIP paper section 2.5: 0.9, 0.98, 1e-6) */
+    betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.9, 0.98]),
+    eps: z.number().positive().default(1e-6),
+    /** linear warmup steps, then cosine decay to minLr */
+    warmupSteps: z.number().int().nonnegative().default(0),
+    minLr: z.number().nonnegative().default(0),
+    /** clip the global gradient norm to this (none when omitted) */
+    gradClipNorm: z.number().positive().optional(),
+    /** checkpoint every N optimizer steps (and always at the end) */
+    checkpointEvery: z.number().int().positive().default(500),
+    /** log every N steps */
+    logEvery: z.number().int().positive().default(20),
+  })
+  .strict();
+
+/** The `eval:` section. */
+export const EvalSchema = z
+  .object({
+    /** zero-shot classification on the whole Fashion-MNIST test split with class-prompt ensembling */
+    zeroShot: z.boolean().default(true),
+    /** image-text retrieval on a fixed gallery of test scenes with one caption each (0 disables) */
+    retrievalGallery: z.number().int().nonnegative().default(1000),
+    /** evaluate every N steps during training for the metric curves (0: only at the end) */
+    every: z.number().int().nonnegative().default(0),
+    batchSize: z.number().int().positive().default(500),
+  })
+  .strict();
+
+/** The `runtime:` section. */
+export const RuntimeSchema = z
+  .object({
+    /** tfjs backend (DESIGN.md); default: the first available of tensorflow > native > wasm > cpu */
+    backend: z.enum(BACKEND_NAMES).optional(),
+  })
+  .strict();
+
+/**
+ * A whole experiment file: `model` (validated by the model registry's schema for `model.name`), `data`, `train`,
+ * `eval`, `runtime`. Unknown sections are errors.
+ */
+export const ExperimentSchema = z
+  .object({
+    model: z.object({ name: z.string() }).passthrough(),
+    data: DataSchema.default(DataSchema.parse({})),
+    train: TrainSchema,
+    eval: EvalSchema.default(EvalSchema.parse({})),
+    runtime: RuntimeSchema.default({}),
+  })
+  .strict();
+
+export type DataConfig = z.infer<typeof DataSchema>;
+export type TrainConfig = z.infer<typeof TrainSchema>;
+export type EvalConfig = z.infer<typeof EvalSchema>;
+export type RuntimeConfig = z.infer<typeof RuntimeSchema>;
+/** A validated experiment whose `model` is the registry's validated model config `M`. */
+export type Experiment<M = { name: string }> = Omit<z.infer<typeof ExperimentSchema>, 'model'> & { model: M };

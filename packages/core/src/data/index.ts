@@ -1,0 +1,34 @@
+/**
+ * mmzoo data layer, browser-safe part: seeded Rng, ImageSet helpers, Fashion-MNIST class names and prompts,
+ * generated captions and compositional scenes. File reading lives in `../node` (Node only).
+ */
+export { Rng } from './rng';
+export type { RngState } from './rng';
+export { checkImageSet, imageAt, imageBatch, imageBytes, imageSize, selectImages } from './types';
+export type { ImageSet } from './types';
+export {
+  FMNIST_CLASS_NAMES,
+  FMNIST_PROMPT_TEMPLATES,
+  FMNIST_SHORT_NAMES,
+  FMNIST_SYNONYMS,
+  articleFor,
+  classPrompts,
+  fillTemplate,
+} from './fmnist-classes';
+export { CAPTION_TEMPLATES, captionFor, captionsFor } from './captions';
+export {
+  buildScenes,
+  canonicalDescription,
+  checkSceneItems,
+  describeScene,
+  positionName,
+  renderScene,
+  sceneCaptions,
+  sceneQuestions,
+  sceneRelations,
+  swapPositions,
+} from './scenes';
+export type { QaPair, Scene, SceneGrid, SceneItem, SceneOptions, SceneSet } from './scenes';
+export { resizeImageSet } from './resize';
+export { imageSetPairs, concatPairs, batchIndices, epochOrder } from './pairs';
+export type { PairSource } from './pairs';

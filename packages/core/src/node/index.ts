@@ -1,0 +1,20 @@
+/**
+ * mmzoo Node-only entry point: IDX and Fashion-MNIST loading, user caption-file readers, image decoding.
+ * Uses fs, zlib and sharp; browser code imports the data layer from `../data` instead.
+ */
+export { IDX_UBYTE, encodeIdx, isGzip, parseIdx, readIdx, writeIdx } from './idx';
+export type { IdxArray } from './idx';
+export { EMBEDDED_FASHION_MNIST_ROOT, FASHION_MNIST_FILES, FULL_FASHION_MNIST_ROOT, loadFashionMnist } from './fmnist';
+export { readCaptions, readCaptionsCsv, readCaptionsJsonl, readCocoCaptions } from './readers';
+export type { CaptionRecord, ReaderOptions } from './readers';
+export { decodeImage } from './image';
+export type { DecodeOptions } from './image';
+export { writeFileAtomic, readSafetensorsFile, writeSafetensorsFile } from './files';
+export { saveCheckpoint, latestCheckpoint, loadCheckpoint, readCheckpointMeta, loadWeightsFile, CHECKPOINT_DIR } from './checkpoint';
+export type { CheckpointMeta } from './checkpoint';
+export { runTraining } from './trainer';
+export type { TrainerOptions, TrainSummary, HistoryPoint } from './trainer';
+export {
+  loadImageTextData, scenePairs, buildTokenizer, makeImageTextBatch, evaluateDualEncoder, RETRIEVAL_GALLERY_SEED,
+} from './image-text';
+export type { ImageTextBatch, ImageTextData, DualEncoderMetrics } from './image-text';

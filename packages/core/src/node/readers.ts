@@ -1,0 +1,199 @@
+/**
+ * Readers of user image-caption data (Node only): CSV, COCO-style caption JSON and JSONL.
+ * Every reader returns one record per caption; an image with several captions gives several records.
+ * Relative image paths resolve against `imageRoot`, by default the folder of the data file.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { parse as parseCsv } from 'csv-parse/sync';
+
+/** One image-caption pair. */
+export interface CaptionRecord {
+  /** Absolute path of the image file (not checked for existence). */
+  imagePath: string;
+  /** The caption text, trimmed. */
+  caption: string;
+  /** Identifier of the image (records of one image share it): the id field when given, else the path as written. */
+  imageId: string;
+}
+
+/** Options shared by the readers. */
+export interface ReaderOptions {
+  /** Folder that relative image paths resolve against (default: the data file's folder). */
+  imageRoot?: string;
+  /** CSV column / JSONL key holding the image path (default 'image'). */
+  imageKey?: string;
+  /** CSV column / JSONL key holding the caption (default 'caption'). */
+  captionKey?: string;
+  /** CSV column / JSONL key holding an image id (default 'image_id'; optional in the data). */
+  idKey?: string;
+}
+
+function readText(file: string): string {
+  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  return fs.readFileSync(file, 'utf8');
+}
+
+function resolver(file: string, options: ReaderOptions): (p: string) => string {
+  const root = path.resolve(options.imageRoot ?? path.dirname(file));
+  return (p) => path.resolve(root, p);
+}
+
+/**
+ * Reads a CSV file with a header row, e.g. `image,caption` then `img/1.png,"a red dress"` (RFC 4180
+ * quoting; blank lines skipped; a UTF-8 BOM ignored). An optional `image_id` column gives the image ids.
+ * @throws Error `<file>: file not found`
+ * @throws Error `<file>:1: missing column "caption" (header: image, text)`
+ * @throws Error `<file>:<line>: expected N columns, found M` for a row with a different column count
+ * @throws Error `<file>:<line>: empty caption` / `empty image path`
+ * @throws Error `<file>:<line>: <csv-parse's message>` for malformed CSV (e.g. an unclosed quote)
+ */
+export function readCaptionsCsv(file: string, options: ReaderOptions = {}): CaptionRecord[] {
+  const text = readText(file);
+  let rows: { record: string[]; info: { lines: number } }[];
+  try {
+    rows = parseCsv(text, { info: true, relax_column_count: true, skip_empty_lines: true, bom: true }) as unknown as typeof rows;
+  } catch (err) {
+    const line = (err as { lines?: number }).lines;
+    throw new Error(`${file}:${line ?? '?'}: ${(err as Error).message}`);
+  }
+  if (rows.length === 0) throw new Error(`${file}:1: empty file, expected a header row`);
+  const header = rows[0].record.map((h) => h.trim());
+  const column = (key: string, required: boolean): number => {
+    const index = header.indexOf(key);
+    if (index < 0 && required) {
+      throw new Error(`${file}:${rows[0].info.lines}: missing column "${key}" (header: ${header.join(', ')})`);
+    }
+    return index;
+  };
+  const imageCol = column(options.imageKey ?? 'image', true);
+  const captionCol = column(options.captionKey ?? 'caption', true);
+  const idCol = column(options.idKey ?? 'image_id', false);
+  const resolve = resolver(file, options);
+
+  const out: CaptionRecord[] = [];
+  for (const { record, info } of rows.slice(1)) {
+    const where = `${file}:${info.lines}`;
+    if (record.length !== header.length) throw new Error(`${where}: expected ${header.length} columns, found ${record.length}`);
+    const image = record[imageCol].trim();
+    const caption = record[captionCol].trim();
+    if (!image) throw new Error(`${where}: empty image path`);
+    if (!caption) throw new Error(`${where}: empty caption`);
+    const id = idCol >= 0 ? record[idCol].trim() : '';
+    out.push({ imagePath: resolve(image), caption, imageId: id || image });
+  }
+  return out;
+}
+
+/** 1-based line of a character offset in `text`. */
+function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/**
+ * The line of a JSON.parse error: from V8's "(line N column M)" or "at position N", the last line for
+ * "Unexpected end of JSON input", else undefined (some V8 messages carry no position).
+ */
+function jsonErrorLine(text: string, err: Error): number | undefined {
+  const lineMatch = /line (\d+)/.exec(err.message);
+  if (lineMatch) return Number(lineMatch[1]);
+  const positionMatch = /position (\d+)/.exec(err.message);
+  if (positionMatch) return lineAt(text, Number(positionMatch[1]));
+  return /end of JSON input/.test(err.message) ? lineAt(text, text.trimEnd().length) : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Reads COCO-style caption JSON: `{ "images": [{ "id", "file_name" }], "annotations": [{ "image_id", "caption" }] }`
+ * (other fields ignored). One record per annotation, in annotation order; imageId is the image's id as a string.
+ * For COCO itself pass `imageRoot` (e.g. the train2017 folder), since file names are relative to it.
+ * @throws Error `<file>: file not found`
+ * @throws Error `<file>:<line>: invalid JSON: <reason>` (the line when the parser reports a position)
+ * @throws Error `<file>: images[3]: expected {id, file_name}` / `annotations[7]: expected {image_id, caption}` /
+ *   `annotations[7]: image_id 42 not in images` for structural problems (JSON path instead of a line)
+ */
+export function readCocoCaptions(file: string, options: ReaderOptions = {}): CaptionRecord[] {
+  const text = readText(file);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    const line = jsonErrorLine(text, err as Error);
+    throw new Error(`${file}${line ? `:${line}` : ''}: invalid JSON: ${(err as Error).message}`);
+  }
+  if (!isRecord(json) || !Array.isArray(json.images) || !Array.isArray(json.annotations)) {
+    throw new Error(`${file}: expected an object with "images" and "annotations" arrays`);
+  }
+  const resolve = resolver(file, options);
+  const files = new Map<string, string>();
+  json.images.forEach((image: unknown, i: number) => {
+    if (!isRecord(image) || !(typeof image.id === 'number' || typeof image.id === 'string') || typeof image.file_name !== 'string') {
+      throw new Error(`${file}: images[${i}]: expected {id: number|string, file_name: string}`);
+    }
+    files.set(String(image.id), image.file_name);
+  });
+  return json.annotations.map((ann: unknown, i: number) => {
+    if (!isRecord(ann) || !(typeof ann.image_id === 'number' || typeof ann.image_id === 'string') || typeof ann.caption !== 'string') {
+      throw new Error(`${file}: annotations[${i}]: expected {image_id: number|string, caption: string}`);
+    }
+    const id = String(ann.image_id);
+    const fileName = files.get(id);
+    if (fileName === undefined) throw new Error(`${file}: annotations[${i}]: image_id ${id} not in images`);
+    const caption = ann.caption.trim();
+    if (!caption) throw new Error(`${file}: annotations[${i}]: empty caption`);
+    return { imagePath: resolve(fileName), caption, imageId: id };
+  });
+}
+
+/**
+ * Reads JSONL: one object per line, `{"image": "img/1.png", "caption": "a red dress"}`, with an optional
+ * `"image_id"`; blank lines skipped.
+ * @throws Error `<file>: file not found`
+ * @throws Error `<file>:<line>: invalid JSON: <reason>`
+ * @throws Error `<file>:<line>: expected an object with string "image" and "caption"`
+ */
+export function readCaptionsJsonl(file: string, options: ReaderOptions = {}): CaptionRecord[] {
+  const text = readText(file);
+  const imageKey = options.imageKey ?? 'image';
+  const captionKey = options.captionKey ?? 'caption';
+  const idKey = options.idKey ?? 'image_id';
+  const resolve = resolver(file, options);
+  const out: CaptionRecord[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (!line.trim()) return;
+    const where = `${file}:${i + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      throw new Error(`${where}: invalid JSON: ${(err as Error).message}`);
+    }
+    if (!isRecord(value) || typeof value[imageKey] !== 'string' || typeof value[captionKey] !== 'string') {
+      throw new Error(`${where}: expected an object with string "${imageKey}" and "${captionKey}"`);
+    }
+    const image = (value[imageKey] as string).trim();
+    const caption = (value[captionKey] as string).trim();
+    if (!image) throw new Error(`${where}: empty image path`);
+    if (!caption) throw new Error(`${where}: empty caption`);
+    const id = value[idKey];
+    out.push({ imagePath: resolve(image), caption, imageId: typeof id === 'string' || typeof id === 'number' ? String(id) : image });
+  });
+  return out;
+}
+
+/**
+ * Reads image-caption records, choosing the reader by extension: `.csv`, `.json` (COCO-style), `.jsonl`.
+ * @throws Error `<file>: unknown caption file type, expected .csv, .json or .jsonl`; the readers' errors
+ */
+export function readCaptions(file: string, options: ReaderOptions = {}): CaptionRecord[] {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.csv') return readCaptionsCsv(file, options);
+  if (ext === '.json') return readCocoCaptions(file, options);
+  if (ext === '.jsonl') return readCaptionsJsonl(file, options);
+  throw new Error(`${file}: unknown caption file type, expected .csv, .json or .jsonl`);
+}
