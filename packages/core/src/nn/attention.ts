@@ -95,9 +95,12 @@ export class MultiHeadAttention extends Module {
     if (this.fused.inProj) {
       const W = this.fused.inProj;
       if (x === context) {
-        const qkv = linear(x, W as Tensor2D, b);
-        const [q, k, v] = tf.split(qkv, 3, -1);
-        return { q, k, v };
+        // [B, N, 3w] -> [3, B, N, w]: slicing the leading axis is a contiguous copy (SplitV on the last axis
+        // is a slow strided copy on wasm)
+        const [bsz, n] = x.shape;
+        const qkv = linear(x, W as Tensor2D, b).reshape([bsz * n, 3, w]).transpose([1, 0, 2]);
+        const part = (i: number) => qkv.slice([i, 0, 0], [1, bsz * n, w]).reshape([bsz, n, w]);
+        return { q: part(0), k: part(1), v: part(2) };
       }
       const Wq = W.slice([0, 0], [w, w]) as Tensor2D;
       const Wkv = W.slice([w, 0], [2 * w, w]) as Tensor2D;

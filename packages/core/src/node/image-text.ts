@@ -13,6 +13,8 @@ import { ensembleClassEmbeddings, zeroShotAccuracy } from '../eval/zero-shot';
 import { retrievalRecall, RecallAtK } from '../eval/retrieval';
 import { tf, Tensor } from '../tf';
 import { EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist } from './fmnist';
+import { readCaptions } from './readers';
+import { decodeImage } from './image';
 import { existsSync } from 'fs';
 import * as path from 'path';
 
@@ -29,12 +31,21 @@ export interface ImageTextBatch {
   imageIds: Int32Array;
 }
 
+/** A held-out gallery for retrieval: images with one caption each and the key that decides a hit. */
+export interface RetrievalGallery {
+  images: ImageSet;
+  captions: string[];
+  keys: string[];
+}
+
 /** Training data of an image-text experiment. */
 export interface ImageTextData {
   train: PairSource;
-  /** Fashion-MNIST test split (for zero-shot), when the dataset is fmnist */
+  /** labelled test images at the model's size, for zero-shot classification (fmnist only) */
   test?: ImageSet;
-  /** the data root actually used */
+  /** builds the retrieval gallery of `size` items (fmnist: fixed test scenes; user data: the test file) */
+  gallery?: (size: number) => RetrievalGallery;
+  /** where the data came from (folder or file) */
   root: string;
 }
 
@@ -46,8 +57,8 @@ export interface ImageTextData {
  * @param seed caption/scene seed
  * @throws Error naming the folder when the data root or a file is missing, or a non-fmnist dataset is asked for
  */
-export function loadImageTextData(data: DataConfig, imageShape: [number, number, number], seed: number, configDir = process.cwd()): ImageTextData {
-  if (data.dataset !== 'fmnist') throw new Error(`data.dataset: '${data.dataset}' is not wired to training yet; use 'fmnist'`);
+export async function loadImageTextData(data: DataConfig, imageShape: [number, number, number], seed: number, configDir = process.cwd()): Promise<ImageTextData> {
+  if (data.dataset !== 'fmnist') return loadCaptionFiles(data, imageShape, configDir);
   const root = data.root ? path.resolve(configDir, data.root) : EMBEDDED_FASHION_MNIST_ROOT;
   if (!existsSync(root)) throw new Error(`data.root: folder ${root} does not exist`);
   const [c, h, w] = imageShape;
@@ -62,7 +73,51 @@ export function loadImageTextData(data: DataConfig, imageShape: [number, number,
     const scenes = buildScenes(trainSet, data.scenes.train, seed, { rows: data.scenes.grid, cols: data.scenes.grid });
     sources.push(scenePairs(scenes, h, w, trainSet.count));
   }
-  return { train: concatPairs(sources), test: resizeImageSet(test, h, w), root };
+  const gallery = (n: number): RetrievalGallery => {
+    const scenes = buildScenes(test, n, RETRIEVAL_GALLERY_SEED);
+    return { images: resizeImageSet(scenes.images, h, w), captions: scenes.scenes.map((s) => s.captions[0]), keys: scenes.scenes.map((s) => s.canonical) };
+  };
+  return { train: concatPairs(sources), test: resizeImageSet(test, h, w), gallery, root };
+}
+
+/**
+ * User image-caption files (`data.dataset` csv | coco | jsonl): `data.train` (required) and `data.test`
+ * (optional, for retrieval) are read with the readers (errors name file and line), images decoded and resized
+ * with sharp. Captions of one image are grouped; training draws one per sample.
+ * @throws Error naming the config path, file and line for a missing or malformed file
+ */
+async function loadCaptionFiles(data: DataConfig, imageShape: [number, number, number], configDir: string): Promise<ImageTextData> {
+  if (!data.train) throw new Error(`data.train: a ${data.dataset} file is required when data.dataset is '${data.dataset}'`);
+  const load = async (file: string) => {
+    const recs = readCaptions(path.resolve(configDir, file));
+    if (recs.length === 0) throw new Error(`${file}: no records`);
+    const ids = [...new Set(recs.map((r) => r.imageId))];
+    const captions = new Map<string, string[]>(ids.map((id) => [id, []]));
+    const paths = new Map<string, string>();
+    for (const r of recs) {
+      captions.get(r.imageId)!.push(r.caption);
+      paths.set(r.imageId, r.imagePath);
+    }
+    const [c, h, w] = imageShape;
+    const per = c * h * w;
+    const images = new Uint8Array(ids.length * per);
+    for (let i = 0; i < ids.length; i++) {
+      const px = await decodeImage(paths.get(ids[i])!, { height: h, width: w, channels: c === 1 ? 1 : 3 });
+      for (let k = 0; k < per; k++) images[i * per + k] = Math.round(px[k] * 255);
+    }
+    const set: ImageSet = { images, count: ids.length, channels: c, height: h, width: w };
+    return { set, ids, captions: ids.map((id) => captions.get(id)!) };
+  };
+  const train = await load(data.train);
+  const test = data.test ? await load(data.test) : undefined;
+  return {
+    train: imageSetPairs(train.set, (i, rng) => rng.choice(train.captions[i])),
+    gallery: test ? (n) => {
+      const m = Math.min(n, test.set.count);
+      return { images: sliceSet(test.set, m), captions: test.captions.slice(0, m).map((cs) => cs[0]), keys: test.ids.slice(0, m) };
+    } : undefined,
+    root: path.resolve(configDir, data.train),
+  };
 }
 
 /** Pairs over rendered scenes (resized to H x W); a caption is drawn from each scene's captions. */
@@ -113,15 +168,16 @@ export interface DualEncoderMetrics {
 
 /**
  * Zero-shot classification on the whole Fashion-MNIST test split (class-prompt ensembling, CLIP section 3.1.4)
- * and image-text retrieval on a fixed gallery of `retrievalGallery` test scenes with one caption each (hits by
- * canonical description).
+ * and image-text retrieval on the data's gallery (fmnist: a fixed set of `retrievalGallery` test scenes with one
+ * caption each, hits by canonical description; user data: the test file, hits by image id). A metric the data
+ * cannot give is left out (reported as n/a), never 0.
  */
 export function evaluateDualEncoder(
-  model: DualEncoder, tokenizer: TextTokenizer, test: ImageSet, testRaw: ImageSet, evalCfg: EvalConfig, contextLength: number,
+  model: DualEncoder, tokenizer: TextTokenizer, data: ImageTextData, evalCfg: EvalConfig, contextLength: number,
 ): DualEncoderMetrics {
   const out: DualEncoderMetrics = {};
-  const [c, h, w] = [test.channels, test.height, test.width];
   const imagesOf = (set: ImageSet) => (s: number, e: number) => {
+    const [c, h, w] = [set.channels, set.height, set.width];
     const per = c * h * w;
     const px = new Float32Array((e - s) * per);
     for (let k = 0; k < px.length; k++) px[k] = set.images[s * per + k] / 255;
@@ -132,7 +188,8 @@ export function evaluateDualEncoder(
     return tf.tensor2d(enc.ids, enc.shape, 'int32');
   };
   const bs = evalCfg.batchSize;
-  if (evalCfg.zeroShot) {
+  const test = data.test;
+  if (evalCfg.zeroShot && test) {
     const prompts = FMNIST_CLASS_NAMES.flatMap((_, k) => classPrompts(k));
     const promptEmb = embedInBatches(prompts.length, bs, textsOf(prompts), (x) => model.encodeText(x));
     const classEmb = ensembleClassEmbeddings(promptEmb, FMNIST_CLASS_NAMES.length);
@@ -142,14 +199,12 @@ export function evaluateDualEncoder(
     out.zeroShotTop5 = acc.top5;
     tf.dispose([promptEmb, classEmb, imgEmb]);
   }
-  if (evalCfg.retrievalGallery > 0) {
-    const n = evalCfg.retrievalGallery;
-    const scenes = buildScenes(testRaw, n, RETRIEVAL_GALLERY_SEED);
-    const gallery = resizeImageSet(scenes.images, h, w);
-    const captions = scenes.scenes.map((s) => s.captions[0]);
-    const imgEmb = embedInBatches(n, bs, imagesOf(gallery), (x) => model.encodeImage(x));
-    const txtEmb = embedInBatches(n, bs, textsOf(captions), (x) => model.encodeText(x));
-    out.retrieval = { ...retrievalRecall(imgEmb, txtEmb, scenes.scenes.map((s) => s.canonical)), gallery: n };
+  if (evalCfg.retrievalGallery > 0 && data.gallery) {
+    const g = data.gallery(evalCfg.retrievalGallery);
+    const n = g.captions.length;
+    const imgEmb = embedInBatches(n, bs, imagesOf(g.images), (x) => model.encodeImage(x));
+    const txtEmb = embedInBatches(n, bs, textsOf(g.captions), (x) => model.encodeText(x));
+    out.retrieval = { ...retrievalRecall(imgEmb, txtEmb, g.keys), gallery: n };
     tf.dispose([imgEmb, txtEmb]);
   }
   return out;

@@ -17,4 +17,4 @@ export type { TrainerOptions, TrainSummary, HistoryPoint } from './trainer';
 export {
   loadImageTextData, scenePairs, buildTokenizer, makeImageTextBatch, evaluateDualEncoder, RETRIEVAL_GALLERY_SEED,
 } from './image-text';
-export type { ImageTextBatch, ImageTextData, DualEncoderMetrics } from './image-text';
+export type { ImageTextBatch, ImageTextData, DualEncoderMetrics, RetrievalGallery } from './image-text';

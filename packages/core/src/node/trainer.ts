@@ -52,7 +52,7 @@ export interface TrainSummary {
   finalLoss: number;
   history: HistoryPoint[];
   interrupted: boolean;
-  /** tensors alive before the first and after the last step of this process (equal when nothing leaks) */
+  /** tensors alive before the first and after the last step of this process, optimizer state included (equal when nothing leaks) */
   tensorsBefore: number;
   tensorsAfter: number;
 }
@@ -93,6 +93,7 @@ export async function runTraining<B>(opts: TrainerOptions<B>): Promise<TrainSumm
   let trainMs = 0;
   let interrupted = false;
   const tensorsBefore = tf.memory().numTensors;
+  let tensorsAfter = -1;
   let step = start;
   try {
     while (step < train.steps) {
@@ -121,6 +122,7 @@ export async function runTraining<B>(opts: TrainerOptions<B>): Promise<TrainSumm
       if (step % train.checkpointEvery === 0 && step < train.steps) await save(step);
     }
     if (step > start || !opts.resume) await save(step);
+    tensorsAfter = tf.memory().numTensors;
   } finally {
     optimizer.dispose();
   }
@@ -137,6 +139,6 @@ export async function runTraining<B>(opts: TrainerOptions<B>): Promise<TrainSumm
     history: done,
     interrupted,
     tensorsBefore,
-    tensorsAfter: tf.memory().numTensors,
+    tensorsAfter,
   };
 }

@@ -52,7 +52,9 @@ export function batchMatMul(a: Tensor3D, b: Tensor3D): Tensor3D {
 
 /**
  * Affine map `x @ W^T + b` over the last axis, with the weight in the PyTorch / reference layout
- * [out, in]. Any leading shape is flattened to one 2-D product (the fast wasm path).
+ * [out, in]. Any leading shape is flattened to one 2-D product (the fast wasm path). One custom-gradient op
+ * (a hot composite, see DESIGN.md): `dx = dy @ W`, `dW = dy^T @ x`, `db = 1^T @ dy`, all plain 2-D products
+ * (a row-sum over the first axis is slow on wasm, a matmul with a ones row is not).
  *
  * @param x float32 [..., in]
  * @param weight float32 [out, in]
@@ -61,9 +63,34 @@ export function batchMatMul(a: Tensor3D, b: Tensor3D): Tensor3D {
  */
 export function linear(x: Tensor, weight: Tensor2D, bias?: Tensor): Tensor {
   const inDim = x.shape[x.rank - 1];
-  const y = matMul2d(x.reshape([-1, inDim]) as Tensor2D, weight.transpose());
-  const out = bias ? y.add(bias) : y;
-  return out.reshape([...x.shape.slice(0, -1), weight.shape[0]]);
+  const outDim = weight.shape[0];
+  const x2 = x.reshape([-1, inDim]) as Tensor2D;
+  const rows = x2.shape[0];
+  const f = customOp((xs: Tensor2D, w: Tensor2D, ...rest: unknown[]) => {
+    const b = bias ? (rest[0] as Tensor) : undefined;
+    const save = rest[rest.length - 1] as (t: Tensor[]) => void;
+    save([xs, w]);
+    const y = tf.tidy(() => {
+      const prod = tf.matMul(xs, w.transpose());
+      return b ? prod.add(b) : prod;
+    });
+    return {
+      value: y,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xv, wv] = saved as [Tensor2D, Tensor2D];
+        const dy2 = dy as Tensor2D;
+        const grads = tf.tidy(() => {
+          const dyT = dy2.transpose();
+          const out: Tensor[] = [tf.matMul(dy2, wv), tf.matMul(dyT, xv)];
+          if (b) out.push(tf.matMul(tf.ones([1, rows]), dy2).reshape([outDim]));
+          return out;
+        });
+        return grads;
+      },
+    };
+  });
+  const y = bias ? f(x2, weight, bias) : f(x2, weight);
+  return y.reshape([...x.shape.slice(0, -1), outDim]);
 }
 
 /**

@@ -1,0 +1,72 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '@mmzoo/core';
+import { trainCommand } from './commands/train';
+import { evalCommand } from './commands/eval';
+import { infoCommand } from './commands/info';
+import { configsCommand } from './commands/configs';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/**
+ * Runs the `mmzoo` command line and resolves to the exit code: 0 success, 1 runtime error, 2 usage or config
+ * error (unknown command or flag, malformed YAML, unknown key, wrong type), 130 interrupted (checkpoint saved).
+ */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('mmzoo')
+    .description('mmzoo: vision-language architectures side by side (CLIP, ALBEF, VLMo, BLIP, CoCa, BEiT-3)')
+    .exitOverride()
+    .showHelpAfterError(true)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program
+    .command('train')
+    .description('train and evaluate a model from an experiment YAML')
+    .argument('<config>', 'experiment file, e.g. configs/clip/fmnist-tiny.yaml')
+    .option('--out <dir>', 'run folder (default runs/<config name>)')
+    .option('--resume', 'continue the run folder from its latest checkpoint')
+    .option('--overwrite', 'replace an existing run folder')
+    .option('--backend <name>', 'tfjs backend: tensorflow, native, wasm or cpu')
+    .option('--set <key=value>', 'override a config value (repeatable), e.g. --set train.lr=3e-4', collect, [])
+    .action(async (config, opts) => {
+      code = await trainCommand(config, opts);
+    });
+  program
+    .command('eval')
+    .description("evaluate a run folder's latest checkpoint on the test split")
+    .argument('<runDir>')
+    .option('--backend <name>', 'tfjs backend')
+    .action(async (runDir, opts) => {
+      code = await evalCommand(runDir, opts);
+    });
+  program
+    .command('info')
+    .description('validate a config and print parameter counts per tower and in total')
+    .argument('<config>')
+    .option('--set <key=value>', 'override a config value (repeatable)', collect, [])
+    .action(async (config, opts) => {
+      code = await infoCommand(config, opts);
+    });
+  program
+    .command('configs')
+    .description('list the shipped configs')
+    .action(() => {
+      code = configsCommand();
+    });
+  try {
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
+      return 2;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof ConfigError) {
+      process.stderr.write(`mmzoo: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`mmzoo: ${(e as Error).message.split('\n')[0]}\n`);
+    if (process.env.MMZOO_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}

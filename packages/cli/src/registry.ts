@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { DualEncoder, LossOutput, Module, TrainableModel, Tensor } from '@mmzoo/core';
+import { ClipConfigSchema, buildClip, CLIP } from '@mmzoo/clip';
+
+/** Ids the tokenizer provides to a builder when the config leaves them out. */
+export interface BuildContext {
+  vocabSize?: number;
+  eotId?: number;
+  padId?: number;
+}
+
+/** A model trainable on image-text pairs and evaluable as a dual encoder. */
+export type ImageTextModel = Module & TrainableModel & DualEncoder & {
+  trainingLoss(batch: { images: Tensor; ids: Tensor; imageIds: Int32Array }): LossOutput;
+};
+
+/** One registry entry: the `model:` schema, the builder, and facts the CLI needs. */
+export interface ModelEntry<C = any> {
+  /** zod schema of the `model:` section */
+  schema: z.ZodType<C>;
+  /** builds a model from a validated config */
+  build(cfg: C, ctx: BuildContext): ImageTextModel;
+  /** input image shape [C, H, W] */
+  imageShape(cfg: C): [number, number, number];
+  /** token context length */
+  contextLength(cfg: C): number;
+  /** trainable parameter count per tower (component) of a built model */
+  towers(model: ImageTextModel): Record<string, number>;
+  /** one-line description for `mmzoo configs` and `info` */
+  describe: string;
+}
+
+function countWhere(model: Module, pred: (name: string) => boolean): number {
+  let n = 0;
+  for (const [name, v] of model.trainableParameters()) if (pred(name)) n += v.size;
+  return n;
+}
+
+const clip: ModelEntry<z.infer<typeof ClipConfigSchema>> = {
+  schema: ClipConfigSchema,
+  build: (cfg, ctx) => buildClip(cfg, { vocabSize: ctx.vocabSize, eotId: ctx.eotId }) as CLIP & ImageTextModel,
+  imageShape: (cfg) => {
+    const [h, w] = typeof cfg.vision.imageSize === 'number' ? [cfg.vision.imageSize, cfg.vision.imageSize] : cfg.vision.imageSize;
+    return [cfg.vision.channels, h, w];
+  },
+  contextLength: (cfg) => cfg.text.contextLength,
+  towers: (m) => ({
+    vision: countWhere(m, (n) => n.startsWith('visual.')),
+    text: countWhere(m, (n) => !n.startsWith('visual.') && n !== 'logit_scale'),
+    logitScale: countWhere(m, (n) => n === 'logit_scale'),
+  }),
+  describe: 'CLIP (Radford et al. 2021): ViT + causal text transformer, symmetric contrastive loss',
+};
+
+/**
+ * The model registry: `model.name` -> entry. An explicit map; a miss throws and lists the valid names.
+ */
+export const MODELS: Record<string, ModelEntry> = { clip };
+
+/** @throws Error naming the unknown model and listing the registered names */
+export function getModel(name: string, where = 'model.name'): ModelEntry {
+  const entry = MODELS[name];
+  if (!entry) throw new Error(`${where}: unknown model '${name}'; registered models: ${Object.keys(MODELS).join(', ')}`);
+  return entry;
+}

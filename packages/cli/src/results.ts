@@ -1,0 +1,47 @@
+import * as path from 'path';
+import { writeFileAtomic } from '@mmzoo/core/node';
+import type { HistoryPoint, TrainSummary, DualEncoderMetrics } from '@mmzoo/core/node';
+import { plotCurves, SeriesPoint } from './plot';
+
+/** The nested record written to `<run>/results.json`. */
+export interface Results {
+  model: string;
+  config: string;
+  backend: string;
+  params: number;
+  towers: Record<string, number>;
+  train: { steps: number; samplesPerSecond: number; wallSeconds: number; peakRssMB: number; initialLoss: number; finalLoss: number };
+  metrics: Record<string, any>;
+  history: HistoryPoint[];
+}
+
+/**
+ * Writes results.json (atomically) and curves.svg (loss parts, learning rate and periodic metrics per step).
+ * A plotting failure is reported on stderr and does not lose the results.
+ */
+export async function writeResults(runDir: string, r: {
+  model: string; config: string; backend: string; params: number; towers: Record<string, number>;
+  summary: TrainSummary; metrics: DualEncoderMetrics; history: HistoryPoint[];
+}): Promise<Results> {
+  const s = r.summary;
+  const results: Results = {
+    model: r.model, config: r.config, backend: r.backend, params: r.params, towers: r.towers,
+    train: { steps: s.steps, samplesPerSecond: s.samplesPerSecond, wallSeconds: s.wallSeconds, peakRssMB: s.peakRssMB, initialLoss: s.initialLoss, finalLoss: s.finalLoss },
+    metrics: r.metrics as Record<string, any>,
+    history: r.history,
+  };
+  await writeFileAtomic(path.join(runDir, 'results.json'), JSON.stringify(results, null, 2));
+  const points: SeriesPoint[] = [];
+  for (const h of r.history) {
+    points.push({ step: h.step, value: h.loss, series: 'loss', panel: 'loss' });
+    for (const [k, v] of Object.entries(h.parts)) if (Object.keys(h.parts).length > 1) points.push({ step: h.step, value: v, series: k, panel: 'loss' });
+    points.push({ step: h.step, value: h.lr, series: 'lr', panel: 'learning rate' });
+    for (const [k, v] of Object.entries(h.metrics ?? {})) points.push({ step: h.step, value: v, series: k, panel: 'metrics' });
+  }
+  try {
+    await plotCurves(points, path.join(runDir, 'curves.svg'), `${r.model}: training curves`);
+  } catch (e) {
+    process.stderr.write(`warning: could not draw curves.svg: ${(e as Error).message}\n`);
+  }
+  return results;
+}
