@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DualEncoder, LossOutput, Module, TrainableModel, Tensor } from '@mmzoo/core';
+import { DualEncoder, LossOutput, Module, TrainableModel } from '@mmzoo/core';
+import type { ImageTextBatch } from '@mmzoo/core/node';
 import { ClipConfigSchema, buildClip, CLIP } from '@mmzoo/clip';
 
 /** Ids the tokenizer provides to a builder when the config leaves them out. */
@@ -11,7 +12,7 @@ export interface BuildContext {
 
 /** A model trainable on image-text pairs and evaluable as a dual encoder. */
 export type ImageTextModel = Module & TrainableModel & DualEncoder & {
-  trainingLoss(batch: { images: Tensor; ids: Tensor; imageIds: Int32Array }): LossOutput;
+  trainingLoss(batch: ImageTextBatch): LossOutput;
 };
 
 /** One registry entry: the `model:` schema, the builder, and facts the CLI needs. */
@@ -28,6 +29,11 @@ export interface ModelEntry<C = any> {
   towers(model: ImageTextModel): Record<string, number>;
   /** one-line description for `mmzoo configs` and `info` */
   describe: string;
+  /**
+   * Model-specific metrics added to results.json `metrics` beside the dual-encoder ones (e.g. ALBEF's
+   * `itmAccuracy`, `retrievalItmRerank`; captioners' `bleu4`, `cider`). Optional.
+   */
+  extraMetrics?(model: ImageTextModel, session: import('./session').Session): Promise<Record<string, unknown>> | Record<string, unknown>;
 }
 
 function countWhere(model: Module, pred: (name: string) => boolean): number {

@@ -25,7 +25,9 @@ export async function openSession(entry: ModelEntry, config: Experiment<any>, ma
   return { entry, config, model, tokenizer, data, contextLength: entry.contextLength(config.model) };
 }
 
-/** Zero-shot and retrieval metrics of a session's model on the test split. */
-export function evaluateSession(s: Session): DualEncoderMetrics {
-  return evaluateDualEncoder(s.model, s.tokenizer, s.data, s.config.eval, s.contextLength);
+/** Zero-shot and retrieval metrics of a session's model on the test split, plus the model's own extra metrics. */
+export async function evaluateSession(s: Session): Promise<DualEncoderMetrics & Record<string, unknown>> {
+  const base = evaluateDualEncoder(s.model, s.tokenizer, s.data, s.config.eval, s.contextLength);
+  const extra = s.entry.extraMetrics ? await s.entry.extraMetrics(s.model, s) : {};
+  return { ...base, ...extra };
 }

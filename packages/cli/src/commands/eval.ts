@@ -25,7 +25,7 @@ export async function evalCommand(runDirArg: string, opts: { backend?: string })
   const session = await openSession(entry, config, () => WordTokenizer.fromJSON(meta.tokenizer as object));
   await loadCheckpoint(ckpt, session.model.namedParameters());
   logger.info(`evaluating ${ckpt}`);
-  const metrics = evaluateSession(session);
+  const metrics = await evaluateSession(session);
   const prevFile = path.join(runDir, 'results.json');
   const prev = existsSync(prevFile) ? JSON.parse(readFileSync(prevFile, 'utf8')) : undefined;
   const history = (meta.history as TrainSummary['history']) ?? [];

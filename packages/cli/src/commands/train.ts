@@ -69,7 +69,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     disposeBatch: (b) => tf.dispose([b.images, b.ids]),
     loss: (b) => model.trainingLoss(b),
     meta: { config: cfg, tokenizer: tokJson, model: cfg.model.name },
-    evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: () => flatMetrics(evaluateSession(session)) } : undefined,
+    evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: async () => flatMetrics(await evaluateSession(session)) } : undefined,
     shouldStop: () => stop,
     log: (msg, fields) => logger.info(fields ?? {}, msg),
     onStep: (step, r) => {
@@ -95,7 +95,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     return 130;
   }
   logger.info('evaluating on the test split');
-  const metrics = evaluateSession(session);
+  const metrics = await evaluateSession(session);
   const last = summary.history[summary.history.length - 1];
   if (last) last.metrics = { ...last.metrics, ...flatMetrics(metrics) };
   const results = await writeResults(runDir, {

@@ -13,6 +13,8 @@ export const DataSchema = z
     dataset: z.enum(['fmnist', 'csv', 'coco', 'jsonl']).default('fmnist'),
     /** Fashion-MNIST folder with the IDX .gz files; the full set is /usr/share/datasets/fashion-mnist */
     root: z.string().optional(),
+    /** include single Fashion-MNIST items with template captions (false: scenes only) */
+    items: z.boolean().default(true),
     /** use at most this many training images (default: all) */
     trainLimit: z.number().int().positive().optional(),
     /** compositional scenes (issue 3): how many to mix into training, grid size of the canvas */

@@ -29,6 +29,10 @@ export interface ImageTextBatch {
   ids: Tensor;
   /** image id of each pair [B] (same-image pairs share it) */
   imageIds: Int32Array;
+  /** the global micro-batch index and the run's data seed: models derive their own randomness (MLM masks,
+   * hard-negative draws) from `new Rng(seed).fork(...index...)` so resumed runs repeat it exactly */
+  index: number;
+  seed: number;
 }
 
 /** A held-out gallery for retrieval: images with one caption each and the key that decides a hit. */
@@ -67,8 +71,8 @@ export async function loadImageTextData(data: DataConfig, imageShape: [number, n
   if (data.trainLimit && data.trainLimit < trainSet.count) trainSet = sliceSet(trainSet, data.trainLimit);
   const test = loadFashionMnist(root, 'test');
   const labels = trainSet.labels!;
-  const items = imageSetPairs(resizeImageSet(trainSet, h, w), (i, rng) => captionFor(labels[i], rng));
-  const sources: PairSource[] = [items];
+  const sources: PairSource[] = [];
+  if (data.items) sources.push(imageSetPairs(resizeImageSet(trainSet, h, w), (i, rng) => captionFor(labels[i], rng)));
   if (data.scenes.train > 0) {
     const scenes = buildScenes(trainSet, data.scenes.train, seed, { rows: data.scenes.grid, cols: data.scenes.grid });
     sources.push(scenePairs(scenes, h, w, trainSet.count));
@@ -77,6 +81,7 @@ export async function loadImageTextData(data: DataConfig, imageShape: [number, n
     const scenes = buildScenes(test, n, RETRIEVAL_GALLERY_SEED);
     return { images: resizeImageSet(scenes.images, h, w), captions: scenes.scenes.map((s) => s.captions[0]), keys: scenes.scenes.map((s) => s.canonical) };
   };
+  if (sources.length === 0) throw new Error('data: no training pairs (data.items is false and data.scenes.train is 0)');
   return { train: concatPairs(sources), test: resizeImageSet(test, h, w), gallery, root };
 }
 
@@ -156,7 +161,7 @@ export function makeImageTextBatch(train: PairSource, tokenizer: TextTokenizer, 
     imageIds[j] = train.imageId(i);
   });
   const enc = tokenizer.encodeBatch(captions, contextLength);
-  return { images: tf.tensor4d(pixels, [batchSize, c, h, w]), ids: tf.tensor2d(enc.ids, enc.shape, 'int32'), imageIds };
+  return { images: tf.tensor4d(pixels, [batchSize, c, h, w]), ids: tf.tensor2d(enc.ids, enc.shape, 'int32'), imageIds, index, seed };
 }
 
 /** Metrics of {@link evaluateDualEncoder}. */
