@@ -8,7 +8,7 @@ import pretty from 'pino-pretty';
  */
 export function createLogger(runDir?: string): pino.Logger {
   const streams: pino.StreamEntry[] = [
-    { level: 'info', stream: pretty({ destination: 2, colorize: process.stderr.isTTY, ignore: 'pid,hostname', translateTime: 'HH:MM:ss', sync: true }) },
+    { level: 'info', stream: pretty({ destination: 2, colorize: process.stderr.isTTY, ignore: 'pid,hostname', translateTime: 'HH:MM:ss', hideObject: true, sync: true }) },
   ];
   if (runDir) streams.push({ level: 'debug', stream: pino.destination({ dest: path.join(runDir, 'train.log'), mkdir: true, sync: true }) });
   return pino({ level: 'debug', base: undefined }, pino.multistream(streams));
