@@ -1,4 +1,4 @@
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -67,6 +67,12 @@ describe('mmzoo CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/total parameters\s+151,277,313/);
     expect(r.stdout).toMatch(/vision\s+87,849,216/);
+  });
+
+  test('info --all puts every preset beside its published parameter count', () => {
+    const r = mmzoo(['info', '--all']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/configs\/clip\/vit-b-32\.yaml\s+clip\s+151,277,313\s+151,277,313\s+\+0 \(0\.0%\)/);
   });
 
   test('configs lists the shipped configs', () => {
@@ -141,5 +147,29 @@ describe('mmzoo CLI', () => {
     expect(e.code).toBe(0);
     const res2 = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
     expect(res2.metrics.zeroShotTop1).toBeCloseTo(res.metrics.zeroShotTop1, 6);
+  });
+
+  test('Ctrl-C saves a checkpoint and exits 130; --resume finishes the run', async () => {
+    const f = writeConfig('sigint.yaml', TINY.replace('  steps: 6', '  steps: 40').replace('  logEvery: 2', '  logEvery: 1'));
+    const out = path.join(tmp, 'sigint-run');
+    const child = spawn(process.execPath, [BIN, 'train', f, '--out', out], { cwd: ROOT, env: { ...process.env, MMZOO_BACKEND: 'wasm' } });
+    let stderr = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/step 3\/40 /.test(stderr) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('close', resolve);
+    });
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/checkpoint saved/);
+    const step = Number(fs.readFileSync(path.join(out, 'checkpoints', 'latest'), 'utf8').replace('step-', ''));
+    expect(step).toBeGreaterThanOrEqual(3);
+    expect(step).toBeLessThan(40);
+    const r = mmzoo(['train', f, '--out', out, '--resume', '--set', 'eval.zeroShot=false', '--set', 'eval.retrievalGallery=0']);
+    // the resumed config must be the same run: overriding eval settings does not change training
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'checkpoints', 'latest'), 'utf8')).toBe('step-000040');
+    expect(r.stderr).toMatch(new RegExp(`resumed from .*step-${String(step).padStart(6, '0')} at step ${step}`));
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'fs';
 import * as path from 'path';
 import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, Experiment, ExperimentSchema, parseYaml, validate } from '@mmzoo/core';
+import { ConfigError, Experiment, ExperimentSchema, ReferenceSchema, parseYaml, validate } from '@mmzoo/core';
 import { getModel, ModelEntry } from './registry';
 
 /** A loaded, validated experiment file. */
@@ -53,7 +53,7 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
   }
   const model = validate(entry.schema, value.model, source, ['model']);
   const rest = opts.modelOnly
-    ? ({ model } as Experiment<any>)
+    ? ({ model, reference: value.reference === undefined ? undefined : validate(ReferenceSchema, value.reference, source, ['reference']) } as Experiment<any>)
     : { ...validate(ExperimentSchema, value, source), model };
   const config = rest as Experiment<any>;
   if (config.data) {

@@ -4,6 +4,7 @@ import { trainCommand } from './commands/train';
 import { evalCommand } from './commands/eval';
 import { infoCommand } from './commands/info';
 import { configsCommand } from './commands/configs';
+import { compareCommand } from './commands/compare';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -27,8 +28,18 @@ export async function main(argv: string[]): Promise<number> {
     .option('--overwrite', 'replace an existing run folder')
     .option('--backend <name>', 'tfjs backend: tensorflow, native, wasm or cpu')
     .option('--set <key=value>', 'override a config value (repeatable), e.g. --set train.lr=3e-4', collect, [])
+    .option('--max-seconds <s>', 'stop training after this many seconds, then evaluate (a wall-time budget)')
     .action(async (config, opts) => {
       code = await trainCommand(config, opts);
+    });
+  program
+    .command('compare')
+    .description('train and evaluate several model configs under one budget and write a side-by-side report')
+    .argument('<compare>', 'comparison file, e.g. configs/compare/smoke.yaml')
+    .option('--out <dir>', 'report folder (default runs/compare-<name>)')
+    .option('--backend <name>', 'tfjs backend for every model')
+    .action(async (file, opts) => {
+      code = await compareCommand(file, opts);
     });
   program
     .command('eval')
@@ -40,8 +51,9 @@ export async function main(argv: string[]): Promise<number> {
     });
   program
     .command('info')
-    .description('validate a config and print parameter counts per tower and in total')
-    .argument('<config>')
+    .description('validate a config and print parameter counts per tower and in total (--all: every paper-size preset beside its published count)')
+    .argument('[config]')
+    .option('--all', 'every preset with a reference: section, beside the published figure')
     .option('--set <key=value>', 'override a config value (repeatable)', collect, [])
     .action(async (config, opts) => {
       code = await infoCommand(config, opts);

@@ -17,11 +17,8 @@ export interface SeriesPoint {
  * per `panel`, one coloured line per `series`, independent y scales.
  * @throws Error when vega fails to render
  */
-export async function plotCurves(points: SeriesPoint[], file: string, title: string): Promise<void> {
-  const vega = await importEsm('vega');
-  const vl = await importEsm('vega-lite');
+export async function plotCurves(points: SeriesPoint[], file: string, title: string, xTitle = 'optimizer step'): Promise<void> {
   const spec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     data: { values: points },
     facet: { row: { field: 'panel', type: 'nominal', title: null } },
@@ -31,13 +28,25 @@ export async function plotCurves(points: SeriesPoint[], file: string, title: str
       height: 180,
       mark: { type: 'line', point: points.length < 60 },
       encoding: {
-        x: { field: 'step', type: 'quantitative', title: 'optimizer step' },
+        x: { field: 'step', type: 'quantitative', title: xTitle },
         y: { field: 'value', type: 'quantitative', title: null },
         color: { field: 'series', type: 'nominal' },
       },
     },
   };
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
-  writeFileSync(file, await view.toSVG());
+  writeFileSync(file, await renderVegaLite(spec));
+}
+
+/**
+ * Renders a vega-lite specification (https://vega.github.io/vega-lite/) to an SVG string, headless.
+ * @throws Error when the specification is invalid
+ */
+export async function renderVegaLite(spec: object): Promise<string> {
+  const vega = await importEsm('vega');
+  const vl = await importEsm('vega-lite');
+  const full = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', ...spec };
+  const view = new vega.View(vega.parse(vl.compile(full).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
   view.finalize();
+  return svg;
 }

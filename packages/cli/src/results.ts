@@ -10,7 +10,7 @@ export interface Results {
   backend: string;
   params: number;
   towers: Record<string, number>;
-  train: { steps: number; samplesPerSecond: number; wallSeconds: number; peakRssMB: number; initialLoss: number; finalLoss: number };
+  train: { steps: number; samplesPerStep: number; samplesPerSecond: number; wallSeconds: number; peakRssMB: number; initialLoss: number; finalLoss: number };
   metrics: Record<string, any>;
   history: HistoryPoint[];
 }
@@ -21,12 +21,12 @@ export interface Results {
  */
 export async function writeResults(runDir: string, r: {
   model: string; config: string; backend: string; params: number; towers: Record<string, number>;
-  summary: TrainSummary; metrics: DualEncoderMetrics; history: HistoryPoint[];
+  summary: TrainSummary; metrics: DualEncoderMetrics; history: HistoryPoint[]; samplesPerStep: number;
 }): Promise<Results> {
   const s = r.summary;
   const results: Results = {
     model: r.model, config: r.config, backend: r.backend, params: r.params, towers: r.towers,
-    train: { steps: s.steps, samplesPerSecond: s.samplesPerSecond, wallSeconds: s.wallSeconds, peakRssMB: s.peakRssMB, initialLoss: s.initialLoss, finalLoss: s.finalLoss },
+    train: { steps: s.steps, samplesPerStep: r.samplesPerStep, samplesPerSecond: s.samplesPerSecond, wallSeconds: s.wallSeconds, peakRssMB: s.peakRssMB, initialLoss: s.initialLoss, finalLoss: s.finalLoss },
     metrics: r.metrics as Record<string, any>,
     history: r.history,
   };

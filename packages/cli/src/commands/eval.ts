@@ -38,7 +38,7 @@ export async function evalCommand(runDirArg: string, opts: { backend?: string })
   } as TrainSummary;
   const results = await writeResults(runDir, {
     model: config.model.name, config: prev?.config ?? '(from checkpoint)', backend: backend.name, params: session.model.numParams(),
-    towers: entry.towers(session.model), summary, metrics, history,
+    towers: entry.towers(session.model), summary, metrics, history, samplesPerStep: config.train.batchSize * config.train.accumSteps,
   });
   process.stdout.write(renderTable(results) + '\n');
   session.model.dispose();

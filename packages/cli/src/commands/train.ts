@@ -16,6 +16,8 @@ export interface TrainOptions {
   overwrite?: boolean;
   backend?: string;
   set?: string[];
+  /** wall-time budget for training in seconds (mmzoo compare's wallSeconds budget) */
+  maxSeconds?: string;
 }
 
 /**
@@ -71,6 +73,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     meta: { config: cfg, tokenizer: tokJson, model: cfg.model.name },
     evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: async () => flatMetrics(await evaluateSession(session)) } : undefined,
     shouldStop: () => stop,
+    maxSeconds: opts.maxSeconds !== undefined ? Number(opts.maxSeconds) : undefined,
     log: (msg, fields) => logger.info(fields ?? {}, msg),
     onStep: (step, r) => {
       if (bar || step % t.logEvery === 0) {
@@ -100,7 +103,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
   if (last) last.metrics = { ...last.metrics, ...flatMetrics(metrics) };
   const results = await writeResults(runDir, {
     model: cfg.model.name, config: loaded.file, backend: backend.name, params: model.numParams(), towers,
-    summary, metrics, history: summary.history,
+    summary, metrics, history: summary.history, samplesPerStep: t.batchSize * t.accumSteps,
   });
   logger.info({ metrics: results.metrics }, 'results written to ' + path.join(runDir, 'results.json'));
   process.stdout.write(renderTable(results) + '\n');

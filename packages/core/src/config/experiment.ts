@@ -82,6 +82,21 @@ export const RuntimeSchema = z
   .strict();
 
 /**
+ * The `reference:` section of a paper-size preset: the published parameter count it is checked against by
+ * `mmzoo info --all`, and where that figure comes from.
+ */
+export const ReferenceSchema = z
+  .object({
+    /** the published number of parameters */
+    params: z.number().int().positive(),
+    /** citation of the figure (paper table, README) */
+    source: z.string(),
+    /** what the published figure counts, when it differs from mmzoo's count */
+    note: z.string().optional(),
+  })
+  .strict();
+
+/**
  * A whole experiment file: `model` (validated by the model registry's schema for `model.name`), `data`, `train`,
  * `eval`, `runtime`. Unknown sections are errors.
  */
@@ -92,6 +107,7 @@ export const ExperimentSchema = z
     train: TrainSchema,
     eval: EvalSchema.default(EvalSchema.parse({})),
     runtime: RuntimeSchema.default({}),
+    reference: ReferenceSchema.optional(),
   })
   .strict();
 

@@ -1,4 +1,4 @@
 export { ConfigError, parseYaml, validate, formatPath } from './parse';
 export type { YamlSource } from './parse';
-export { DataSchema, TrainSchema, EvalSchema, RuntimeSchema, ExperimentSchema } from './experiment';
+export { DataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema } from './experiment';
 export type { DataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './experiment';

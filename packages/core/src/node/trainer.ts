@@ -38,6 +38,8 @@ export interface TrainerOptions<B> {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   /** returns true when the run should stop now (e.g. Ctrl-C); a checkpoint is saved first */
   shouldStop?: () => boolean;
+  /** a wall-time budget in seconds for this process: training ends normally (not interrupted) when it is spent */
+  maxSeconds?: number;
 }
 
 /** What {@link runTraining} reports. */
@@ -99,6 +101,10 @@ export async function runTraining<B>(opts: TrainerOptions<B>): Promise<TrainSumm
     while (step < train.steps) {
       if (opts.shouldStop?.()) {
         interrupted = true;
+        break;
+      }
+      if (opts.maxSeconds !== undefined && (Date.now() - t0) / 1000 >= opts.maxSeconds) {
+        log(`wall-time budget of ${opts.maxSeconds} s spent at step ${step}`, { step });
         break;
       }
       const lr = cosineLr(step, train.lr, train.steps, train.warmupSteps, train.minLr);

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/**
+ * A comparison file (`mmzoo compare COMPARE.yaml`): the model configs to train and evaluate side by side under
+ * one budget, on the same data split and seed.
+ */
+export const CompareSchema = z
+  .object({
+    /** experiment files, relative to the comparison file's folder or the working directory */
+    models: z.array(z.string()).min(1),
+    /** the shared training budget: samples seen (sets train.steps from each batch size) or wall time */
+    budget: z
+      .object({
+        samples: z.number().int().positive().optional(),
+        wallSeconds: z.number().positive().optional(),
+      })
+      .strict()
+      .refine((b) => (b.samples === undefined) !== (b.wallSeconds === undefined), { message: 'give exactly one of samples or wallSeconds' }),
+    /** seed applied to every model's train.seed (data order, init) */
+    seed: z.number().int().default(0),
+    /** overrides applied to every model (dotted keys, e.g. `data.trainLimit: 4000`, `eval.retrievalGallery: 500`) */
+    overrides: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /** per-model timeout of the child process in seconds (a hung model fails alone) */
+    timeoutSeconds: z.number().positive().default(3600),
+  })
+  .strict();
+
+/** A validated comparison. */
+export type CompareConfig = z.infer<typeof CompareSchema>;
