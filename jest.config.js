@@ -8,7 +8,13 @@ module.exports = {
     '^@mmzoo/core$': '<rootDir>/packages/core/src/index.ts',
     '^@mmzoo/core/(.*)$': '<rootDir>/packages/core/src/$1',
     '^@mmzoo/clip$': '<rootDir>/packages/clip/src/index.ts',
+    '^@mmzoo/albef$': '<rootDir>/packages/albef/src/index.ts',
+    '^@mmzoo/blip$': '<rootDir>/packages/blip/src/index.ts',
+    '^@mmzoo/vlmo$': '<rootDir>/packages/vlmo/src/index.ts',
+    '^@mmzoo/beit3$': '<rootDir>/packages/beit3/src/index.ts',
+    '^@mmzoo/coca$': '<rootDir>/packages/coca/src/index.ts',
     '^@mmzoo/cli$': '<rootDir>/packages/cli/src/index.ts',
+    '^@mmzoo/backend-native$': '<rootDir>/packages/backend-native/src/index.ts',
   },
   testTimeout: 120000,
 };

@@ -51,12 +51,26 @@ export function expectGradClose(actual: Tensor, ref: unknown, what: string): voi
   if (!(maxDiff <= 1e-3 * maxRef)) throw new Error(`${what}: max|diff| ${maxDiff} > 1e-3 * max|ref| (${1e-3 * maxRef})`);
 }
 
-/** Runs the suite body once per backend name (cpu and wasm). */
-export const BACKENDS = ['cpu', 'wasm'] as const;
+/**
+ * Why the native backend (@mmzoo/backend-native, issue 8) cannot run here, or undefined when it loads: the addon was
+ * not built (no OpenBLAS at install) or `MMZOO_NATIVE=0`.
+ */
+export const NATIVE_UNAVAILABLE: string | undefined = (() => {
+  try {
+    require('@mmzoo/backend-native');
+    return undefined;
+  } catch (e) {
+    return String(e instanceof Error ? e.message : e).split('\n')[0];
+  }
+})();
 
-/** Switches tfjs to `name`, loading the wasm backend when needed. */
+/** Runs the suite body once per backend name: cpu, wasm, and native where it loads. */
+export const BACKENDS: readonly ('cpu' | 'wasm' | 'native')[] = NATIVE_UNAVAILABLE ? ['cpu', 'wasm'] : ['cpu', 'wasm', 'native'];
+
+/** Switches tfjs to `name`, loading the wasm or native backend when needed. */
 export async function useBackend(name: string): Promise<void> {
   if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  if (name === 'native') require('@mmzoo/backend-native');
   await tf.setBackend(name);
   await tf.ready();
 }

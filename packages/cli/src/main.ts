@@ -5,6 +5,7 @@ import { evalCommand } from './commands/eval';
 import { infoCommand } from './commands/info';
 import { configsCommand } from './commands/configs';
 import { compareCommand } from './commands/compare';
+import { captionCommand } from './commands/caption';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -57,6 +58,16 @@ export async function main(argv: string[]): Promise<number> {
     .option('--set <key=value>', 'override a config value (repeatable)', collect, [])
     .action(async (config, opts) => {
       code = await infoCommand(config, opts);
+    });
+  program
+    .command('caption')
+    .description("caption image files with a run's latest checkpoint (models with a text decoder)")
+    .argument('<runDir>')
+    .argument('<images...>', 'image files (PNG, JPEG, ...)')
+    .option('--backend <name>', 'tfjs backend')
+    .option('--set <key=value>', 'override a model.caption setting (repeatable), e.g. --set caption.strategy=greedy', collect, [])
+    .action(async (runDir, images, opts) => {
+      code = await captionCommand(runDir, images, opts);
     });
   program
     .command('configs')

@@ -2,6 +2,11 @@ import { z } from 'zod';
 import { DualEncoder, LossOutput, Module, TrainableModel } from '@mmzoo/core';
 import type { ImageTextBatch } from '@mmzoo/core/node';
 import { ClipConfigSchema, buildClip, CLIP } from '@mmzoo/clip';
+import { vlmoEntry } from './models/vlmo';
+import { beit3Entry } from './models/beit3';
+import { cocaEntry } from './models/coca';
+import { albefEntry } from './models/albef';
+import { blipEntry } from './models/blip';
 
 /** Ids the tokenizer provides to a builder when the config leaves them out. */
 export interface BuildContext {
@@ -34,6 +39,16 @@ export interface ModelEntry<C = any> {
    * `itmAccuracy`, `retrievalItmRerank`; captioners' `bleu4`, `cider`). Optional.
    */
   extraMetrics?(model: ImageTextModel, session: import('./session').Session): Promise<Record<string, unknown>> | Record<string, unknown>;
+  /**
+   * Captions a batch of images float32 [B, C, H, W] in [0, 1] with the model's text decoder and the config's
+   * decoding settings (`mmzoo caption`); models without a decoder leave it out. Optional.
+   */
+  caption?(model: ImageTextModel, images: import('@mmzoo/core').Tensor, tokenizer: import('@mmzoo/core').TextTokenizer, cfg: C): string[];
+  /**
+   * Runs once before training starts from scratch (not on --resume, whose checkpoint restores what it made),
+   * e.g. BEiT-3 fits its k-means visual tokenizer on training images. Optional.
+   */
+  prepare?(model: ImageTextModel, session: import('./session').Session): Promise<void> | void;
 }
 
 function countWhere(model: Module, pred: (name: string) => boolean): number {
@@ -61,7 +76,14 @@ const clip: ModelEntry<z.infer<typeof ClipConfigSchema>> = {
 /**
  * The model registry: `model.name` -> entry. An explicit map; a miss throws and lists the valid names.
  */
-export const MODELS: Record<string, ModelEntry> = { clip };
+export const MODELS: Record<string, ModelEntry> = {
+  clip,
+  albef: albefEntry,
+  blip: blipEntry,
+  coca: cocaEntry,
+  vlmo: vlmoEntry,
+  beit3: beit3Entry,
+};
 
 /** @throws Error naming the unknown model and listing the registered names */
 export function getModel(name: string, where = 'model.name'): ModelEntry {

@@ -11,5 +11,6 @@ export * from './io';
 export * from './config';
 export * from './train';
 export * from './eval';
+export * from './generate';
 export * from './data';
 export * from './tokenizers';

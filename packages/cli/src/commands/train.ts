@@ -45,6 +45,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     return buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
   });
   const { model, tokenizer, data } = session;
+  if (!resumeDir) await loaded.entry.prepare?.(model, session);
   const tokJson = (tokenizer as WordTokenizer).toJSON();
   writeFileSync(path.join(runDir, 'config.yaml'), stringify(cfg));
   writeFileSync(path.join(runDir, 'tokenizer.json'), JSON.stringify(tokJson));

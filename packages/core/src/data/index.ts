@@ -32,3 +32,7 @@ export type { QaPair, Scene, SceneGrid, SceneItem, SceneOptions, SceneSet } from
 export { resizeImageSet } from './resize';
 export { imageSetPairs, concatPairs, batchIndices, epochOrder } from './pairs';
 export type { PairSource } from './pairs';
+export { blockMask, maskCount } from './block-masking';
+export type { BlockMaskOptions } from './block-masking';
+export { maskTokens } from './token-masking';
+export type { TokenMaskingOptions, MaskedTokens } from './token-masking';

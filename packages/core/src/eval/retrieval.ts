@@ -19,8 +19,20 @@ export interface RecallAtK {
  * @param keys length N: the canonical key of item i (the same for image i and text i)
  */
 export function retrievalRecall(imageEmbeddings: Tensor, textEmbeddings: Tensor, keys: readonly string[]): { imageToText: RecallAtK; textToImage: RecallAtK } {
-  const n = keys.length;
   const sims = tf.tidy(() => matMul2d(imageEmbeddings as Tensor2D, textEmbeddings.transpose() as Tensor2D).dataSync());
+  return retrievalRecallFromScores(sims, keys);
+}
+
+/**
+ * {@link retrievalRecall} from a precomputed score matrix (e.g. ITC similarities re-ranked by an ITM head,
+ * ALBEF section 4.1), with the same rule: a query's rank is the number of non-hits scoring strictly above its
+ * best-scoring hit.
+ * @param scores row-major [N, N]: scores[i * N + j] is the score of image i with text j (higher is better)
+ * @param keys length N: the canonical key of item i
+ */
+export function retrievalRecallFromScores(scores: ArrayLike<number>, keys: readonly string[]): { imageToText: RecallAtK; textToImage: RecallAtK } {
+  const n = keys.length;
+  const sims = scores;
   const matches = new Map<string, number>();
   for (const k of keys) matches.set(k, (matches.get(k) ?? 0) + 1);
   const direction = (score: (q: number, c: number) => number): RecallAtK => {

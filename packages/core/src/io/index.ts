@@ -14,3 +14,4 @@ export {
 export type { RawTensor, SafetensorsContents, SafetensorsDtype, TypedArray } from './safetensors';
 export { fromTensor, loadStateDict, toTensor } from './state-dict';
 export type { LoadStateDictOptions, LoadStateDictResult, StateDict } from './state-dict';
+export { timmVitName, torchvisionVitName, adaptShapes } from './vit-names';

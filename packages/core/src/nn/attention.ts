@@ -2,6 +2,7 @@ import { tf, Tensor, Tensor2D, Variable } from '../tf';
 import { linear } from '../ops/matmul';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from '../ops/attention';
 import { Linear } from './linear';
+import { LayerNorm } from './layer-norm';
 import { Module } from './module';
 import { normal } from './init';
 
@@ -34,8 +35,18 @@ export interface MultiHeadAttentionOptions {
   layout?: QKVLayout;
   /** Linear names for the `separate` layout and the output projection */
   names?: { q?: string; k?: string; v?: string; out?: string };
-  /** whether projections carry biases (default true) */
-  bias?: boolean;
+  /**
+   * whether projections carry biases (default true). `'qv'`: query and value biases only, the key bias is a
+   * constant zero (BEiT, VLMo: `q_bias` and `v_bias` [w] beside a bias-free fused `in_proj_weight`; with the
+   * `separate` layout the key Linear has no bias); the output projection keeps its bias.
+   */
+  bias?: boolean | 'qv';
+  /**
+   * sub-LayerNorm on the merged heads before the output projection (Magneto / torchscale `inner_attn_ln`,
+   * Wang et al. 2022 "Foundation Transformers" section 2), registered as `inner_attn_ln` with this epsilon;
+   * none when undefined
+   */
+  innerNormEps?: number;
   /** init std of the q/k/v projections (default w^-0.5, open_clip) and of the output projection (default 0.02) */
   inStd?: number;
   outStd?: number;
@@ -51,8 +62,9 @@ export class MultiHeadAttention extends Module {
   readonly numHeads: number;
   readonly kvWidth: number;
   readonly layout: QKVLayout;
-  private readonly fused: { inProj?: Variable; q?: Variable; k?: Variable; v?: Variable; bias?: Variable } = {};
+  private readonly fused: { inProj?: Variable; q?: Variable; k?: Variable; v?: Variable; bias?: Variable; qBias?: Variable; vBias?: Variable } = {};
   private readonly separate: { q?: Linear; k?: Linear; v?: Linear } = {};
+  readonly innerNorm?: LayerNorm;
   readonly outProj: Linear;
 
   /** @throws Error when width is not divisible by numHeads. */
@@ -64,7 +76,8 @@ export class MultiHeadAttention extends Module {
     this.numHeads = numHeads;
     this.kvWidth = opts.kvWidth ?? width;
     this.layout = opts.layout ?? 'fused';
-    const bias = opts.bias ?? true;
+    const qvOnly = opts.bias === 'qv';
+    const bias = qvOnly || opts.bias !== false;
     const std = opts.inStd ?? width ** -0.5;
     if (this.layout === 'fused') {
       if (this.kvWidth === width) {
@@ -74,14 +87,24 @@ export class MultiHeadAttention extends Module {
         this.fused.k = this.param('k_proj_weight', normal([width, this.kvWidth], std));
         this.fused.v = this.param('v_proj_weight', normal([width, this.kvWidth], std));
       }
-      if (bias) this.fused.bias = this.param('in_proj_bias', tf.zeros([3 * width]));
+      if (qvOnly) {
+        this.fused.qBias = this.param('q_bias', tf.zeros([width]));
+        this.fused.vBias = this.param('v_bias', tf.zeros([width]));
+      } else if (bias) this.fused.bias = this.param('in_proj_bias', tf.zeros([3 * width]));
     } else {
       const n = opts.names ?? {};
       this.separate.q = this.module(n.q ?? 'q_proj', new Linear(width, width, { bias, std }));
-      this.separate.k = this.module(n.k ?? 'k_proj', new Linear(this.kvWidth, width, { bias, std }));
+      this.separate.k = this.module(n.k ?? 'k_proj', new Linear(this.kvWidth, width, { bias: bias && !qvOnly, std }));
       this.separate.v = this.module(n.v ?? 'v_proj', new Linear(this.kvWidth, width, { bias, std }));
     }
+    if (opts.innerNormEps !== undefined) this.innerNorm = this.module('inner_attn_ln', new LayerNorm(width, opts.innerNormEps));
     this.outProj = this.module(opts.names?.out ?? 'out_proj', new Linear(width, width, { bias, std: opts.outStd }));
+  }
+
+  /** The fused layout's [3w] bias: `in_proj_bias`, or cat(q_bias, 0, v_bias) for q/v-only biases. */
+  private fusedBias(): Tensor | undefined {
+    if (this.fused.qBias) return tf.concat([this.fused.qBias, tf.zeros([this.width]), this.fused.vBias!]);
+    return this.fused.bias;
   }
 
   /** Projects q from `x` [B, Nq, w] and k, v from `context` [B, Nk, kvWidth]; each result [B, N, w]. */
@@ -90,7 +113,7 @@ export class MultiHeadAttention extends Module {
     if (this.layout === 'separate') {
       return { q: this.separate.q!.apply(x), k: this.separate.k!.apply(context), v: this.separate.v!.apply(context) };
     }
-    const b = this.fused.bias;
+    const b = this.fusedBias();
     const biasPart = (i: number) => (b ? b.slice([i * w], [w]) : undefined);
     if (this.fused.inProj) {
       const W = this.fused.inProj;
@@ -105,7 +128,11 @@ export class MultiHeadAttention extends Module {
       const Wq = W.slice([0, 0], [w, w]) as Tensor2D;
       const Wkv = W.slice([w, 0], [2 * w, w]) as Tensor2D;
       const kv = linear(context, Wkv, b ? b.slice([w], [2 * w]) : undefined);
-      const [k, v] = tf.split(kv, 2, -1);
+      // [B, M, 2w] -> [2, B, M, w] and slice the leading axis (SplitV on the last axis is a slow strided copy on wasm)
+      const [bk, m] = context.shape;
+      const kvT = kv.reshape([bk * m, 2, w]).transpose([1, 0, 2]);
+      const k = kvT.slice([0, 0, 0], [1, bk * m, w]).reshape([bk, m, w]);
+      const v = kvT.slice([1, 0, 0], [1, bk * m, w]).reshape([bk, m, w]);
       return { q: linear(x, Wq, biasPart(0)), k, v };
     }
     return {
@@ -128,7 +155,15 @@ export class MultiHeadAttention extends Module {
       const { q, k, v } = this.projectQKV(x, opts.context ?? x);
       const h = this.numHeads;
       const out = scaledDotProductAttention(splitHeads(q, h), splitHeads(k, h), splitHeads(v, h), opts.mask, undefined, opts.bias);
-      return this.outProj.apply(mergeHeads(out));
+      return this.projectOut(mergeHeads(out));
     });
+  }
+
+  /**
+   * The output side of attention: the optional sub-LayerNorm, then the output projection.
+   * @param merged float32 [B, N, width] merged heads @returns float32 [B, N, width]
+   */
+  projectOut(merged: Tensor): Tensor {
+    return this.outProj.apply(this.innerNorm ? this.innerNorm.apply(merged) : merged);
   }
 }

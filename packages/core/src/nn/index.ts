@@ -14,3 +14,22 @@ export { VisionTransformer } from './vision-transformer';
 export type { VisionTransformerOptions, VisionOutput } from './vision-transformer';
 export { TextTransformer } from './text-transformer';
 export type { TextTransformerOptions, TextOutput, TextPool } from './text-transformer';
+export { AttentionalPooler } from './attentional-pooler';
+export type { AttentionalPoolerOptions } from './attentional-pooler';
+export { MultimodalDecoder } from './multimodal-decoder';
+export type { MultimodalDecoderOptions } from './multimodal-decoder';
+export { MultiwayBlock, MultiwayEncoder, ExpertSet, routeTokens, splitTokens } from './multiway';
+export type {
+  Modality, FfnExpert, MultiwaySegment, MultiwayAttentionLayout, MultiwayBlockOptions, MultiwayApplyOptions,
+  MultiwayEncoderOptions, MultiwayEncoderApplyOptions,
+} from './multiway';
+export {
+  RelativePositionBias, imageRelativeDistances, imageRelativePositionIndex, vlmoRelativeLayout, vlmoTextRelativePositionIndex,
+  vlmoFusionRelativePositionIndex,
+} from './relative-position';
+export type { RelativePositionIndex, VlmoRelativeLayout } from './relative-position';
+export { BertEmbeddings, BertAttention, BertLayer, BertEncoder, BertLMHead, BertWithLMHead } from './bert';
+export type { BertEmbeddingsOptions, BertAttentionOptions, BertLayerOptions, BertEncoderOptions, BertEncodeOptions, BertLMHeadOptions } from './bert';
+export { FeatureQueue } from './feature-queue';
+export type { FeatureQueueOptions } from './feature-queue';
+export { KMeansVisualTokenizer } from './kmeans-tokenizer';

@@ -40,12 +40,25 @@ export abstract class Module {
     return child;
   }
 
-  /** All parameters (trainable and buffers) by dotted name, depth first in registration order. */
+  /**
+   * All parameters (trainable and buffers) by dotted name, depth first in registration order. A variable
+   * reachable under several names (a child module registered in two places: tied weights, e.g. BLIP's encoder
+   * and decoder sharing cross-attention, Li et al. 2022 section 3.1) is listed once, under the first name met,
+   * so it is saved, counted and optimised once.
+   */
   namedParameters(prefix = ''): Map<string, Variable> {
     const out = new Map<string, Variable>();
-    for (const [n, v] of this.params) out.set(prefix + n, v);
-    for (const [n, c] of this.children) for (const [cn, v] of c.namedParameters(n ? `${prefix}${n}.` : prefix)) out.set(cn, v);
+    this.collectParameters(prefix, out, new Set<Variable>());
     return out;
+  }
+
+  private collectParameters(prefix: string, out: Map<string, Variable>, seen: Set<Variable>): void {
+    for (const [n, v] of this.params) {
+      if (seen.has(v)) continue;
+      seen.add(v);
+      out.set(prefix + n, v);
+    }
+    for (const [n, c] of this.children) c.collectParameters(n ? `${prefix}${n}.` : prefix, out, seen);
   }
 
   /** Trainable parameters by dotted name. */

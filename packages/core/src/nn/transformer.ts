@@ -19,6 +19,15 @@ export interface TransformerBlockOptions {
   qkvLayout?: QKVLayout;
   /** adds a cross-attention sub-layer between self-attention and MLP, keys/values of width `kvWidth` */
   crossAttention?: { kvWidth: number };
+  /**
+   * 'self' (default) or 'cross': the block's own attention attends to a context instead of to `x`
+   * (open_clip `ResidualAttentionBlock(is_cross_attention=True)`, CoCa's multimodal decoder, Yu et al. 2022
+   * section 3.2): queries `ln_1(x)`, keys and values `ln_1_kv(context)` with a separate LayerNorm
+   * `ln_1_kv` [kvWidth]; `apply` then needs `context` and uses `contextMask`.
+   */
+  attention?: 'self' | 'cross';
+  /** key/value (context) width of an `attention: 'cross'` block (default width) */
+  kvWidth?: number;
   /** init stds (open_clip text tower: attn in w^-0.5, attn out and c_proj (w^-0.5)(2L)^-0.5, c_fc (2w)^-0.5) */
   init?: { attnInStd?: number; attnOutStd?: number; fcStd?: number; projStd?: number };
 }
@@ -26,11 +35,13 @@ export interface TransformerBlockOptions {
 /**
  * Pre-LN transformer block (open_clip `ResidualAttentionBlock`; Xiong et al. 2020):
  * `x += attn(ln_1(x))`, optionally `x += cross_attn(ln_cross(x), context)`, then `x += mlp(ln_2(x))`.
- * Parameter names: `ln_1`, `attn`, [`ln_cross`, `cross_attn`], `ln_2`, `mlp.c_fc`, `mlp.c_proj`.
+ * With `attention: 'cross'` the first step is `x += attn(ln_1(x), ln_1_kv(context))`.
+ * Parameter names: `ln_1`, `attn`, [`ln_1_kv`], [`ln_cross`, `cross_attn`], `ln_2`, `mlp.c_fc`, `mlp.c_proj`.
  */
 export class TransformerBlock extends Module {
   readonly ln1: LayerNorm;
   readonly attn: MultiHeadAttention;
+  readonly lnKv?: LayerNorm;
   readonly lnCross?: LayerNorm;
   readonly crossAttn?: MultiHeadAttention;
   readonly ln2: LayerNorm;
@@ -43,7 +54,9 @@ export class TransformerBlock extends Module {
     const init = opts.init ?? {};
     const attnOpts = { width, numHeads, layout: opts.qkvLayout, inStd: init.attnInStd, outStd: init.attnOutStd };
     this.ln1 = this.module('ln_1', new LayerNorm(width, eps));
-    this.attn = this.module('attn', new MultiHeadAttention(attnOpts));
+    const kvWidth = opts.attention === 'cross' ? opts.kvWidth ?? width : undefined;
+    this.attn = this.module('attn', new MultiHeadAttention({ ...attnOpts, kvWidth }));
+    if (kvWidth !== undefined) this.lnKv = this.module('ln_1_kv', new LayerNorm(kvWidth, eps));
     if (opts.crossAttention) {
       this.lnCross = this.module('ln_cross', new LayerNorm(width, eps));
       this.crossAttn = this.module('cross_attn', new MultiHeadAttention({ ...attnOpts, kvWidth: opts.crossAttention.kvWidth }));
@@ -55,14 +68,21 @@ export class TransformerBlock extends Module {
   /**
    * @param x float32 [B, N, width]
    * @param opts.mask additive self-attention mask broadcastable to [B, heads, N, N]
-   * @param opts.context float32 [B, M, kvWidth] cross-attention keys/values (required iff built with crossAttention)
+   * @param opts.context float32 [B, M, kvWidth] cross-attention keys/values (required iff built with crossAttention
+   *   or attention 'cross')
    * @param opts.contextMask additive cross-attention mask broadcastable to [B, heads, N, M]
    * @returns float32 [B, N, width]
    * @throws Error when `context` is missing for a cross-attention block
    */
   apply(x: Tensor, opts: { mask?: Tensor; context?: Tensor; contextMask?: Tensor } = {}): Tensor {
     return tf.tidy(() => {
-      let h = x.add(this.attn.apply(this.ln1.apply(x), { mask: opts.mask }));
+      let h: Tensor;
+      if (this.lnKv) {
+        if (!opts.context) throw new Error("TransformerBlock with attention 'cross' needs a context tensor");
+        h = x.add(this.attn.apply(this.ln1.apply(x), { context: this.lnKv.apply(opts.context), mask: opts.contextMask }));
+      } else {
+        h = x.add(this.attn.apply(this.ln1.apply(x), { mask: opts.mask }));
+      }
       if (this.crossAttn) {
         if (!opts.context) throw new Error('TransformerBlock with cross-attention needs a context tensor');
         h = h.add(this.crossAttn.apply(this.lnCross!.apply(h), { context: opts.context, mask: opts.contextMask }));

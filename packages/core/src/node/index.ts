@@ -18,3 +18,7 @@ export {
   loadImageTextData, scenePairs, buildTokenizer, makeImageTextBatch, evaluateDualEncoder, RETRIEVAL_GALLERY_SEED,
 } from './image-text';
 export type { ImageTextBatch, ImageTextData, DualEncoderMetrics, RetrievalGallery } from './image-text';
+export { evaluateCaptioning } from './caption-eval';
+export type { CaptionEvalOptions, CaptionMetrics } from './caption-eval';
+export { evaluateItm, swappedSceneCaptions } from './itm-eval';
+export type { ItmMetrics, ItmEvalOptions } from './itm-eval';

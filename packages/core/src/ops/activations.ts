@@ -1,12 +1,22 @@
 import { tf, Tensor } from '../tf';
+import { customOp } from './custom-op';
+import { FUSED_KERNELS, hasFusedKernel, runFused } from './fused';
 
-/** Exact GELU, `0.5 x (1 + erf(x / sqrt 2))` (Hendrycks & Gimpel 2016; torch.nn.GELU). Any shape, float32. */
+/**
+ * Exact GELU, `0.5 x (1 + erf(x / sqrt 2))` (Hendrycks & Gimpel 2016; torch.nn.GELU). Any shape, float32. One fused
+ * op with its own gradient where the backend has `MmzooActivation` (ops/fused.ts), tfjs ops elsewhere.
+ */
 export function gelu(x: Tensor): Tensor {
+  if (x.size > 0 && hasFusedKernel(FUSED_KERNELS.activation)) return fusedActivation(x, 'gelu');
   return tf.tidy(() => x.mul(tf.scalar(0.5)).mul(tf.erf(x.mul(tf.scalar(Math.SQRT1_2))).add(tf.scalar(1))));
 }
 
-/** QuickGELU, `x * sigmoid(1.702 x)` (OpenAI CLIP; open_clip `quick_gelu=True`). Any shape, float32. */
+/**
+ * QuickGELU, `x * sigmoid(1.702 x)` (OpenAI CLIP; open_clip `quick_gelu=True`). Any shape, float32. One fused op
+ * with its own gradient where the backend has `MmzooActivation` (ops/fused.ts), tfjs ops elsewhere.
+ */
 export function quickGelu(x: Tensor): Tensor {
+  if (x.size > 0 && hasFusedKernel(FUSED_KERNELS.activation)) return fusedActivation(x, 'quick_gelu');
   return tf.tidy(() => x.mul(tf.sigmoid(x.mul(tf.scalar(1.702)))));
 }
 
@@ -14,3 +24,15 @@ export function quickGelu(x: Tensor): Tensor {
 export const ACTIVATIONS = { gelu, quick_gelu: quickGelu, relu: (x: Tensor) => tf.relu(x) } as const;
 /** One of the keys of {@link ACTIVATIONS}. */
 export type ActivationName = keyof typeof ACTIVATIONS;
+
+/** GELU or QuickGELU as one op over the fused kernels `MmzooActivation` / `MmzooActivationGrad`. */
+function fusedActivation(x: Tensor, activation: 'gelu' | 'quick_gelu'): Tensor {
+  const f = customOp((xs: Tensor, save: (t: Tensor[]) => void) => {
+    save([xs]);
+    return {
+      value: runFused(FUSED_KERNELS.activation, { x: xs }, { activation })[0],
+      gradFunc: (dy: Tensor, saved: Tensor[]) => runFused(FUSED_KERNELS.activationGrad, { dy, x: saved[0] }, { activation })[0],
+    };
+  });
+  return f(x);
+}

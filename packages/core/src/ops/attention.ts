@@ -1,6 +1,8 @@
 import { tf, Tensor, Tensor3D, Tensor4D } from '../tf';
 import { batchMatMul } from './matmul';
 import { maskedSoftmax } from './softmax';
+import { customOp } from './custom-op';
+import { FUSED_KERNELS, hasFusedKernel, runFused, sumToShape } from './fused';
 
 /**
  * Scaled dot-product attention, the math only (Vaswani et al. 2017, eq. 1):
@@ -26,6 +28,9 @@ export function scaledDotProductAttention(
   scale = 1 / Math.sqrt(q.shape[3]),
   bias?: Tensor,
 ): Tensor4D {
+  if (q.size > 0 && k.size > 0 && v.size > 0 && hasFusedKernel(FUSED_KERNELS.attention)) {
+    return fusedAttention(q, k, v, mask, scale, bias);
+  }
   return tf.tidy(() => {
     const [b, h, nq, d] = q.shape;
     const nk = k.shape[2];
@@ -37,6 +42,37 @@ export function scaledDotProductAttention(
     const probs = maskedSoftmax(scores, mask).reshape([b * h, nq, nk]) as Tensor3D;
     return batchMatMul(probs, v.reshape([b * h, nk, dv]) as Tensor3D).reshape([b, h, nq, dv]) as Tensor4D;
   });
+}
+
+/**
+ * {@link scaledDotProductAttention} as one op over the fused kernels. The mask (no gradient) and the bias (with
+ * gradient: the scores gradient summed to the bias' shape) are added to the scores inside the kernel.
+ */
+function fusedAttention(q: Tensor4D, k: Tensor4D, v: Tensor4D, mask: Tensor | undefined, scale: number, bias?: Tensor): Tensor4D {
+  const f = customOp((...args: unknown[]) => {
+    const save = args.pop() as (t: Tensor[]) => void;
+    const [qs, ks, vs, bs] = args as Tensor[];
+    const addend = bs ? (mask ? tf.add(mask, bs) : bs) : mask;
+    const inputs: Record<string, Tensor> = { q: qs, k: ks, v: vs };
+    if (addend) inputs.mask = addend.dtype === 'float32' ? addend : addend.toFloat();
+    const [out, probs] = runFused(FUSED_KERNELS.attention, inputs, { scale });
+    save([qs, ks, vs, probs]);
+    tf.dispose(probs); // save keeps its own reference
+    if (addend && addend !== mask && addend !== bs) tf.dispose(addend);
+    if (inputs.mask !== addend) tf.dispose(inputs.mask);
+    return {
+      value: out,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [qv, kv, vv, pv] = saved;
+        const grads = runFused(FUSED_KERNELS.attentionGrad, { dy, q: qv, k: kv, v: vv, probs: pv }, { scale, scoresGrad: Boolean(bs) });
+        if (!bs) return grads;
+        const dBias = sumToShape(grads[3], bs.shape);
+        tf.dispose(grads[3]);
+        return [grads[0], grads[1], grads[2], dBias];
+      },
+    };
+  });
+  return (bias ? f(q, k, v, bias) : f(q, k, v)) as Tensor4D;
 }
 
 /** [B, N, H*d] -> [B, H, N, d]: heads are contiguous d-wide slices of the feature axis. */

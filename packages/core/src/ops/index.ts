@@ -6,3 +6,6 @@ export { maskedSoftmax } from './softmax';
 export { scaledDotProductAttention, splitHeads, mergeHeads, causalMask, keyPaddingMask } from './attention';
 export { embeddingLookup } from './embedding';
 export { stopGradient } from './stop-gradient';
+export { gatherRows } from './gather-rows';
+export { FUSED_KERNELS, hasFusedKernel, runFused, fastTransposedMatMul, sumToShape } from './fused';
+export type { FusedKernelName } from './fused';

@@ -3,3 +3,4 @@ export type { AdamWOptions } from './optimizer';
 export { cosineLr } from './schedule';
 export { trainStep } from './step';
 export type { LossOutput, TrainableModel, StepResult } from './step';
+export { MomentumPairs } from './momentum';

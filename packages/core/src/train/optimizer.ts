@@ -1,4 +1,5 @@
 import { tf, Tensor, Variable } from '../tf';
+import { FUSED_KERNELS, hasFusedKernel, runFused } from '../ops/fused';
 
 /** Hyper-parameters of {@link AdamW}. */
 export interface AdamWOptions {
@@ -23,8 +24,9 @@ export function defaultDecayFilter(name: string, v: Variable): boolean {
 /**
  * One AdamW update of one parameter in place (Loshchilov & Hutter 2019, Algorithm 2; torch.optim.AdamW):
  * `p *= 1 - lr * wd`; `m = b1 m + (1 - b1) g`; `v = b2 v + (1 - b2) g^2`;
- * `p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)`. Kept as one function so that it can become one
- * fused kernel. All tensors float32 of the parameter's shape; `t` is the 1-based step.
+ * `p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)`. The composed form; {@link AdamW.apply} runs the same
+ * update over all parameters as one fused kernel where the backend has `MmzooAdamW` (ops/fused.ts).
+ * All tensors float32 of the parameter's shape; `t` is the 1-based step.
  */
 export function adamwUpdate(
   p: Variable, g: Tensor, m: Variable, v: Variable, t: number, lr: number,
@@ -76,16 +78,46 @@ export class AdamW {
   }
 
   /**
-   * Applies one update with learning rate `lr` from gradients keyed by parameter name.
+   * Applies one update with learning rate `lr` from gradients keyed by parameter name: one fused kernel over all
+   * parameters where the backend has `MmzooAdamW` (the native backend), else {@link adamwUpdate} per parameter.
    * @throws Error when a gradient is missing for a parameter (a disconnected parameter is a model bug)
    */
   apply(grads: Map<string, Tensor>, lr: number): void {
     this.step += 1;
+    if (this.params.size > 0 && hasFusedKernel(FUSED_KERNELS.adamw)) {
+      this.applyFused(grads, lr);
+      return;
+    }
     for (const [name, p] of this.params) {
       const g = grads.get(name);
       if (!g) throw new Error(`AdamW: no gradient for parameter '${name}'`);
       adamwUpdate(p, g, this.m.get(name)!, this.v.get(name)!, this.step, lr, this.b1, this.b2, this.eps, this.decays.get(name) ? this.wd : 0);
     }
+  }
+
+  /** The update of {@link apply} as one `MmzooAdamW` kernel; the results replace the variables' values. */
+  private applyFused(grads: Map<string, Tensor>, lr: number): void {
+    const entries = [...this.params];
+    for (const [name] of entries) if (!grads.has(name)) throw new Error(`AdamW: no gradient for parameter '${name}'`);
+    tf.tidy(() => {
+      const inputs: Record<string, Tensor> = {};
+      const weightDecay: number[] = [];
+      entries.forEach(([name, p], i) => {
+        inputs[`p${i}`] = p;
+        inputs[`g${i}`] = grads.get(name)!;
+        inputs[`m${i}`] = this.m.get(name)!;
+        inputs[`v${i}`] = this.v.get(name)!;
+        weightDecay.push(this.decays.get(name) ? this.wd : 0);
+      });
+      const out = runFused(FUSED_KERNELS.adamw, inputs, {
+        count: entries.length, lr, beta1: this.b1, beta2: this.b2, epsilon: this.eps, step: this.step, weightDecay,
+      });
+      entries.forEach(([name, p], i) => {
+        p.assign(out[3 * i]);
+        this.m.get(name)!.assign(out[3 * i + 1]);
+        this.v.get(name)!.assign(out[3 * i + 2]);
+      });
+    });
   }
 
   /** Optimizer state for checkpoints: `exp_avg.<name>`, `exp_avg_sq.<name>` (torch names) and the step. */

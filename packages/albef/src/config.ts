@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+/**
+ * The `model.vision` section of an ALBEF config: a ViT image encoder (Li et al. 2021, section 3.1: ViT-B/16, 12
+ * layers). Defaults live only here; keys are strict.
+ */
+export const AlbefVisionSchema = z
+  .object({
+    /** image size in pixels (square) */
+    imageSize: z.number().int().positive(),
+    patchSize: z.number().int().positive(),
+    /** input channels: 3 (RGB) or 1 (grey, e.g. Fashion-MNIST) */
+    channels: z.number().int().positive().default(3),
+    width: z.number().int().positive(),
+    layers: z.number().int().positive(),
+    numHeads: z.number().int().positive(),
+    /** MLP width as a multiple of width (ViT: 4) */
+    mlpRatio: z.number().positive().default(4),
+    /** LayerNorm epsilon (timm and torchvision ViTs: 1e-6) */
+    lnEps: z.number().positive().default(1e-6),
+  })
+  .strict();
+
+/**
+ * The `model.text` section: a BERT whose first `textLayers` layers are the text encoder and whose last
+ * `fusionLayers` layers, each with cross-attention to the image tokens, are the multimodal (fusion) encoder
+ * (section 3.1: BERT-base split 6 + 6).
+ */
+export const AlbefTextSchema = z
+  .object({
+    /** maximum token length (BERT position table rows); also the tokenizer context length */
+    contextLength: z.number().int().positive(),
+    /** vocabulary size; when omitted, taken from the tokenizer built from the training captions */
+    vocabSize: z.number().int().positive().optional(),
+    width: z.number().int().positive(),
+    textLayers: z.number().int().positive(),
+    fusionLayers: z.number().int().positive(),
+    numHeads: z.number().int().positive(),
+    mlpRatio: z.number().positive().default(4),
+    /** token-type (segment) rows (BERT: 2; type 0 is used) */
+    typeVocabSize: z.number().int().nonnegative().default(2),
+    /** LayerNorm epsilon (BERT: 1e-12) */
+    lnEps: z.number().positive().default(1e-12),
+    /**
+     * additive constant for padded keys: -10000 (HF BERT, the authors' xbert.py) or -.inf (torchmultimodal); equal
+     * probabilities in float32
+     */
+    maskValue: z.union([z.number(), z.literal(-Infinity)]).default(-10000),
+    /** special ids; defaults are mmzoo's word tokenizer ([PAD] 0, [UNK] 1, [CLS] 2, [SEP] 3, [MASK] 4) */
+    padId: z.number().int().nonnegative().optional(),
+    maskId: z.number().int().nonnegative().default(4),
+    /** ids below this are special tokens: never masked, never drawn as MLM random replacements */
+    numSpecial: z.number().int().nonnegative().default(5),
+  })
+  .strict();
+
+/** The whole `model:` section for `name: albef`. Defaults are the paper's recipe (section 3, 4.3). */
+export const AlbefConfigSchema = z
+  .object({
+    name: z.literal('albef'),
+    /** ITC projection width (section 3.2: 256) */
+    embedDim: z.number().int().positive().default(256),
+    /** queue length M (section 3.2 / 4.3: 65,536) */
+    queueSize: z.number().int().positive().default(65536),
+    /** EMA coefficient of the momentum model (section 4.3: 0.995) */
+    momentum: z.number().min(0).max(1).default(0.995),
+    /** distillation weight alpha (section 4.3: 0.4) */
+    alpha: z.number().min(0).max(1).default(0.4),
+    /**
+     * alpha rises linearly from 0 over this many micro-batches ("we linearly ramp up alpha in the 1st epoch", the
+     * authors' code; set it to an epoch's length); 0 uses alpha from the start
+     */
+    alphaRampSteps: z.number().int().nonnegative().default(0),
+    /** initial temperature tau (section 4.3: 0.07), learnable */
+    temp: z.number().positive().default(0.07),
+    /** clamp of tau before each step (the authors' code: [0.001, 0.5]); null: no clamp (torchmultimodal) */
+    tempClamp: z.tuple([z.number().positive(), z.number().positive()]).nullable().default([0.001, 0.5]),
+    /** MLM masking probability (section 3.2: 15%, BERT's 80/10/10 replacement) */
+    mlmProbability: z.number().min(0).max(1).default(0.15),
+    /** momentum distillation on MLM (section 3.3 eq. 7); false as in the torchmultimodal fixture */
+    mlmDistill: z.boolean().default(true),
+    /** MLM decoder tied to the word embeddings (the authors' release); false: its own decoder weight */
+    tieMlmHead: z.boolean().default(true),
+    /** constant added to the hard-negative softmax weights (paper: 0; see core hardNegativeWeights) */
+    hardNegativeEps: z.number().nonnegative().default(0),
+    /** ITC candidates re-ranked by ITM at retrieval (section 4.1 / the authors' k_test) */
+    itmRerankK: z.number().int().positive().default(16),
+    vision: AlbefVisionSchema,
+    text: AlbefTextSchema,
+  })
+  .strict();
+
+/** A validated ALBEF model config. */
+export type AlbefConfig = z.infer<typeof AlbefConfigSchema>;
+/** An ALBEF model config before defaults are applied (what a YAML file holds). */
+export type AlbefConfigInput = z.input<typeof AlbefConfigSchema>;

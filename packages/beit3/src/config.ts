@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/** The `model.vision` section of a BEiT-3 config: torchscale's `VisionEmbedding` (stride-P conv with bias). */
+export const Beit3VisionSchema = z
+  .object({
+    /** image size in pixels (square) */
+    imageSize: z.number().int().positive(),
+    patchSize: z.number().int().positive(),
+    /** input channels: 3 (RGB) or 1 (grey, e.g. Fashion-MNIST) */
+    channels: z.number().int().positive().default(3),
+  })
+  .strict();
+
+/** The `model.text` section: torchscale's `TextEmbedding` (a plain lookup) and learned positions. */
+export const Beit3TextSchema = z
+  .object({
+    /** token positions per caption */
+    contextLength: z.number().int().min(2),
+    /** vocabulary size; when omitted, taken from the tokenizer (BEiT-3: 64010, XLM-R sentencepiece) */
+    vocabSize: z.number().int().positive().optional(),
+    /** rows of the text position table (torchscale max_source_positions; BEiT-3: 1024); rows 0-1 are unused */
+    maxPositions: z.number().int().positive().optional(),
+    padId: z.number().int().nonnegative().default(0),
+    /** start-of-text id, never masked (word tokenizer [CLS]: 2) */
+    startId: z.number().int().nonnegative().default(2),
+    /** end-of-text id, never masked; when omitted, the tokenizer's end id */
+    endId: z.number().int().nonnegative().optional(),
+    /** [MASK] id (word tokenizer: 4) */
+    maskId: z.number().int().nonnegative().default(4),
+    /** lowest id used as a random replacement in masking (the word tokenizer's first word id: 5) */
+    firstWordId: z.number().int().nonnegative().default(5),
+  })
+  .strict();
+
+/** Masked data modeling (BEiT-3 section 2.2): masking ratios per data kind. */
+export const Beit3MaskingSchema = z
+  .object({
+    /** image-only data: fraction of patches masked block-wise (paper: 0.4) */
+    image: z.number().min(0).max(1).default(0.4),
+    /** text-only data: fraction of tokens masked (paper: 0.15) */
+    text: z.number().min(0).max(1).default(0.15),
+    /** image-text pairs: fraction of the text tokens masked (paper: 0.5) */
+    pairText: z.number().min(0).max(1).default(0.5),
+    /** image-text pairs: fraction of the patches masked block-wise (default 0: the image stays whole) */
+    pairImage: z.number().min(0).max(1).default(0),
+    /** smallest block of the block-wise masking (BEiT: 16 patches) */
+    minBlock: z.number().int().positive().default(16),
+  })
+  .strict();
+
+/** The visual tokenizer that gives the image targets: a k-means codebook fitted on training patches. */
+export const Beit3TokenizerSchema = z
+  .object({
+    /** number of visual tokens K */
+    codebookSize: z.number().int().min(2).default(256),
+    /** training images whose patches fit the codebook */
+    fitImages: z.number().int().positive().default(2000),
+    /** Lloyd iterations */
+    iterations: z.number().int().positive().default(10),
+  })
+  .strict();
+
+/** Weights of the objectives of one step; 0 switches one off (and its head). */
+export const Beit3ObjectivesSchema = z
+  .object({
+    /** masked data modeling on images, texts and image-text pairs (section 2.2) */
+    mdm: z.number().nonnegative().default(1),
+    /** image-text contrastive loss on the dual-encoder mode (the retrieval fine-tuning objective, section 3.2) */
+    itc: z.number().nonnegative().default(0),
+  })
+  .strict();
+
+/** The whole `model:` section for `name: beit3`. */
+export const Beit3ConfigSchema = z
+  .object({
+    name: z.literal('beit3'),
+    vision: Beit3VisionSchema,
+    text: Beit3TextSchema,
+    width: z.number().int().positive(),
+    layers: z.number().int().positive(),
+    numHeads: z.number().int().positive(),
+    /** FFN width as a multiple of width (4) */
+    mlpRatio: z.number().positive().default(4),
+    /**
+     * 'released' (default): torchscale's layout, every LayerNorm and attention projection in per-modality copies
+     * (A vision, B language) around one shared softmax, so released checkpoints load; 'paper': shared attention
+     * (section 2.1, Fig. 2) with modality-expert FFNs and the VL-FFN in the top `vlLayers` layers
+     */
+    layout: z.enum(['released', 'paper']).default('released'),
+    /** number of top layers with the vision-language expert (paper: 3 of 12 / 40); needs layout 'paper' */
+    vlLayers: z.number().int().nonnegative().default(0),
+    /** LayerNorm epsilon (torchscale: 1e-5) */
+    lnEps: z.number().positive().default(1e-5),
+    masking: Beit3MaskingSchema.default(Beit3MaskingSchema.parse({})),
+    tokenizer: Beit3TokenizerSchema.default(Beit3TokenizerSchema.parse({})),
+    objectives: Beit3ObjectivesSchema.default(Beit3ObjectivesSchema.parse({})),
+    /** build the retrieval heads (`vision_head`, `language_head`, `logit_scale`, as BEiT3ForRetrieval) */
+    retrievalHeads: z.boolean().default(true),
+    /** initial ITC logit scale as a log: ln(1/0.07) */
+    initLogitScale: z.number().default(Math.log(1 / 0.07)),
+  })
+  .strict()
+  .refine((c) => c.width % c.numHeads === 0, { message: 'width must be divisible by numHeads', path: ['numHeads'] })
+  .refine((c) => c.vlLayers <= c.layers, { message: 'vlLayers must be at most layers', path: ['vlLayers'] })
+  .refine((c) => c.vlLayers === 0 || c.layout === 'paper', { message: "vision-language experts need layout 'paper' (torchscale's released layout has none)", path: ['vlLayers'] })
+  .refine((c) => c.objectives.itc === 0 || c.retrievalHeads, { message: 'objectives.itc needs retrievalHeads', path: ['objectives', 'itc'] })
+  .refine((c) => c.vision.imageSize % c.vision.patchSize === 0, { message: 'imageSize must be a multiple of patchSize', path: ['vision', 'patchSize'] });
+
+/** A validated BEiT-3 model config. */
+export type Beit3Config = z.infer<typeof Beit3ConfigSchema>;
+/** A BEiT-3 model config before defaults are applied. */
+export type Beit3ConfigInput = z.input<typeof Beit3ConfigSchema>;

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+/** The `model.vision` section of a BLIP config: a ViT (Li et al. 2022, section 3.1: ViT-B/16 or ViT-L/16). */
+export const BlipVisionSchema = z
+  .object({
+    /** image size in pixels (square) */
+    imageSize: z.number().int().positive(),
+    patchSize: z.number().int().positive(),
+    /** input channels: 3 (RGB) or 1 (grey, e.g. Fashion-MNIST) */
+    channels: z.number().int().positive().default(3),
+    width: z.number().int().positive(),
+    layers: z.number().int().positive(),
+    numHeads: z.number().int().positive(),
+    mlpRatio: z.number().positive().default(4),
+    /** LayerNorm epsilon (timm ViT: 1e-6) */
+    lnEps: z.number().positive().default(1e-6),
+  })
+  .strict();
+
+/**
+ * The `model.text` section: the multimodal mixture of encoder-decoder (MED, section 3.1), a BERT whose layers
+ * carry cross-attention to the image (used by the image-grounded encoder and decoder); the decoder shares every
+ * parameter with the encoder except self-attention.
+ */
+export const BlipTextSchema = z
+  .object({
+    /** maximum token length (BERT position table rows); also the tokenizer context length */
+    contextLength: z.number().int().positive(),
+    /** vocabulary size without [ENC]/[DEC]; when omitted, taken from the tokenizer */
+    vocabSize: z.number().int().positive().optional(),
+    width: z.number().int().positive(),
+    layers: z.number().int().positive(),
+    numHeads: z.number().int().positive(),
+    mlpRatio: z.number().positive().default(4),
+    /** LayerNorm epsilon (BERT: 1e-12) */
+    lnEps: z.number().positive().default(1e-12),
+    /** token-type rows (BLIP's med.py: none) */
+    typeVocabSize: z.number().int().nonnegative().default(0),
+    /** additive constant of masked keys ((1 - m) * -10000 in med.py) */
+    maskValue: z.union([z.number(), z.literal(-Infinity)]).default(-10000),
+    /** [PAD] id; default: the tokenizer's */
+    padId: z.number().int().nonnegative().optional(),
+    /**
+     * [ENC] and [DEC] ids (section 3.1: the image-grounded encoder's and decoder's first token); when omitted they are
+     * appended after the vocabulary (ids V and V + 1; the table then has V + 2 rows), as BLIP adds them to BERT's
+     * tokenizer
+     */
+    encId: z.number().int().nonnegative().optional(),
+    decId: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+/** The whole `model:` section for `name: blip`. Defaults are the paper's pre-training recipe (section 4.1). */
+export const BlipConfigSchema = z
+  .object({
+    name: z.literal('blip'),
+    /** ITC projection width (256) */
+    embedDim: z.number().int().positive().default(256),
+    /** ITC queue length (the released pre-training config: 57,600) */
+    queueSize: z.number().int().positive().default(57600),
+    /** EMA coefficient of the momentum encoders (0.995) */
+    momentum: z.number().min(0).max(1).default(0.995),
+    /** ITC distillation weight alpha (0.4, as ALBEF) */
+    alpha: z.number().min(0).max(1).default(0.4),
+    /** alpha ramps linearly from 0 over this many micro-batches (the first epoch in the authors' code); 0: constant */
+    alphaRampSteps: z.number().int().nonnegative().default(0),
+    /** initial temperature (0.07), learnable */
+    temp: z.number().positive().default(0.07),
+    /** clamp of the temperature at each forward (the authors' code: [0.001, 0.5]); null: none */
+    tempClamp: z.tuple([z.number().positive(), z.number().positive()]).nullable().default([0.001, 0.5]),
+    /** LM label smoothing (section 4.1 code: 0.1); the reported `lmNll` is always unsmoothed */
+    labelSmoothing: z.number().min(0).lt(1).default(0.1),
+    /** constant added to the hard-negative softmax weights (the authors' code: 1e-4) */
+    hardNegativeEps: z.number().nonnegative().default(1e-4),
+    /** ITC candidates re-ranked by ITM + ITC at retrieval (the authors' k_test: 256) */
+    itmRerankK: z.number().int().positive().default(256),
+    vision: BlipVisionSchema,
+    text: BlipTextSchema,
+  })
+  .strict();
+
+/** A validated BLIP model config. */
+export type BlipConfig = z.infer<typeof BlipConfigSchema>;
+/** A BLIP model config before defaults are applied (what a YAML file holds). */
+export type BlipConfigInput = z.input<typeof BlipConfigSchema>;

@@ -1,0 +1,11 @@
+/** @mmzoo/coca: CoCa (Yu et al. 2022, Contrastive Captioners) composed from @mmzoo/core. */
+export { CoCa, buildCoca } from './model';
+export type { CocaOutput, CocaLoss, CocaOptions } from './model';
+export { CocaVision } from './vision';
+export type { CocaVisionOutput, PoolerDesign } from './vision';
+export { CocaTextEncoder } from './text';
+export type { CocaTextEncoderOptions, CocaTextOutput, ClsMask } from './text';
+export {
+  CocaConfigSchema, CocaVisionSchema, CocaTextSchema, CocaDecoderSchema, CocaLossSchema, CocaCaptionSchema,
+} from './config';
+export type { CocaConfig, CocaConfigInput } from './config';

@@ -1,0 +1,4 @@
+/** Autoregressive decoding shared by every generative model (greedy, beam search, nucleus sampling). Browser-safe. */
+export { generate } from './decode';
+export type { DecodeStrategy, GenerateOptions, GenerateResult, NextTokenLogits } from './decode';
+export { applyRepetitionPenalty, argmax, logSoftmaxRow, nucleus, suppressTokens } from './logits';

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/** The `model.vision` section of a VLMo config: the patch embedding (VLMo section 3.1, "Input Representations"). */
+export const VlmoVisionSchema = z
+  .object({
+    /** image size in pixels (square) */
+    imageSize: z.number().int().positive(),
+    patchSize: z.number().int().positive(),
+    /** input channels: 3 (RGB) or 1 (grey, e.g. Fashion-MNIST) */
+    channels: z.number().int().positive().default(3),
+  })
+  .strict();
+
+/** The `model.text` section: BERT-style word embeddings, positions only through the relative position bias. */
+export const VlmoTextSchema = z
+  .object({
+    /** max_text_len: token positions per caption (VLMo: 40) */
+    contextLength: z.number().int().min(2),
+    /** vocabulary size; when omitted, taken from the tokenizer (VLMo: 30522, BERT uncased) */
+    vocabSize: z.number().int().positive().optional(),
+    /** the text length the relative position table was first built for (VLMo's max_text_len_of_initckpt: 196) */
+    maxTextLenOfInitCkpt: z.number().int().positive().default(196),
+    /** LayerNorm epsilon of the text embeddings (BERT: 1e-12) */
+    lnEps: z.number().positive().default(1e-12),
+    padId: z.number().int().nonnegative().default(0),
+    /** start-of-text id, never masked (our word tokenizer's [CLS]: 2) */
+    startId: z.number().int().nonnegative().default(2),
+    /** end-of-text id, never masked; when omitted, the tokenizer's end id (word tokenizer [SEP]: 3) */
+    endId: z.number().int().nonnegative().optional(),
+    /** [MASK] id for masked language modelling (word tokenizer: 4) */
+    maskId: z.number().int().nonnegative().default(4),
+    /** lowest id used as a random replacement token in MLM (the word tokenizer's first word id: 5) */
+    firstWordId: z.number().int().nonnegative().default(5),
+  })
+  .strict();
+
+/** Weights of the pre-training objectives of one step (VLMo section 3.2); 0 switches one off (and its head). */
+export const VlmoObjectivesSchema = z
+  .object({
+    /** image-text contrastive learning in dual-encoder mode (also on the VL-FFN features, as unilm does) */
+    itc: z.number().nonnegative().default(1),
+    /** image-text matching in fusion mode with hard negatives drawn from the ITC similarities */
+    itm: z.number().nonnegative().default(1),
+    /** masked language modelling in fusion mode */
+    mlm: z.number().nonnegative().default(1),
+  })
+  .strict();
+
+/** The whole `model:` section for `name: vlmo`. */
+export const VlmoConfigSchema = z
+  .object({
+    name: z.literal('vlmo'),
+    vision: VlmoVisionSchema,
+    text: VlmoTextSchema,
+    /** hidden width of the shared multiway transformer (VLMo-Base: 768) */
+    width: z.number().int().positive(),
+    layers: z.number().int().positive(),
+    numHeads: z.number().int().positive(),
+    /** FFN width as a multiple of width (4) */
+    mlpRatio: z.number().positive().default(4),
+    /** first layer with the VL-FFN (vlffn_start_layer_index; VLMo-Base: 10 of 12, so F = 2) */
+    vlStart: z.number().int().nonnegative(),
+    /** initial value of the layer-scale factors gamma_1, gamma_2 (VLMo: 0.1) */
+    layerScale: z.number().positive().default(0.1),
+    /** std of the N(0, std^2) initialisation of the transformer's Linear weights (VLMo: 0.02, timm trunc_normal_) */
+    initStd: z.number().positive().default(0.02),
+    /** epsilon of the transformer LayerNorms (1e-6) */
+    lnEps: z.number().positive().default(1e-6),
+    /** initial ITC logit scale as a log: ln(1/0.07) */
+    initLogitScale: z.number().default(Math.log(1 / 0.07)),
+    objectives: VlmoObjectivesSchema.default(VlmoObjectivesSchema.parse({})),
+    /** masking probability of MLM (VLMo: 0.15) */
+    mlmProbability: z.number().min(0).max(1).default(0.15),
+  })
+  .strict()
+  .refine((c) => c.width % c.numHeads === 0, { message: 'width must be divisible by numHeads', path: ['numHeads'] })
+  .refine((c) => c.vlStart <= c.layers, { message: 'vlStart must be at most layers', path: ['vlStart'] })
+  .refine((c) => c.vision.imageSize % c.vision.patchSize === 0, { message: 'imageSize must be a multiple of patchSize', path: ['vision', 'patchSize'] });
+
+/** A validated VLMo model config. */
+export type VlmoConfig = z.infer<typeof VlmoConfigSchema>;
+/** A VLMo model config before defaults are applied (what a YAML file holds). */
+export type VlmoConfigInput = z.input<typeof VlmoConfigSchema>;

@@ -1,0 +1,406 @@
+import {
+  BertEmbeddings, BertLMHead, Embedding, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, RelativePositionBias, RelativePositionIndex,
+  Rng, Tensor, Tensor2D, Variable, contrastiveLoss, crossEntropy, embeddingLookup, imageRelativePositionIndex, keyPaddingMask,
+  l2Normalize, maskTokens, normal, stopGradient, tf, vlmoFusionRelativePositionIndex, vlmoRelativeLayout, vlmoTextRelativePositionIndex,
+} from '@mmzoo/core';
+import { VlmoConfig, VlmoConfigInput, VlmoConfigSchema } from './config';
+
+/** Outputs of {@link VLMo.inferImage} and {@link VLMo.inferText} (dual-encoder mode). */
+export type VlmoUnimodalOutput = {
+  /** float32 [B, N, width]: the final `norm` of the last layer on every token (N = 1 + patches, or L) */
+  feats: Tensor;
+  /** float32 [B, width]: L2-normalised ITC feature, `itc_{image,text}_proj(feats[:, 0])` */
+  cls: Tensor;
+  /** float32 [B, width]: L2-normalised ITC feature of the VL-FFN path (the top layers re-run with the VL expert
+   * from layer vlStart - 1's output, then norm, `itc_vl_*_proj`); undefined when the model has no VL layers */
+  clsVl?: Tensor;
+  /** float32 [B, width]: the last layer's token 0 before the final norm */
+  rawCls: Tensor;
+};
+
+/** Outputs of {@link VLMo.infer} (fusion mode, text first then image). */
+export type VlmoFusionOutput = {
+  /** float32 [B, L, width]: normed text tokens */
+  textFeats: Tensor;
+  /** float32 [B, 1 + patches, width]: normed image tokens */
+  imageFeats: Tensor;
+  /** float32 [B, width]: pooler output tanh(dense(norm(x)[:, 0])) (norm(x)[:, 0] when built without ITM heads) */
+  cls: Tensor;
+  /** float32 [B, width]: norm(x)[:, 0] */
+  rawCls: Tensor;
+  /** float32 [B, 2]: ITM logits (index 1 = match); zeros when built without ITM heads (objectives.itm: 0) */
+  itmLogits: Tensor;
+};
+
+/** The training objective's value: total and parts `itc`, `itm`, `mlm` (those with a non-zero weight). */
+export type VlmoLoss = {
+  total: Tensor;
+  parts: Record<string, Tensor>;
+};
+
+/** A training batch as the generic trainer builds it (see @mmzoo/core/node ImageTextBatch). */
+export interface VlmoBatch {
+  /** float32 [B, C, H, W] */
+  images: Tensor;
+  /** int32 [B, L] */
+  ids: Tensor;
+  /** image id of each pair [B]; pairs of the same image are never drawn as ITM negatives */
+  imageIds?: Int32Array;
+  /** global micro-batch index and data seed: the masks and negatives come from `new Rng(seed).fork(...)` */
+  index: number;
+  seed: number;
+}
+
+function firstToken(x: Tensor): Tensor {
+  return x.slice([0, 0, 0], [-1, 1, -1]).reshape([(x.shape as number[])[0], (x.shape as number[])[2]]);
+}
+
+/**
+ * VLMo (Bao et al., NeurIPS 2022, "VLMo: Unified Vision-Language Pre-Training with Mixture-of-Modality-Experts"):
+ * one multiway transformer (core's {@link MultiwayEncoder}: shared self-attention, V-FFN, L-FFN and, in the top
+ * layers from `vlStart`, the VL-FFN; layer scale; q/v-only attention biases; a relative position bias shared
+ * through one table) used as an image encoder, a text encoder (dual-encoder mode, ITC) or a fusion encoder over
+ * [text; image] (ITM, MLM), section 3.1-3.2. Parameter names are mmzoo's; {@link vlmoRename} maps unilm's.
+ */
+export class VLMo extends Module {
+  readonly patchEmbed: PatchEmbedding;
+  readonly clsToken: Variable;
+  readonly transformer: MultiwayEncoder;
+  readonly textEmbeddings: BertEmbeddings;
+  readonly tokenTypeEmbeddings: Embedding;
+  readonly relPos: RelativePositionBias;
+  readonly pooler?: Linear;
+  readonly itmScore?: Linear;
+  readonly itcTextProj: Linear;
+  readonly itcImageProj: Linear;
+  readonly itcVlTextProj?: Linear;
+  readonly itcVlImageProj?: Linear;
+  readonly logitScale: Variable;
+  readonly logitVlScale?: Variable;
+  readonly mlmScore?: BertLMHead;
+  readonly grid: [number, number];
+  readonly vocabSize: number;
+  /** end-of-text id (never masked by MLM) */
+  readonly endId: number;
+  private readonly imageIndex: RelativePositionIndex;
+  private readonly textIndex = new Map<number, RelativePositionIndex>();
+  private readonly fusionIndex = new Map<number, RelativePositionIndex>();
+
+  /**
+   * @param cfg a validated config
+   * @param opts.vocabSize used when the config leaves it out; opts.endId likewise
+   * @throws Error when no vocabulary size is known
+   */
+  constructor(readonly cfg: VlmoConfig, opts: { vocabSize?: number; endId?: number } = {}) {
+    super();
+    const w = cfg.width;
+    const vocabSize = cfg.text.vocabSize ?? opts.vocabSize;
+    if (vocabSize === undefined) throw new Error('model.text.vocabSize is not set and no tokenizer gives it');
+    this.vocabSize = vocabSize;
+    this.endId = cfg.text.endId ?? opts.endId ?? 3;
+    const g = cfg.vision.imageSize / cfg.vision.patchSize;
+    this.grid = [g, g];
+    this.patchEmbed = this.module('patch_embed', new PatchEmbedding(cfg.vision.channels, w, cfg.vision.patchSize, { bias: true }));
+    this.clsToken = this.param('cls_token', normal([1, 1, w], 0.02));
+    this.transformer = this.module('transformer', new MultiwayEncoder({
+      width: w, numHeads: cfg.numHeads, layers: cfg.layers, mlpWidth: Math.round(w * cfg.mlpRatio), activation: 'gelu',
+      lnEps: cfg.lnEps, attention: 'shared', qkvLayout: 'fused', qkvBias: 'qv', layerScale: cfg.layerScale,
+      vlStart: cfg.vlStart, finalNorm: 'shared', init: { attnInStd: cfg.initStd, attnOutStd: cfg.initStd, fcStd: cfg.initStd, projStd: cfg.initStd },
+    }));
+    // BERT embeddings with position_embedding_type "rel_pos": no absolute positions (VLMo section 3.1)
+    this.textEmbeddings = this.module('text_embeddings', new BertEmbeddings({
+      vocabSize, width: w, maxPositions: cfg.text.contextLength, lnEps: cfg.text.lnEps, absolutePositions: false,
+    }));
+    this.tokenTypeEmbeddings = this.module('token_type_embeddings', new Embedding(2, w));
+    const layout = vlmoRelativeLayout(this.grid, cfg.text.maxTextLenOfInitCkpt);
+    this.relPos = this.module('', new RelativePositionBias(layout.total, cfg.layers, cfg.numHeads));
+    this.imageIndex = imageRelativePositionIndex(this.grid);
+    if (cfg.objectives.itm > 0) {
+      this.pooler = this.module('pooler.dense', new Linear(w, w));
+      this.itmScore = this.module('itm_score.fc', new Linear(w, 2));
+    }
+    this.itcTextProj = this.module('itc_text_proj.fc', new Linear(w, w, { bias: false }));
+    this.itcImageProj = this.module('itc_image_proj.fc', new Linear(w, w, { bias: false }));
+    const hasVl = cfg.vlStart < cfg.layers;
+    if (hasVl) {
+      this.itcVlTextProj = this.module('itc_vl_text_proj.fc', new Linear(w, w, { bias: false }));
+      this.itcVlImageProj = this.module('itc_vl_image_proj.fc', new Linear(w, w, { bias: false }));
+    }
+    this.logitScale = this.param('logit_scale', tf.scalar(cfg.initLogitScale));
+    if (hasVl) this.logitVlScale = this.param('logit_vl_scale', tf.scalar(cfg.initLogitScale));
+    // VLMo's heads.MLMHead: BERT's prediction head, decoder not tied to the word embeddings
+    if (cfg.objectives.mlm > 0) this.mlmScore = this.module('mlm_score', new BertLMHead({ width: w, vocabSize }));
+  }
+
+  private textRel(len: number): RelativePositionIndex {
+    let r = this.textIndex.get(len);
+    if (!r) this.textIndex.set(len, (r = vlmoTextRelativePositionIndex(len, this.grid, this.cfg.text.maxTextLenOfInitCkpt)));
+    return r;
+  }
+
+  private fusionRel(len: number): RelativePositionIndex {
+    let r = this.fusionIndex.get(len);
+    if (!r) this.fusionIndex.set(len, (r = vlmoFusionRelativePositionIndex(len, this.grid, this.cfg.text.maxTextLenOfInitCkpt)));
+    return r;
+  }
+
+  /** The relative position index matrices the model uses for text length `textLen` (image, text, vl). */
+  relativePositionIndices(textLen: number): { image: RelativePositionIndex; text: RelativePositionIndex; vl: RelativePositionIndex } {
+    return { image: this.imageIndex, text: this.textRel(textLen), vl: this.fusionRel(textLen) };
+  }
+
+  /**
+   * Image tokens: stride-P patch projection (with bias), class token at position 0, no absolute position
+   * embedding, plus `token_type_embeddings[1]` on every token.
+   * @param images float32 [B, C, H, W] @returns float32 [B, 1 + patches, width]
+   */
+  embedImage(images: Tensor): Tensor {
+    return tf.tidy(() => {
+      const p = this.patchEmbed.apply(images);
+      const b = (p.shape as number[])[0];
+      const cls = this.clsToken.tile([b, 1, 1]);
+      return tf.concat([cls, p], 1).add(this.tokenTypeEmbeddings.weight.slice([1, 0], [1, -1]));
+    });
+  }
+
+  /** Text tokens: BERT's embeddings `LayerNorm(word[id] + token_type[0])` (no positions) plus VLMo's `token_type_embeddings[0]`. @param ids int32 [B, L] @returns float32 [B, L, width] */
+  embedText(ids: Tensor): Tensor {
+    return tf.tidy(() => this.textEmbeddings.apply(ids).add(this.tokenTypeEmbeddings.weight.slice([0, 0], [1, -1])));
+  }
+
+  /** 1 on real tokens, 0 on padding: float32 [B, L]. */
+  textMask(ids: Tensor): Tensor {
+    return tf.tidy(() => ids.notEqual(tf.scalar(this.cfg.text.padId, 'int32')).toFloat());
+  }
+
+  private unimodal(x: Tensor, modality: 'vision' | 'language', rel: RelativePositionIndex, mask: Tensor | undefined, proj: Linear, vlProj?: Linear): VlmoUnimodalOutput {
+    return tf.tidy(() => {
+      const segments: MultiwaySegment[] = [{ modality, length: (x.shape as number[])[1] }];
+      const biases = this.relPos.layerBiases(rel);
+      const enc = this.transformer;
+      const { output, hidden } = enc.forward(x, { segments, mask, biases });
+      const cls = l2Normalize(proj.apply(firstToken(output)));
+      const rawCls = firstToken(hidden[hidden.length - 1]);
+      let clsVl: Tensor | undefined;
+      if (vlProj) {
+        const start = enc.vlStart;
+        const from = start === 0 ? x : hidden[start - 1];
+        const vl = enc.apply(from, { segments, mask, biases, vl: 'force', from: start });
+        clsVl = l2Normalize(vlProj.apply(firstToken(vl)));
+      }
+      return { feats: output, cls, clsVl, rawCls };
+    });
+  }
+
+  /**
+   * Image-only mode (unilm `infer_image`): V-FFN in every layer.
+   * @param images float32 [B, C, H, W]
+   * @param opts.vl compute `clsVl` (default true; retrieval embeddings skip it)
+   */
+  inferImage(images: Tensor, opts: { vl?: boolean } = {}): VlmoUnimodalOutput {
+    const vlProj = opts.vl ?? true ? this.itcVlImageProj : undefined;
+    return tf.tidy(() => this.unimodal(this.embedImage(images), 'vision', this.imageIndex, undefined, this.itcImageProj, vlProj));
+  }
+
+  /**
+   * Text-only mode (unilm `infer_text`): L-FFN in every layer, padded keys masked with -inf.
+   * @param ids int32 [B, L]
+   * @param opts.vl compute `clsVl` (default true)
+   */
+  inferText(ids: Tensor, opts: { vl?: boolean } = {}): VlmoUnimodalOutput {
+    const vlProj = opts.vl ?? true ? this.itcVlTextProj : undefined;
+    return tf.tidy(() => {
+      const mask = keyPaddingMask(this.textMask(ids));
+      return this.unimodal(this.embedText(ids), 'language', this.textRel((ids.shape as number[])[1]), mask, this.itcTextProj, vlProj);
+    });
+  }
+
+  /**
+   * Fusion mode (unilm `infer`): [text; image] tokens, L-FFN on text and V-FFN on image tokens below vlStart,
+   * the VL-FFN on all tokens from vlStart; padded text keys are masked for every query.
+   * @param images float32 [B, C, H, W] @param ids int32 [B, L]
+   */
+  infer(images: Tensor, ids: Tensor): VlmoFusionOutput {
+    return tf.tidy(() => {
+      const t = this.embedText(ids);
+      const v = this.embedImage(images);
+      const L = (t.shape as number[])[1];
+      const segments: MultiwaySegment[] = [{ modality: 'language', length: L }, { modality: 'vision', length: (v.shape as number[])[1] }];
+      const valid = tf.concat([this.textMask(ids), tf.ones([(v.shape as number[])[0], (v.shape as number[])[1]])], 1);
+      const x = this.transformer.apply(tf.concat([t, v], 1), {
+        segments, mask: keyPaddingMask(valid), biases: this.relPos.layerBiases(this.fusionRel(L)),
+      });
+      const rawCls = firstToken(x);
+      const cls = this.pooler ? tf.tanh(this.pooler.apply(rawCls)) : rawCls;
+      const itmLogits = this.itmScore ? this.itmScore.apply(cls) : tf.zeros([(x.shape as number[])[0], 2]);
+      return { textFeats: x.slice([0, 0, 0], [-1, L, -1]), imageFeats: x.slice([0, L, 0], [-1, -1, -1]), cls, rawCls, itmLogits };
+    });
+  }
+
+  /** Dual-encoder image embedding for retrieval: the L2-normalised ITC feature. float32 [B, C, H, W] -> [B, width] */
+  encodeImage(images: Tensor): Tensor {
+    return tf.tidy(() => this.inferImage(images, { vl: false }).cls);
+  }
+
+  /** Dual-encoder text embedding for retrieval. int32 [M, L] -> float32 [M, width] */
+  encodeText(ids: Tensor): Tensor {
+    return tf.tidy(() => this.inferText(ids, { vl: false }).cls);
+  }
+
+  /**
+   * ITC (section 3.2, "Image-Text Contrast"): symmetric InfoNCE of exp(logit_scale) * image cls @ text cls^T,
+   * averaged (as unilm's `compute_itc`) with the same loss on the VL-FFN features and exp(logit_vl_scale).
+   * @returns the loss and the (scaled) image-to-text similarities [B, B] without gradient, for hard negatives
+   * @throws Error when B < 2
+   */
+  itcLoss(images: Tensor, ids: Tensor): { loss: Tensor; sims: Tensor } {
+    return tf.tidy(() => {
+      const img = this.inferImage(images);
+      const txt = this.inferText(ids);
+      const scale = this.logitScale.exp();
+      let loss = contrastiveLoss(img.cls, txt.cls, scale).total;
+      if (img.clsVl && txt.clsVl && this.logitVlScale) loss = loss.add(contrastiveLoss(img.clsVl, txt.clsVl, this.logitVlScale.exp()).total).div(2);
+      const sims = stopGradient(img.cls.matMul(txt.cls, false, true).mul(scale));
+      return { loss, sims };
+    });
+  }
+
+  /**
+   * ITM with hard negatives (section 3.2, "Image-Text Matching", following ALBEF): for each image a negative text
+   * and for each text a negative image are drawn from softmax of the ITC similarities (same-image pairs excluded);
+   * the [B positives; B image-negative-text; B negative-image-text] pairs run in fusion mode and a 2-way
+   * cross-entropy scores them.
+   * @param sims float32 [B, B] image-to-text similarities (no gradient)
+   * @param rng the draw of the negatives
+   */
+  itmLoss(images: Tensor, ids: Tensor, sims: Tensor, rng: Rng, imageIds?: Int32Array): Tensor {
+    const b = (images.shape as number[])[0];
+    const s = sims.arraySync() as number[][];
+    const same = (i: number, j: number) => i === j || (imageIds !== undefined && imageIds[i] === imageIds[j]);
+    const draw = (row: (j: number) => number, i: number): number => {
+      const logits: number[] = [];
+      for (let j = 0; j < b; j++) logits.push(row(j));
+      const m = Math.max(...logits);
+      const wts = logits.map((v, j) => (same(i, j) ? 0 : Math.exp(v - m)));
+      const total = wts.reduce((a, c) => a + c, 0);
+      if (!(total > 0)) {
+        const others = Array.from({ length: b }, (_, j) => j).filter((j) => j !== i);
+        return others.length ? rng.choice(others) : i;
+      }
+      let u = rng.next() * total;
+      for (let j = 0; j < b; j++) {
+        u -= wts[j];
+        if (u < 0 && wts[j] > 0) return j;
+      }
+      let last = 0;
+      wts.forEach((x, j) => {
+        if (x > 0) last = j;
+      });
+      return last;
+    };
+    const negText = Array.from({ length: b }, (_, i) => draw((j) => s[i][j], i));
+    const negImage = Array.from({ length: b }, (_, i) => draw((j) => s[j][i], i));
+    return tf.tidy(() => {
+      const pos = tf.range(0, b, 1, 'int32');
+      const imgIdx = tf.concat([pos, pos, tf.tensor1d(negImage, 'int32')]);
+      const txtIdx = tf.concat([pos, tf.tensor1d(negText, 'int32'), pos]);
+      const out = this.infer(tf.gather(images, imgIdx), tf.gather(ids, txtIdx));
+      const labels = tf.concat([tf.ones([b], 'int32'), tf.zeros([2 * b], 'int32')]);
+      return crossEntropy(out.itmLogits, labels);
+    });
+  }
+
+  /**
+   * MLM in fusion mode (section 3.2, "Masked Language Modeling"): 15% of the text tokens (not start, end or
+   * padding) are selected, 80/10/10 [MASK]/random/unchanged; the MLM head predicts the originals.
+   * @throws Error when the model was built without the MLM head (objectives.mlm: 0)
+   */
+  mlmLoss(images: Tensor, ids: Tensor, rng: Rng): Tensor {
+    const head = this.mlmScore;
+    if (!head) throw new Error('VLMo was built without the MLM head (model.objectives.mlm is 0)');
+    const [b, l] = ids.shape as [number, number];
+    const t = this.cfg.text;
+    const m = maskTokens(ids.dataSync() as Int32Array, [b, l], rng, {
+      probability: this.cfg.mlmProbability, maskId: t.maskId, vocabSize: this.vocabSize, special: [t.padId, t.startId, this.endId],
+      firstRandomId: Math.min(t.firstWordId, this.vocabSize - 1),
+    });
+    const rows: number[] = [];
+    const labels: number[] = [];
+    m.labels.forEach((v, k) => {
+      if (v !== -100) {
+        rows.push(k);
+        labels.push(v);
+      }
+    });
+    return tf.tidy(() => {
+      if (rows.length === 0) return tf.scalar(0);
+      const out = this.infer(images, tf.tensor2d(m.ids, [b, l], 'int32'));
+      const flat = out.textFeats.reshape([b * l, this.cfg.width]) as Tensor2D;
+      const picked = embeddingLookup(flat, tf.tensor1d(rows, 'int32'));
+      return crossEntropy(head.apply(picked), tf.tensor1d(labels, 'int32'));
+    });
+  }
+
+  /**
+   * One pre-training step's objective (section 3.2): `itc * ITC + itm * ITM + mlm * MLM` with the weights of
+   * `model.objectives`; the random draws (MLM masks, ITM negatives) come from `new Rng(batch.seed).fork(...)`
+   * keyed by `batch.index`, so a resumed run repeats them.
+   * @throws Error when B < 2
+   */
+  trainingLoss(batch: VlmoBatch): VlmoLoss {
+    const o = this.cfg.objectives;
+    const rng = new Rng(batch.seed).fork(`vlmo-${batch.index}`);
+    return tf.tidy(() => {
+      const parts: Record<string, Tensor> = {};
+      let total: Tensor = tf.scalar(0);
+      let sims: Tensor | undefined;
+      if (o.itc > 0 || o.itm > 0) {
+        const itc = this.itcLoss(batch.images, batch.ids);
+        sims = itc.sims;
+        if (o.itc > 0) {
+          parts.itc = itc.loss;
+          total = total.add(itc.loss.mul(o.itc));
+        }
+      }
+      if (o.itm > 0) {
+        parts.itm = this.itmLoss(batch.images, batch.ids, sims!, rng.fork('itm'), batch.imageIds);
+        total = total.add(parts.itm.mul(o.itm));
+      }
+      if (o.mlm > 0) {
+        parts.mlm = this.mlmLoss(batch.images, batch.ids, rng.fork('mlm'));
+        total = total.add(parts.mlm.mul(o.mlm));
+      }
+      return { total, parts };
+    });
+  }
+}
+
+/**
+ * Maps a unilm VLMo checkpoint name onto this implementation's (for `loadStateDict(..., { rename })`):
+ * `transformer.cls_token` -> `cls_token`, `transformer.patch_embed.proj.*` -> `patch_embed.*`,
+ * `attn.qkv.weight` -> `attn.in_proj_weight`, `attn.proj` -> `attn.out_proj`, `norm2_{imag,text,vl}` ->
+ * `norm2.{vision,language,vl}`, `mlp_{imag,text,vl}.fc1/fc2` -> `ffn.{...}.c_fc/c_proj`, `mlm_score.{transform,
+ * decoder,bias}` -> `mlm_score.predictions.*` (core's BertLMHead). BERT's
+ * `text_embeddings.position_embeddings.weight` is unused with relative positions and is skipped (null).
+ */
+export function vlmoRename(name: string): string | null {
+  if (name === 'text_embeddings.position_embeddings.weight' || name === 'text_embeddings.position_ids') return null;
+  const expert: Record<string, string> = { imag: 'vision', text: 'language', vl: 'vl' };
+  return name
+    .replace(/^transformer\.cls_token$/, 'cls_token')
+    .replace(/^transformer\.patch_embed\.proj\./, 'patch_embed.')
+    .replace(/\.attn\.qkv\.weight$/, '.attn.in_proj_weight')
+    .replace(/\.attn\.proj\./, '.attn.out_proj.')
+    .replace(/\.norm2_(imag|text|vl)\./, (_, e: string) => `.norm2.${expert[e]}.`)
+    .replace(/^mlm_score\.(transform|decoder|bias)/, 'mlm_score.predictions.$1')
+    .replace(/\.mlp_(imag|text|vl)\.fc([12])\./, (_, e: string, k: string) => `.ffn.${expert[e]}.${k === '1' ? 'c_fc' : 'c_proj'}.`);
+}
+
+/**
+ * Builds a VLMo from a `model:` config.
+ * @param opts.vocabSize and opts.endId from the tokenizer, used where the config leaves them out
+ * @throws ZodError for an invalid config; Error when no vocabulary size is known
+ */
+export function buildVlmo(input: VlmoConfigInput | VlmoConfig, opts: { vocabSize?: number; endId?: number } = {}): VLMo {
+  return new VLMo(VlmoConfigSchema.parse(input), opts);
+}
