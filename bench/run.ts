@@ -75,16 +75,22 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Runs `fn` `warmup` times untimed, then `runs` times timed; returns each timed run's milliseconds. */
-function timeRuns(fn: () => void, warmup: number, runs: number): number[] {
+/**
+ * Runs `fn` `warmup` times untimed, then `runs` times timed; returns each timed run's wall milliseconds and the
+ * process' CPU milliseconds (user + system, all threads) per run: on a machine shared with other work the wall time
+ * grows with the load, the CPU time much less.
+ */
+function timeRuns(fn: () => void, warmup: number, runs: number): { ms: number[]; cpuMsPerRun: number } {
   for (let i = 0; i < warmup; i++) fn();
   const ms: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     fn();
     ms.push(performance.now() - t0);
   }
-  return ms;
+  const cpu = process.cpuUsage(cpu0);
+  return { ms, cpuMsPerRun: (cpu.user + cpu.system) / 1000 / runs };
 }
 
 /**
@@ -159,6 +165,8 @@ interface ClipRow {
   steps: number;
   medianMs: number;
   minMs: number;
+  /** process CPU time per step (all threads), ms */
+  cpuMsPerStep: number;
   samplesPerSec: number;
   firstLoss: number;
   lastLoss: number;
@@ -226,10 +234,10 @@ async function benchClip(backend: BackendName, warmup: number, steps: number, pr
     model.afterOptimizerStep();
     numTensors.push(tf.memory().numTensors);
   };
-  const ms = timeRuns(step, warmup, steps);
+  const { ms, cpuMsPerRun } = timeRuns(step, warmup, steps);
   const medianMs = median(ms);
   const row: ClipRow = {
-    backend, warmup, steps, medianMs, minMs: Math.min(...ms), samplesPerSec: (BATCH * 1000) / medianMs,
+    backend, warmup, steps, medianMs, minMs: Math.min(...ms), cpuMsPerStep: cpuMsPerRun, samplesPerSec: (BATCH * 1000) / medianMs,
     firstLoss: losses[0], lastLoss: losses[losses.length - 1], numTensors,
     flat: numTensors.every((n) => n === numTensors[0]), // Adam's moments exist from the end of step 1
   };
@@ -290,6 +298,12 @@ async function main(): Promise<void> {
     env.wasmSimd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
     env.wasmThreads = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
   }
+  if (available.includes('native')) {
+    // thread settings and OpenBLAS kernel set of @mmzoo/backend-native (loaded by initBackend above)
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const t = require('@mmzoo/backend-native').nativeThreads() as { threads: number; blasThreads: number; blasCore: string };
+    env.native = `${t.threads} pool threads, ${t.blasThreads} BLAS thread(s), OpenBLAS ${t.blasCore}`;
+  }
   console.log('mmzoo bench');
   console.log(Object.entries(env).map(([k, v]) => `${k}: ${v}`).join(' | '));
   for (const line of skipped) console.log(`skipped backend ${line}`);
@@ -318,9 +332,9 @@ async function main(): Promise<void> {
     results.clip.push(await benchClip(backend, warmup, steps, args.profile));
   }
   console.log(table(
-    ['backend', 'steps', 'ms/step', 'samples/s', 'loss first -> last', 'numTensors after each step', 'flat'],
+    ['backend', 'steps', 'ms/step', 'min ms', 'CPU ms/step', 'samples/s', 'loss first -> last', 'numTensors after each step', 'flat'],
     results.clip.map((r) => [
-      r.backend, `${r.warmup}+${r.steps}`, r.medianMs.toFixed(0), r.samplesPerSec.toFixed(1),
+      r.backend, `${r.warmup}+${r.steps}`, r.medianMs.toFixed(0), r.minMs.toFixed(0), r.cpuMsPerStep.toFixed(0), r.samplesPerSec.toFixed(1),
       `${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}`, r.numTensors.join(','), r.flat ? 'yes' : 'NO',
     ]),
   ));

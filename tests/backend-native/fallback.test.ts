@@ -45,6 +45,17 @@ describe('native backend fallback', () => {
     expect(lines[0]).toMatch(/^backend: native \(auto\)/);
   });
 
+  (NATIVE_UNAVAILABLE || process.arch !== 'x64' ? test.skip : test)('MMZOO_NATIVE_BLAS_CORETYPE picks the OpenBLAS kernels for the addon only', () => {
+    const probe = [
+      "process.env.OPENBLAS_CORETYPE = 'Haswell';",
+      "const n = require('@mmzoo/backend-native');",
+      'console.log(JSON.stringify({ core: n.nativeThreads().blasCore, env: process.env.OPENBLAS_CORETYPE }));',
+    ].join(' ');
+    const run = (v: string) => JSON.parse(execFileSync(TSX, ['-e', probe], { cwd: ROOT, env: { ...process.env, MMZOO_NATIVE_BLAS_CORETYPE: v }, encoding: 'utf8' }).trim().split('\n').pop()!);
+    expect(run('')).toEqual({ core: 'Haswell', env: 'Haswell' });
+    expect(run('Sandybridge')).toEqual({ core: 'Sandybridge', env: 'Haswell' });
+  });
+
   test('where OpenBLAS headers are present (CI installs libopenblas-dev), the addon was built', () => {
     const arch = process.arch === 'x64' ? 'x86_64-linux-gnu' : `${process.arch}-linux-gnu`;
     const headers = [`/usr/include/${arch}/openblas-pthread/cblas.h`, '/usr/include/openblas/cblas.h'].some((p) => fs.existsSync(p));

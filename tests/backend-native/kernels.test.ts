@@ -136,6 +136,13 @@ describeNative(`native kernels match the cpu backend${SKIP_NOTE}`, () => {
     for (const activation of ['linear', 'relu', 'sigmoid', 'elu'] as const) {
       expectSame(await onBoth(() => tf.fused.matMul({ a: randT(21, [6, 5]), b: randT(22, [7, 5]), transposeB: true, bias: randT(23, [7]), activation })), `fused ${activation}`, { rtol: 1e-5, atol: 1e-6 });
     }
+    // the bias seeds the GEMM (row bias [N] or [1, N]); other bias shapes are added after it
+    const biases: [number[], boolean][] = [[[7], false], [[1, 7], true], [[6, 1], false], [[6, 7], true]];
+    for (const [bs, ta] of biases) {
+      const a = () => (ta ? randT(21, [5, 6]) : randT(21, [6, 5]));
+      expectSame(await onBoth(() => tf.fused.matMul({ a: a(), b: randT(22, [5, 7]), transposeA: ta, bias: randT(23, bs) })), `fused bias ${bs} ${ta}`, { rtol: 1e-5, atol: 1e-6 });
+    }
+    expectSame(await onBoth(() => tf.fused.matMul({ a: randT(21, [2, 6, 5]), b: randT(22, [2, 5, 7]), bias: randT(23, [7]) })), 'fused batched bias', { rtol: 1e-5, atol: 1e-6 });
   });
 
   test('gradients through native kernels match the cpu backend', async () => {

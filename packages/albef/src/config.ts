@@ -42,6 +42,12 @@ export const AlbefTextSchema = z
     /** LayerNorm epsilon (BERT: 1e-12) */
     lnEps: z.number().positive().default(1e-12),
     /**
+     * init std of the BERT weights and tables (BERT initializer_range 0.02, tuned for width 768, where a projection
+     * has gain ~0.55; a narrow encoder trained from scratch needs ~0.55 / sqrt(width) for its [CLS] state to depend on
+     * the caption at all)
+     */
+    initStd: z.number().positive().default(0.02),
+    /**
      * additive constant for padded keys: -10000 (HF BERT, the authors' xbert.py) or -.inf (torchmultimodal); equal
      * probabilities in float32
      */
@@ -73,6 +79,12 @@ export const AlbefConfigSchema = z
     alphaRampSteps: z.number().int().nonnegative().default(0),
     /** initial temperature tau (section 4.3: 0.07), learnable */
     temp: z.number().positive().default(0.07),
+    /**
+     * whether tau is trained (the paper: yes). Adam moves a raw scalar by about lr per step whatever its gradient,
+     * so at the learning rates of small models trained from scratch (~1e-3, vs the paper's 1e-4) tau races to its
+     * clamp within a hundred steps; a fixed tau avoids that
+     */
+    learnableTemp: z.boolean().default(true),
     /** clamp of tau before each step (the authors' code: [0.001, 0.5]); null: no clamp (torchmultimodal) */
     tempClamp: z.tuple([z.number().positive(), z.number().positive()]).nullable().default([0.001, 0.5]),
     /** MLM masking probability (section 3.2: 15%, BERT's 80/10/10 replacement) */

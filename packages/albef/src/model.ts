@@ -24,6 +24,8 @@ export interface AlbefOptions {
   queueSize: number;
   momentum: number;
   temp: number;
+  /** whether tau is a trainable parameter (it is saved either way) */
+  learnableTemp: boolean;
   tempClamp: [number, number] | null;
   alpha: number;
   alphaRampSteps: number;
@@ -135,7 +137,7 @@ export class ALBEF extends Module {
     this.module('text_encoder', online.text);
     this.module('vision_proj', online.visionProj);
     this.module('text_proj', online.textProj);
-    this.temp = this.param('temp', tf.scalar(opts.temp));
+    this.temp = this.param('temp', tf.scalar(opts.temp), opts.learnableTemp);
     this.module('itm_head', itmHead);
     this.queue = this.module('', new FeatureQueue({ dim: opts.embedDim, size: opts.queueSize, names: ['image_queue', 'text_queue'] }));
     this.module('visual_encoder_m', momentumCopy.visual);
@@ -371,10 +373,10 @@ export function buildAlbef(input: AlbefConfigInput | AlbefConfig, opts: { vocabS
     const bert = new BertEncoder({
       vocabSize, maxPositions: t.contextLength, width: t.width, layers: t.textLayers + t.fusionLayers, numHeads: t.numHeads,
       mlpWidth: Math.round(t.width * t.mlpRatio), lnEps: t.lnEps, typeVocabSize: t.typeVocabSize, maskValue: t.maskValue,
-      crossAttention: { kvWidth: v.width, fromLayer: t.textLayers },
+      crossAttention: { kvWidth: v.width, fromLayer: t.textLayers }, std: t.initStd,
     });
     const cls = withHead ? new BertLMHead({
-      width: t.width, vocabSize, lnEps: t.lnEps, tiedWeight: cfg.tieMlmHead ? bert.embeddings.wordEmbeddings.weight : undefined,
+      width: t.width, vocabSize, lnEps: t.lnEps, tiedWeight: cfg.tieMlmHead ? bert.embeddings.wordEmbeddings.weight : undefined, std: t.initStd,
     }) : undefined;
     return {
       visual, text: new BertWithLMHead(bert, cls),
@@ -385,7 +387,7 @@ export function buildAlbef(input: AlbefConfigInput | AlbefConfig, opts: { vocabS
   const itmHead = new Linear(t.width, 2);
   const momentum = encoders(cfg.mlmDistill);
   return new ALBEF(online, momentum, itmHead, {
-    textLayers: t.textLayers, embedDim: cfg.embedDim, queueSize: cfg.queueSize, momentum: cfg.momentum, temp: cfg.temp,
+    textLayers: t.textLayers, embedDim: cfg.embedDim, queueSize: cfg.queueSize, momentum: cfg.momentum, temp: cfg.temp, learnableTemp: cfg.learnableTemp,
     tempClamp: cfg.tempClamp, alpha: cfg.alpha, alphaRampSteps: cfg.alphaRampSteps, mlmProbability: cfg.mlmProbability,
     mlmDistill: cfg.mlmDistill, hardNegativeEps: cfg.hardNegativeEps, padId: t.padId ?? opts.padId ?? 0, maskId: t.maskId,
     numSpecial: t.numSpecial,

@@ -27,7 +27,9 @@ function writeStatus(status) {
   fs.writeFileSync(STATUS, JSON.stringify({ ...status, at: new Date().toISOString() }, null, 2) + '\n');
 }
 
-function finish(ok, reason) {
+function finish(ok, reason, { keepBuild = false } = {}) {
+  // a failed install leaves no addon behind (an older build would contradict the recorded reason)
+  if (!ok && !keepBuild) fs.rmSync(path.join(BUILD, 'Release'), { recursive: true, force: true });
   writeStatus({ ok, reason });
   const line = ok ? '@mmzoo/backend-native: addon built' : `@mmzoo/backend-native: addon not built (${reason}); the native backend is unavailable, mmzoo falls back to wasm`;
   console.log(line);
@@ -108,11 +110,11 @@ function main() {
   const env = { ...process.env, MMZOO_OPENBLAS_INCLUDE: include, npm_config_nodedir: nodedir };
   const timeoutS = Number(process.env.MMZOO_NATIVE_BUILD_TIMEOUT_S ?? 600);
   const startedAt = Date.now();
-  if (!acquireLock(timeoutS)) finish(false, `another build of this package held ${LOCK} for ${timeoutS} s`);
+  if (!acquireLock(timeoutS)) finish(false, `another build of this package held ${LOCK} for ${timeoutS} s`, { keepBuild: true });
   try {
     const prev = JSON.parse(fs.readFileSync(STATUS, 'utf8'));
     // a concurrent run finished while this one waited for the lock: keep its result
-    if (Date.parse(prev.at) >= startedAt) finish(prev.ok, prev.reason);
+    if (Date.parse(prev.at) >= startedAt) finish(prev.ok, prev.reason, { keepBuild: true });
   } catch {
     /* no previous status */
   }

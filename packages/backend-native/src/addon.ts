@@ -12,6 +12,8 @@ export interface NativeAddon {
   init(threads: number, spinMicros: number, blasThreads: number): { threads: number; blasThreads: number; cores: number };
   /** Changes the pool and OpenBLAS thread counts. */
   setThreads(threads: number, blasThreads: number): void;
+  /** OpenBLAS' build configuration and the kernel set (core type) in use, e.g. 'SkylakeX'. */
+  blasInfo(): { config: string; core: string };
   /** Row-major `C = alpha op(A) op(B) + beta C` on [M, N] with leading dimensions and element offsets. */
   sgemm(
     transA: number, transB: number, M: number, N: number, K: number, alpha: number,
@@ -94,6 +96,19 @@ export function unavailableReason(): string | undefined {
 }
 
 /**
+ * The OpenBLAS kernel set (core type) to load the addon with, from `MMZOO_NATIVE_BLAS_CORETYPE`: undefined (the
+ * variable unset: OpenBLAS follows `OPENBLAS_CORETYPE` or its own CPU detection), `null` for 'auto' (detect even if
+ * `OPENBLAS_CORETYPE` is set in the environment), or a core name such as 'SkylakeX' or 'Haswell'. It applies to
+ * this addon only: OpenBLAS reads the core type once, when the addon loads it, and the environment is restored
+ * right after, so child processes keep theirs.
+ */
+export function requestedBlasCore(): string | null | undefined {
+  const v = process.env.MMZOO_NATIVE_BLAS_CORETYPE;
+  if (v === undefined || v === '') return undefined;
+  return v.toLowerCase() === 'auto' ? null : v;
+}
+
+/**
  * Loads the addon.
  * @throws Error whose message says why the native backend is unavailable (see {@link unavailableReason}), or the
  *   loader's own message (e.g. a missing libopenblas.so.0) prefixed with 'cannot load the addon'
@@ -101,10 +116,18 @@ export function unavailableReason(): string | undefined {
 export function loadAddon(): NativeAddon {
   const reason = unavailableReason();
   if (reason) throw new Error(reason);
+  // OpenBLAS reads OPENBLAS_CORETYPE once, when the addon's dlopen loads it; restored right after
+  const core = requestedBlasCore();
+  const saved = process.env.OPENBLAS_CORETYPE;
+  if (core === null) delete process.env.OPENBLAS_CORETYPE;
+  else if (core !== undefined) process.env.OPENBLAS_CORETYPE = core;
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require(ADDON_PATH) as NativeAddon;
   } catch (e) {
     throw new Error(`cannot load the addon ${ADDON_PATH}: ${String(e instanceof Error ? e.message : e).split('\n')[0]}`);
+  } finally {
+    if (saved === undefined) delete process.env.OPENBLAS_CORETYPE;
+    else process.env.OPENBLAS_CORETYPE = saved;
   }
 }

@@ -43,9 +43,9 @@ export class NativeBackend extends MathBackendCPU {
 
   /**
    * @param addon the loaded Node-API addon
-   * @param poolCapBytes most bytes of free buffers kept for reuse (default 512 MiB)
+   * @param poolCapBytes most bytes of free buffers kept for reuse (default 1 GiB)
    */
-  constructor(addon: NativeAddon, poolCapBytes = 512 * 2 ** 20) {
+  constructor(addon: NativeAddon, poolCapBytes = 2 ** 30) {
     super();
     this.addon = addon;
     // the cpu backend prints a "use tfjs-node" banner on first use; this backend is the native one

@@ -14,7 +14,12 @@
  *   batch, and elementwise / reduction / copy loops over 32K elements split their range.
  * - `MMZOO_NATIVE_BLAS_THREADS`: OpenBLAS' own threads per GEMM (default 1; with more, the pool does not split GEMMs).
  * - `MMZOO_NATIVE_SPIN_US`: how long an idle pool thread spins for the next kernel before sleeping (default 50).
- * - `MMZOO_NATIVE_POOL_MB`: cap of free buffers kept for reuse (default 512).
+ * - `MMZOO_NATIVE_BLAS_CORETYPE`: OpenBLAS' kernel set for this addon only ('auto' = OpenBLAS' own CPU detection even
+ *   when the environment sets `OPENBLAS_CORETYPE`, or a core name); unset, OpenBLAS follows the environment. These
+ *   benchmark machines set OPENBLAS_CORETYPE=Haswell (AVX2); 'auto' selects the AVX-512 kernels (Cooperlake), about
+ *   1.8x faster on the benchmark's GEMMs (see README.md).
+ * - `MMZOO_NATIVE_POOL_MB`: cap of free buffers kept for reuse (default 1024: the benchmark CLIP step frees about
+ *   590 MB of buffers per step; with a 512 MB cap a third of its allocations missed the pool).
  */
 import * as os from 'os';
 import { findBackendFactory, getKernel, getKernelsForBackend, KernelFunc, registerBackend, registerKernel } from '@tensorflow/tfjs-core';
@@ -32,7 +37,7 @@ import type { NativeKernel } from './kernels/util';
 export { NativeBackend } from './backend';
 export type { PoolStats } from './backend';
 export type { NativeAddon } from './addon';
-export { unavailableReason } from './addon';
+export { unavailableReason, requestedBlasCore } from './addon';
 
 /** The tfjs backend name this package registers. */
 export const BACKEND_NAME = 'native';
@@ -45,6 +50,8 @@ export interface NativeThreads {
   blasThreads: number;
   /** online cores */
   cores: number;
+  /** OpenBLAS' kernel set in use (e.g. 'Haswell', 'Cooperlake'; see requestedBlasCore) */
+  blasCore: string;
 }
 
 function envInt(name: string, fallback: number, min: number): number {
@@ -57,12 +64,16 @@ function envInt(name: string, fallback: number, min: number): number {
 
 const addon: NativeAddon = loadAddon();
 const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-let threads: NativeThreads = addon.init(
-  envInt('MMZOO_NATIVE_THREADS', Math.min(8, Math.max(1, cores)), 1),
-  envInt('MMZOO_NATIVE_SPIN_US', 50, 0),
-  envInt('MMZOO_NATIVE_BLAS_THREADS', 1, 1),
-);
-const poolCapBytes = envInt('MMZOO_NATIVE_POOL_MB', 512, 0) * 2 ** 20;
+const blasCore = addon.blasInfo().core;
+let threads: NativeThreads = {
+  ...addon.init(
+    envInt('MMZOO_NATIVE_THREADS', Math.min(8, Math.max(1, cores)), 1),
+    envInt('MMZOO_NATIVE_SPIN_US', 50, 0),
+    envInt('MMZOO_NATIVE_BLAS_THREADS', 1, 1),
+  ),
+  blasCore,
+};
+const poolCapBytes = envInt('MMZOO_NATIVE_POOL_MB', 1024, 0) * 2 ** 20;
 
 /** The kernels implemented natively (everything else runs the cpu backend's JavaScript kernel). */
 export const NATIVE_KERNELS: readonly NativeKernel[] = [
@@ -97,6 +108,6 @@ export function nativeThreads(): NativeThreads {
  * @param blasThreads OpenBLAS threads per GEMM (>= 1); above 1 the pool no longer splits GEMMs
  */
 export function setNativeThreads(poolThreads: number, blasThreads = 1): NativeThreads {
-  threads = addon.init(poolThreads, -1, blasThreads);
+  threads = { ...addon.init(poolThreads, -1, blasThreads), blasCore };
   return nativeThreads();
 }

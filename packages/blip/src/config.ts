@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CaptionDecodingSchema } from '@mmzoo/core';
 
 /** The `model.vision` section of a BLIP config: a ViT (Li et al. 2022, section 3.1: ViT-B/16 or ViT-L/16). */
 export const BlipVisionSchema = z
@@ -34,6 +35,11 @@ export const BlipTextSchema = z
     mlpRatio: z.number().positive().default(4),
     /** LayerNorm epsilon (BERT: 1e-12) */
     lnEps: z.number().positive().default(1e-12),
+    /**
+     * init std of the BERT weights and tables (BERT initializer_range 0.02, tuned for width 768; a narrow encoder
+     * trained from scratch needs ~0.55 / sqrt(width) for its [CLS] state to depend on the caption at all)
+     */
+    initStd: z.number().positive().default(0.02),
     /** token-type rows (BLIP's med.py: none) */
     typeVocabSize: z.number().int().nonnegative().default(0),
     /** additive constant of masked keys ((1 - m) * -10000 in med.py) */
@@ -66,6 +72,12 @@ export const BlipConfigSchema = z
     alphaRampSteps: z.number().int().nonnegative().default(0),
     /** initial temperature (0.07), learnable */
     temp: z.number().positive().default(0.07),
+    /**
+     * whether tau is trained (the paper: yes). Adam moves a raw scalar by about lr per step whatever its gradient,
+     * so at the learning rates of small models trained from scratch (~1e-3, vs the paper's 1e-4) tau races to its
+     * clamp within a hundred steps; a fixed tau avoids that
+     */
+    learnableTemp: z.boolean().default(true),
     /** clamp of the temperature at each forward (the authors' code: [0.001, 0.5]); null: none */
     tempClamp: z.tuple([z.number().positive(), z.number().positive()]).nullable().default([0.001, 0.5]),
     /** LM label smoothing (section 4.1 code: 0.1); the reported `lmNll` is always unsmoothed */
@@ -76,6 +88,8 @@ export const BlipConfigSchema = z
     itmRerankK: z.number().int().positive().default(256),
     vision: BlipVisionSchema,
     text: BlipTextSchema,
+    /** caption decoding with the image-grounded decoder (`mmzoo caption`, bleu4 / cider in results.json) */
+    caption: CaptionDecodingSchema.default(CaptionDecodingSchema.parse({})),
   })
   .strict();
 

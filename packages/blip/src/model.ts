@@ -1,6 +1,6 @@
 import {
-  BertEncoder, BertLMHead, BertWithLMHead, FeatureQueue, Linear, LossOutput, Module, MomentumContrastiveOutput, MomentumPairs, Rng,
-  Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, l2Normalize, momentumContrastiveLoss, sampleItmPairs, stopGradient, tf,
+  BertEncoder, BertLMHead, BertWithLMHead, FeatureQueue, GenerateOptions, GenerateResult, Linear, LossOutput, Module, MomentumContrastiveOutput, MomentumPairs, Rng,
+  Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, generate, l2Normalize, momentumContrastiveLoss, sampleItmPairs, stopGradient, tf,
 } from '@mmzoo/core';
 import { BlipConfig, BlipConfigInput, BlipConfigSchema } from './config';
 
@@ -20,6 +20,8 @@ export interface BlipOptions {
   queueSize: number;
   momentum: number;
   temp: number;
+  /** whether tau is a trainable parameter (it is saved either way) */
+  learnableTemp: boolean;
   tempClamp: [number, number] | null;
   alpha: number;
   alphaRampSteps: number;
@@ -134,7 +136,7 @@ export class BLIP extends Module {
     this.module('text_encoder', online.text);
     this.module('vision_proj', online.visionProj);
     this.module('text_proj', online.textProj);
-    this.temp = this.param('temp', tf.scalar(opts.temp));
+    this.temp = this.param('temp', tf.scalar(opts.temp), opts.learnableTemp);
     this.module('itm_head', itmHead);
     this.queue = this.module('', new FeatureQueue({ dim: opts.embedDim, size: opts.queueSize, names: ['image_queue', 'text_queue'] }));
     this.module('visual_encoder_m', momentumCopy.visual);
@@ -198,6 +200,34 @@ export class BLIP extends Module {
    */
   lmLogits(image: Tensor, decoderIds: Tensor, valid: Tensor): Tensor {
     return tf.tidy(() => this.decoder.cls!.apply(this.decoder.bert.apply(decoderIds, valid, { context: image, causal: true })));
+  }
+
+  /**
+   * Captions images with the image-grounded decoder (section 3.1; used by CapFilt's captioner, section 3.3): decoding
+   * starts from [DEC] and runs through core `generate` (greedy, beam or nucleus). The prefix is re-encoded at every
+   * step (no key/value cache).
+   * @param images float32 [B, C, H, W]
+   * @param opts decoding options; suppress [ENC], [DEC], [PAD] and other specials through `suppressIds`
+   * @returns sequences without the [DEC] prompt in `tokens`
+   * @throws RangeError when maxLength does not fit the text context after [DEC]
+   */
+  caption(images: Tensor, opts: GenerateOptions): GenerateResult {
+    const room = this.decoder.bert.opts.maxPositions - 1;
+    if (opts.maxLength > room) throw new RangeError(`caption maxLength ${opts.maxLength} exceeds the text context (at most ${room} after [DEC])`);
+    const image = tf.keep(tf.tidy(() => this.imageEmbeds(images)));
+    try {
+      const next = (prefixes: number[][], sources: number[]): Float32Array[] => tf.tidy(() => {
+        const [n, l] = [prefixes.length, prefixes[0].length];
+        const ids = tf.tensor2d(Int32Array.from(prefixes.flat()), [n, l], 'int32');
+        const logits = this.lmLogits(tf.gather(image, Int32Array.from(sources)), ids, tf.onesLike(ids));
+        const v = logits.shape[2] as number;
+        const last = logits.slice([0, l - 1, 0], [n, 1, v]).reshape([n, v]).dataSync() as Float32Array;
+        return Array.from({ length: n }, (_, i) => last.slice(i * v, (i + 1) * v));
+      });
+      return generate(next, Array.from({ length: images.shape[0] as number }, () => [this.opts.decId]), opts);
+    } finally {
+      image.dispose();
+    }
   }
 
   /** ItmScorer: image tokens to cache per gallery image. @returns float32 [B, N + 1, Dv] */
@@ -345,7 +375,7 @@ export function buildBlip(input: BlipConfigInput | BlipConfig, opts: { vocabSize
     return {
       vocabSize, maxPositions: t.contextLength, width: t.width, layers: t.layers, numHeads: t.numHeads,
       mlpWidth: Math.round(t.width * t.mlpRatio), lnEps: t.lnEps, typeVocabSize: t.typeVocabSize, maskValue: t.maskValue,
-      crossAttention: { kvWidth: v.width },
+      crossAttention: { kvWidth: v.width }, std: t.initStd,
     };
   }
   const online = towers();
@@ -353,10 +383,10 @@ export function buildBlip(input: BlipConfigInput | BlipConfig, opts: { vocabSize
   const momentum = towers();
   const decoderBert = new BertEncoder(textOptions(), online.text);
   const decoder = new BertWithLMHead(decoderBert, new BertLMHead({
-    width: t.width, vocabSize, lnEps: t.lnEps, tiedWeight: online.text.embeddings.wordEmbeddings.weight,
+    width: t.width, vocabSize, lnEps: t.lnEps, tiedWeight: online.text.embeddings.wordEmbeddings.weight, std: t.initStd,
   }));
   return new BLIP(online, momentum, decoder, itmHead, {
-    embedDim: cfg.embedDim, queueSize: cfg.queueSize, momentum: cfg.momentum, temp: cfg.temp, tempClamp: cfg.tempClamp,
+    embedDim: cfg.embedDim, queueSize: cfg.queueSize, momentum: cfg.momentum, temp: cfg.temp, learnableTemp: cfg.learnableTemp, tempClamp: cfg.tempClamp,
     alpha: cfg.alpha, alphaRampSteps: cfg.alphaRampSteps, labelSmoothing: cfg.labelSmoothing, hardNegativeEps: cfg.hardNegativeEps,
     padId: t.padId ?? opts.padId ?? 0, encId, decId,
   });

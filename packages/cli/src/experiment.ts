@@ -43,6 +43,15 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
   const source = parseYaml(readFileSync(file, 'utf8'), file);
   const value = source.value as Record<string, unknown>;
   applyOverrides(value, sets);
+  // an error in an overridden value names the --set flag, not a line of the file
+  source.origin = (p) => {
+    const dotted = p.map(String).join('.');
+    const hit = sets.find((s) => {
+      const key = s.slice(0, s.indexOf('='));
+      return dotted === key || dotted.startsWith(`${key}.`) || key.startsWith(`${dotted}.`);
+    });
+    return hit ? `--set ${hit}` : undefined;
+  };
   const head = validate(z.object({ model: z.object({ name: z.string() }).passthrough() }).passthrough(), value, source);
   let entry: ModelEntry;
   try {

@@ -24,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('train')
     .description('train and evaluate a model from an experiment YAML')
     .argument('<config>', 'experiment file, e.g. configs/clip/fmnist-tiny.yaml')
-    .option('--out <dir>', 'run folder (default runs/<config name>)')
+    .option('--out <dir>', 'run folder (default runs/<config folder>-<config name>, e.g. runs/clip-fmnist-tiny)')
     .option('--resume', 'continue the run folder from its latest checkpoint')
     .option('--overwrite', 'replace an existing run folder')
     .option('--backend <name>', 'tfjs backend: tensorflow, native, wasm or cpu')

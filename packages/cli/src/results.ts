@@ -3,6 +3,11 @@ import { writeFileAtomic } from '@mmzoo/core/node';
 import type { HistoryPoint, TrainSummary, DualEncoderMetrics } from '@mmzoo/core/node';
 import { plotCurves, SeriesPoint } from './plot';
 
+/** Legend label of a flattened metric: `retrieval.imageToText.r1` -> `i2t R@1`. */
+export function shortMetricName(name: string): string {
+  return name.replace(/^retrieval(ItmRerank)?\.imageToText\.r(\d+)$/, (_m, re, k) => `i2t${re ? ' rerank' : ''} R@${k}`).replace(/^retrieval(ItmRerank)?\.textToImage\.r(\d+)$/, (_m, re, k) => `t2i${re ? ' rerank' : ''} R@${k}`);
+}
+
 /** The nested record written to `<run>/results.json`. */
 export interface Results {
   model: string;
@@ -36,7 +41,7 @@ export async function writeResults(runDir: string, r: {
     points.push({ step: h.step, value: h.loss, series: 'loss', panel: 'loss' });
     for (const [k, v] of Object.entries(h.parts)) if (Object.keys(h.parts).length > 1) points.push({ step: h.step, value: v, series: k, panel: 'loss' });
     points.push({ step: h.step, value: h.lr, series: 'lr', panel: 'learning rate' });
-    for (const [k, v] of Object.entries(h.metrics ?? {})) points.push({ step: h.step, value: v, series: k, panel: 'metrics' });
+    for (const [k, v] of Object.entries(h.metrics ?? {})) points.push({ step: h.step, value: v, series: shortMetricName(k), panel: 'metrics' });
   }
   try {
     await plotCurves(points, path.join(runDir, 'curves.svg'), `${r.model}: training curves`);

@@ -17,7 +17,8 @@ export const ClipVisionSchema = z
     /** MLP width as a multiple of width (paper: 4) */
     mlpRatio: z.number().positive().default(4),
   })
-  .strict();
+  .strict()
+  .refine((v) => v.width % v.numHeads === 0, { message: 'width must be divisible by numHeads', path: ['numHeads'] });
 
 /** The `model.text` section: a causal text transformer (paper section 2.4). */
 export const ClipTextSchema = z
@@ -35,7 +36,8 @@ export const ClipTextSchema = z
     eotId: z.number().int().nonnegative().optional(),
     padId: z.number().int().nonnegative().default(0),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.width % t.numHeads === 0, { message: 'width must be divisible by numHeads', path: ['numHeads'] });
 
 /** The whole `model:` section for `name: clip`. */
 export const ClipConfigSchema = z

@@ -86,6 +86,10 @@ export async function initBackend(
       const tfName = name;
       if (!(await tf.setBackend(tfName))) throw new Error(`tf.setBackend('${tfName}') returned false`);
       await tf.ready();
+      // tfjs' cpu backend prints an "install tfjs-node" banner on first use in Node; the line logged below
+      // already says which backends are unavailable and why
+      const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+      if (cpu) cpu.firstUse = false;
       const info: BackendInfo = { name, source, unavailable };
       const skipped = unavailable.map((u) => `${u.name} (${u.reason})`).join(', ');
       log(`backend: ${name} (${source})${skipped ? `; unavailable: ${skipped}` : ''}`);

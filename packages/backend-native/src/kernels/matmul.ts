@@ -65,6 +65,31 @@ function batchMatMul(): NativeKernel {
   };
 }
 
+/**
+ * True for the common single-matrix case `a @ b + bias` (tf.fused.matMul passes [1, M, K] and [1, K, N]) with a bias
+ * of N elements broadcast over rows: the bias can seed the GEMM's C.
+ */
+function isRowBias(a: TensorInfo, b: TensorInfo, bias: TensorInfo, transposeB: boolean): boolean {
+  const rb = b.shape.length;
+  const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const single = (t: TensorInfo) => t.shape.length >= 2 && sizeOf(t.shape.slice(0, -2)) === 1;
+  return single(a) && single(b) && sizeOf(bias.shape) === N && bias.shape[bias.shape.length - 1] === N;
+}
+
+/** `op(a) op(b) + bias` for single matrices as one GEMM with beta = 1 over C pre-filled with the bias rows. */
+function matMulWithRowBias(backend: NativeBackend, a: TensorInfo, b: TensorInfo, bias: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const [M, K] = transposeA ? [ac, ar] : [ar, ac];
+  const [Kb, N] = transposeB ? [bc, br] : [br, bc];
+  if (K !== Kb || M * N * K === 0) return nativeMatMul(backend, a, b, transposeA, transposeB); // errors and empties
+  const batchShape = backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = backend.alloc(M * N);
+  backend.addon.copyNd(backend.f32(bias), 0, out, 0, Int32Array.of(M, N), Int32Array.of(0, 1), Int32Array.of(N, 1));
+  backend.addon.sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, M, N, K, 1, backend.f32(a), 0, ac, backend.f32(b), 0, bc, 1, out, 0, N);
+  return backend.output([...batchShape, M, N], out);
+}
+
 /** _FusedMatMul (matMul + bias + activation, from tf.fused.matMul): linear, relu and sigmoid natively. */
 function fusedMatMul(): NativeKernel {
   const cpu = cpuKernel('_FusedMatMul');
@@ -78,8 +103,9 @@ function fusedMatMul(): NativeKernel {
         return callCpu(cpu, args);
       }
       const { backend } = args;
-      let y = nativeMatMul(backend, a, b, transposeA, transposeB);
-      if (bias) {
+      const rowBias = bias !== undefined && isRowBias(a, b, bias, transposeB);
+      let y = rowBias ? matMulWithRowBias(backend, a, b, bias, transposeA, transposeB) : nativeMatMul(backend, a, b, transposeA, transposeB);
+      if (bias && !rowBias) {
         const withBias = nativeBinary(backend, BINARY_OPS.Add, y, bias);
         backend.disposeIntermediateTensorInfo(y);
         y = withBias;

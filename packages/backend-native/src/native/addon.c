@@ -147,6 +147,21 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
+
+/* blasInfo() -> { config, core } */
+static napi_value BlasInfo(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value o, cfg, core;
+  napi_create_object(env, &o);
+  napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &cfg);
+  napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &core);
+  napi_set_named_property(env, o, "config", cfg);
+  napi_set_named_property(env, o, "core", core);
+  return o;
+}
+
 /* ---- GEMM ------------------------------------------------------------------------------------------------------ */
 
 /* sgemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) */
@@ -481,6 +496,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"init", NULL, Init, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
+      {"blasInfo", NULL, BlasInfo, NULL, NULL, NULL, napi_default, NULL},
       {"sgemm", NULL, Sgemm, NULL, NULL, NULL, napi_default, NULL},
       {"bmm", NULL, Bmm, NULL, NULL, NULL, napi_default, NULL},
       {"binary", NULL, Binary, NULL, NULL, NULL, napi_default, NULL},

@@ -1,11 +1,13 @@
-import { readFileSync } from 'fs';
-import { initBackend, manualSeed } from '@mmzoo/core';
+import { existsSync, readFileSync } from 'fs';
+import { ConfigError, initBackend, manualSeed } from '@mmzoo/core';
+import { loadImageTextData, buildTokenizer } from '@mmzoo/core/node';
 import { loadExperiment, LoadedExperiment } from '../experiment';
+import { BuildContext } from '../registry';
 import { listConfigFiles } from './configs';
 
-function count(loaded: LoadedExperiment): { towers: Record<string, number>; total: number } {
+function count(loaded: LoadedExperiment, ctx: BuildContext = {}): { towers: Record<string, number>; total: number } {
   manualSeed(0);
-  const model = loaded.entry.build(loaded.config.model, {});
+  const model = loaded.entry.build(loaded.config.model, ctx);
   const out = { towers: loaded.entry.towers(model), total: model.numParams() };
   model.dispose();
   return out;
@@ -41,8 +43,18 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
     return 0;
   }
   if (!configFile) throw new Error('info: give a CONFIG file or --all');
-  const loaded = loadExperiment(configFile, opts.set ?? [], { modelOnly: true });
-  const { towers, total } = count(loaded);
+  if (!existsSync(configFile)) throw new ConfigError(`${configFile}: config file not found`);
+  // a full experiment (with train:) is validated whole; its vocabulary comes from the tokenizer of its data
+  const full = /^train:/m.test(readFileSync(configFile, 'utf8'));
+  const loaded = loadExperiment(configFile, opts.set ?? [], { modelOnly: !full });
+  let ctx: BuildContext = {};
+  if (full) {
+    const cfg = loaded.config;
+    const data = await loadImageTextData(cfg.data, loaded.entry.imageShape(cfg.model), cfg.data.seed ?? cfg.train.seed);
+    const tok = buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
+    ctx = { vocabSize: tok.vocabSize, eotId: tok.endId, padId: tok.padId };
+  }
+  const { towers, total } = count(loaded, ctx);
   const rows: [string, string][] = [['model', `${loaded.config.model.name} (${loaded.file})`]];
   for (const [k, v] of Object.entries(towers)) rows.push([`  ${k}`, v.toLocaleString('en-US')]);
   rows.push(['total parameters', total.toLocaleString('en-US')]);

@@ -21,8 +21,8 @@ export interface CompareRow {
 export const COLUMNS: { header: string; get: (r: CompareRow) => number | string | undefined; digits?: number }[] = [
   { header: 'model', get: (r) => r.name },
   { header: 'status', get: (r) => (r.status === 'failed' ? `failed: ${r.error}` : r.status) },
-  { header: 'params', get: (r) => r.results?.params },
-  { header: 'params per component', get: (r) => (r.results?.towers ? Object.entries(r.results.towers).map(([k, v]) => `${k} ${v}`).join('; ') : undefined) },
+  { header: 'params', get: (r) => (typeof r.results?.params === 'number' ? r.results.params.toLocaleString('en-US') : undefined) },
+  { header: 'params per component', get: (r) => (r.results?.towers ? Object.entries(r.results.towers).map(([k, v]) => `${k} ${Number(v).toLocaleString('en-US')}`).join('; ') : undefined) },
   { header: 'train samples/s', get: (r) => r.results?.train?.samplesPerSecond, digits: 1 },
   { header: 'peak RSS (MB)', get: (r) => r.results?.train?.peakRssMB, digits: 0 },
   { header: 'wall time (s)', get: (r) => r.results?.train?.wallSeconds, digits: 1 },

@@ -1,5 +1,5 @@
-import { Module } from '@mmzoo/core';
-import { evaluateItm } from '@mmzoo/core/node';
+import type { Module, Tensor, TextTokenizer } from '@mmzoo/core';
+import { evaluateCaptioning, evaluateItm } from '@mmzoo/core/node';
 import { BLIP, BlipConfig, BlipConfigSchema, buildBlip } from '@mmzoo/blip';
 import type { ImageTextModel, ModelEntry } from '../registry';
 
@@ -10,10 +10,31 @@ function count(model: Module, pred: (name: string) => boolean): number {
 }
 
 /**
+ * Captions images with BLIP's image-grounded decoder as the config's `caption:` section says (core `generate`),
+ * decoded to text. [ENC], [DEC] and the tokenizer's specials other than the end token are never generated.
+ * @param images float32 [B, C, H, W] in [0, 1]
+ * @throws Error when the tokenizer has no end id
+ */
+export function blipCaptions(model: BLIP, images: Tensor, tokenizer: TextTokenizer, cfg: BlipConfig): string[] {
+  const c = cfg.caption;
+  const { startId, endId, padId } = tokenizer;
+  if (endId === undefined) throw new Error('captioning needs a tokenizer with an end id');
+  const extra = ['unkId', 'maskId'].map((k) => (tokenizer as unknown as Record<string, number | undefined>)[k]).filter((v): v is number => v !== undefined);
+  const suppressIds = [padId, model.opts.encId, model.opts.decId, ...(startId !== undefined ? [startId] : []), ...extra];
+  const out = model.caption(images, {
+    strategy: c.strategy, maxLength: Math.min(c.maxLength, cfg.text.contextLength - 1), minLength: c.minLength, endId, suppressIds,
+    repetitionPenalty: c.repetitionPenalty, beamSize: c.beamSize, lengthPenalty: c.lengthPenalty, topP: c.topP, temperature: c.temperature,
+    seed: c.seed,
+  });
+  return out.tokens.map((t) => tokenizer.decode(t, { stopAtEnd: true }));
+}
+
+/**
  * The `blip` entry of the model registry (Li et al. 2022): schema, builder, parameter counts per component (the
  * decoder counts only what it does not share with the encoder: its self-attention layers and LM head transform)
  * and the extra metrics `retrievalItmRerank` (ITC top-k re-ranked by ITM + ITC, as BLIP's evaluation) and
- * `itmAccuracy` (positive pairs against swapped-position hard negatives).
+ * `itmAccuracy` (positive pairs against swapped-position hard negatives), and, from captions of the test scenes,
+ * `bleu4`, `cider` with their constant-caption baselines.
  */
 export const blipEntry: ModelEntry<BlipConfig> = {
   schema: BlipConfigSchema,
@@ -28,7 +49,15 @@ export const blipEntry: ModelEntry<BlipConfig> = {
     projectionsAndItm: count(m, (n) => /^(vision_proj|text_proj|itm_head|temp)/.test(n)),
   }),
   describe: 'BLIP (Li et al. 2022): ViT + MED (unimodal encoder, image-grounded encoder and decoder sharing all but self-attention), ITC + ITM + LM',
-  extraMetrics: (m, s) => evaluateItm(m as unknown as BLIP, s.tokenizer, s.data, s.config.eval, s.contextLength, {
-    k: (s.config.model as BlipConfig).itmRerankK, addItc: true,
-  }) as Record<string, unknown>,
+  caption: (m, images, tokenizer, cfg) => blipCaptions(m as unknown as BLIP, images, tokenizer, cfg),
+  extraMetrics: async (m, s) => {
+    const cfg = s.config.model as BlipConfig;
+    const itm = evaluateItm(m as unknown as BLIP, s.tokenizer, s.data, s.config.eval, s.contextLength, { k: cfg.itmRerankK, addItc: true });
+    const captions = await evaluateCaptioning(
+      (images) => blipCaptions(m as unknown as BLIP, images, s.tokenizer, cfg),
+      s.data, blipEntry.imageShape(cfg), s.config.data.dataset === 'fmnist',
+      { images: cfg.caption.testScenes, batchSize: Math.min(100, s.config.eval.batchSize), seed: s.config.data.seed ?? s.config.train.seed },
+    );
+    return { ...itm, ...(captions ?? {}) };
+  },
 };

@@ -20,6 +20,8 @@ export interface YamlSource {
   file: string;
   /** `line:col` (1-based) of the node at `path`, or of its nearest existing parent; '' when unknown */
   locate(path: readonly PropertyKey[]): string;
+  /** where a value came from when not from the file (e.g. `--set train.lr=abc`), else undefined */
+  origin?(path: readonly PropertyKey[]): string | undefined;
 }
 
 /**
@@ -86,6 +88,8 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, source:
 }
 
 function where(source: YamlSource, path: PropertyKey[]): string {
+  const origin = source.origin?.(path);
+  if (origin) return `${origin}: `;
   const loc = source.locate(path);
   return loc ? `${source.file}:${loc}: ` : `${source.file}: `;
 }
