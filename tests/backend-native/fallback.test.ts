@@ -20,6 +20,13 @@ function selectIn(env: Record<string, string>): { lines: string[]; info: { name:
   return { lines: lines.slice(0, -1), info: JSON.parse(lines[lines.length - 1]) };
 }
 
+/** The environment without MMZOO_NATIVE (which would skip the install step and disable the backend). */
+function envWithoutSwitch(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.MMZOO_NATIVE;
+  return env;
+}
+
 /** Copies what the install step needs into a temporary folder (so the real build is left alone). */
 function packageCopy(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmzoo-native-install-'));
@@ -66,14 +73,14 @@ describe('native backend fallback', () => {
   test('the install step exits 0 and records the reason when OpenBLAS headers are missing', () => {
     const dir = packageCopy();
     try {
-      const res = spawnSync(process.execPath, ['scripts/install.js'], { cwd: dir, env: { ...process.env, MMZOO_OPENBLAS_INCLUDE: path.join(dir, 'nowhere') }, encoding: 'utf8' });
+      const res = spawnSync(process.execPath, ['scripts/install.js'], { cwd: dir, env: envWithoutSwitch({ MMZOO_OPENBLAS_INCLUDE: path.join(dir, 'nowhere') }), encoding: 'utf8' });
       expect(res.status).toBe(0);
       expect(res.stdout).toMatch(/addon not built \(OpenBLAS headers \(cblas\.h\) not found; on Debian: apt-get install libopenblas-dev/);
       const status = JSON.parse(fs.readFileSync(path.join(dir, 'build', 'status.json'), 'utf8'));
       expect(status.ok).toBe(false);
       // at run time the backend reports that reason (the addon module alone: no tfjs needed)
       const probe = `try { require(${JSON.stringify(path.join(dir, 'src', 'addon.ts'))}).loadAddon(); } catch (e) { console.log(e.message); }`;
-      const msg = execFileSync(TSX, ['-e', probe], { cwd: ROOT, encoding: 'utf8' }).trim();
+      const msg = execFileSync(TSX, ['-e', probe], { cwd: ROOT, env: envWithoutSwitch({}), encoding: 'utf8' }).trim();
       expect(msg).toBe(`addon not built: ${status.reason}`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -83,7 +90,7 @@ describe('native backend fallback', () => {
   test('the install step exits 0 when the compiler fails', () => {
     const dir = packageCopy();
     try {
-      const res = spawnSync(process.execPath, ['scripts/install.js'], { cwd: dir, env: { ...process.env, CC: '/bin/false', CXX: '/bin/false' }, encoding: 'utf8', timeout: 300000 });
+      const res = spawnSync(process.execPath, ['scripts/install.js'], { cwd: dir, env: envWithoutSwitch({ CC: '/bin/false', CXX: '/bin/false' }), encoding: 'utf8', timeout: 300000 });
       expect(res.status).toBe(0);
       const status = JSON.parse(fs.readFileSync(path.join(dir, 'build', 'status.json'), 'utf8'));
       expect(status.ok).toBe(false);

@@ -75,9 +75,14 @@ let threads: NativeThreads = {
 };
 const poolCapBytes = envInt('MMZOO_NATIVE_POOL_MB', 1024, 0) * 2 ** 20;
 
-/** The kernels implemented natively (everything else runs the cpu backend's JavaScript kernel). */
+/**
+ * The kernels implemented natively (everything else runs the cpu backend's JavaScript kernel). `MMZOO_NATIVE_FUSED=0`
+ * leaves out the fused ones, so that core composes LayerNorm, GELU, attention and AdamW from tfjs ops (to measure
+ * what fusion gains).
+ */
 export const NATIVE_KERNELS: readonly NativeKernel[] = [
-  ...matmulKernels(), ...elementwiseKernels(), ...reduceKernels(), ...copyKernels(), ...gatherKernels(), ...fusedKernels(),
+  ...matmulKernels(), ...elementwiseKernels(), ...reduceKernels(), ...copyKernels(), ...gatherKernels(),
+  ...(process.env.MMZOO_NATIVE_FUSED === '0' ? [] : fusedKernels()),
 ];
 
 function register(): void {

@@ -17,7 +17,14 @@ export interface ItmMetrics {
   /** accuracy of the ITM head (match when its log-odds > 0) on a balanced set of positive pairs and hard negatives */
   itmAccuracy?: number;
   /** what the accuracy was measured on */
-  itmAccuracyDetail?: { pairs: number; positiveAccuracy: number; negativeAccuracy: number; negatives: 'swapped-positions' | 'other-caption' };
+  itmAccuracyDetail?: {
+    pairs: number; positiveAccuracy: number; negativeAccuracy: number; negatives: 'swapped-positions' | 'other-caption';
+    /**
+     * the same positives against ALBEF's notion of a hard negative (section 3.2): for each image, the non-matching
+     * gallery caption (different key) of highest ITC similarity
+     */
+    itcHardNegatives?: { accuracy: number; negativeAccuracy: number };
+  };
 }
 
 /** Options of {@link evaluateItm}. */
@@ -119,6 +126,18 @@ export function evaluateItm(
     const negOk = negScores.filter((v) => v <= 0).length;
     out.itmAccuracy = (posOk + negOk) / (2 * keep.length);
     out.itmAccuracyDetail = { pairs: 2 * keep.length, positiveAccuracy: posOk / keep.length, negativeAccuracy: negOk / keep.length, negatives: kind };
+    const hard = keep.map((i) => {
+      let best = -1;
+      for (let j = 0; j < n; j++) if (g.keys[j] !== g.keys[i] && (best < 0 || itc[i * n + j] > itc[i * n + best])) best = j;
+      return best;
+    });
+    const withHard = keep.filter((_, k) => hard[k] >= 0);
+    if (withHard.length > 0) {
+      const hardScores = score(Int32Array.from(withHard), Int32Array.from(hard.filter((j) => j >= 0)));
+      const hardOk = hardScores.filter((v) => v <= 0).length;
+      const posOkHard = withHard.filter((i) => posScores[keep.indexOf(i)] > 0).length;
+      out.itmAccuracyDetail.itcHardNegatives = { accuracy: (posOkHard + hardOk) / (2 * withHard.length), negativeAccuracy: hardOk / withHard.length };
+    }
   }
   tf.dispose([imageFeatures, ...textFeatures]);
   return out;
