@@ -1,25 +1,8 @@
 import { z } from 'zod';
+import { VitConfigSchema } from '@mmzoo/core';
 
-/**
- * The `model.vision` section of an ALBEF config: a ViT image encoder (Li et al. 2021, section 3.1: ViT-B/16, 12
- * layers). Defaults live only here; keys are strict.
- */
-export const AlbefVisionSchema = z
-  .object({
-    /** image size in pixels (square) */
-    imageSize: z.number().int().positive(),
-    patchSize: z.number().int().positive(),
-    /** input channels: 3 (RGB) or 1 (grey, e.g. Fashion-MNIST) */
-    channels: z.number().int().positive().default(3),
-    width: z.number().int().positive(),
-    layers: z.number().int().positive(),
-    numHeads: z.number().int().positive(),
-    /** MLP width as a multiple of width (ViT: 4) */
-    mlpRatio: z.number().positive().default(4),
-    /** LayerNorm epsilon (timm and torchvision ViTs: 1e-6) */
-    lnEps: z.number().positive().default(1e-6),
-  })
-  .strict();
+/** The `model.vision` section of an ALBEF config: a ViT-B/16 in the paper (Li et al. 2021, section 3.1). */
+export const AlbefVisionSchema = VitConfigSchema;
 
 /**
  * The `model.text` section: a BERT whose first `textLayers` layers are the text encoder and whose last

@@ -1,22 +1,8 @@
 import { z } from 'zod';
-import { CaptionDecodingSchema } from '@mmzoo/core';
+import { CaptionDecodingSchema, VitConfigSchema } from '@mmzoo/core';
 
 /** The `model.vision` section of a BLIP config: a ViT (Li et al. 2022, section 3.1: ViT-B/16 or ViT-L/16). */
-export const BlipVisionSchema = z
-  .object({
-    /** image size in pixels (square) */
-    imageSize: z.number().int().positive(),
-    patchSize: z.number().int().positive(),
-    /** input channels: 3 (RGB) or 1 (grey, e.g. Fashion-MNIST) */
-    channels: z.number().int().positive().default(3),
-    width: z.number().int().positive(),
-    layers: z.number().int().positive(),
-    numHeads: z.number().int().positive(),
-    mlpRatio: z.number().positive().default(4),
-    /** LayerNorm epsilon (timm ViT: 1e-6) */
-    lnEps: z.number().positive().default(1e-6),
-  })
-  .strict();
+export const BlipVisionSchema = VitConfigSchema;
 
 /**
  * The `model.text` section: the multimodal mixture of encoder-decoder (MED, section 3.1), a BERT whose layers

@@ -4,3 +4,4 @@ export { DataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, Ex
 export type { DataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './experiment';
 export { CaptionDecodingSchema } from './caption';
 export type { CaptionDecodingConfig } from './caption';
+export { VitConfigSchema } from './vit';
