@@ -3,6 +3,7 @@
  * "Backend facts": "the small CLIP").
  *
  *   npx tsx bench/run.ts [--backends wasm,cpu] [--steps 10] [--warmup 2] [--cpu-steps 1] [--cpu-warmup 0] [--runs 20] [--profile] [--json PATH]
+ *     [--no-torch] [--rss-steps 1000] [--no-demo] [--tta-target 0.8] [--tta-every 50] [--quick]
  *
  * 1. wasm matmul at [3200, 128] x [128, 512]: raw 2-D tf.matMul (forward), core's `linear` forward + backward
  *    (weight [512, 128] in the [out, in] layout) and tfjs' stock path (tf.matMul(x, w, false, true) with its
@@ -14,12 +15,22 @@
  *    warm-up), samples/s and tf.memory().numTensors after every step (it must stay flat). The pure-JS cpu backend
  *    is ~30x slower than wasm (about a minute per step), so by default it runs 1 step without warm-up.
  *
+ * 3. The same CLIP step in PyTorch (bench/clip_step.py) when Debian's python3-torch is installed, run as DESIGN.md
+ *    says (2 torch threads, OPENBLAS_NUM_THREADS=1), and each backend's samples/s as a multiple of PyTorch's.
+ *    The machine may be shared: both are medians, and the best step of each is printed too.
+ * 4. RSS and tf.memory().numTensors over `--rss-steps` CLIP steps on the native backend (1000 by default; no growth).
+ * 5. Time-to-accuracy of the demo: `mmzoo train configs/clip/fmnist-tiny.yaml` (default backend) with zero-shot
+ *    evaluation every `--tta-every` steps; training seconds until zero-shot top-1 first reaches `--tta-target`.
+ * `--quick` skips sections 4 and 5 (they take minutes).
+ *
  * `--profile` adds one profiled CLIP step per backend (tf.profile) and prints the kernels that take the most time.
  * `--backends` defaults to every backend that loads (tensorflow > native > wasm > cpu); the others are listed as skipped.
  * Prints a table; `--json PATH` also writes the numbers as JSON.
  */
 import * as fs from 'fs';
 import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { performance } from 'perf_hooks';
 import { tf, initBackend, linear, manualSeed, AdamW, BACKEND_NAMES, BackendName, parseBackendName } from '@mmzoo/core';
 import type { Tensor, Tensor2D } from '@mmzoo/core';
@@ -34,12 +45,24 @@ interface Args {
   runs: number;
   profile: boolean;
   json?: string;
+  /** run the PyTorch reference when python3-torch is installed */
+  torch: boolean;
+  /** CLIP steps of the RSS check on the native backend (0 skips it) */
+  rssSteps: number;
+  /** run the demo config for time-to-accuracy */
+  demo: boolean;
+  ttaTarget: number;
+  ttaEvery: number;
 }
 
-const USAGE = 'usage: tsx bench/run.ts [--backends wasm,cpu] [--steps N] [--warmup N] [--cpu-steps N] [--cpu-warmup N] [--runs N] [--profile] [--json PATH]';
+const USAGE = 'usage: tsx bench/run.ts [--backends wasm,cpu] [--steps N] [--warmup N] [--cpu-steps N] [--cpu-warmup N] [--runs N] [--profile] [--json PATH]\n'
+  + '  [--no-torch] [--rss-steps N] [--no-demo] [--tta-target F] [--tta-every N] [--quick (= --rss-steps 0 --no-demo)]';
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { backends: [...BACKEND_NAMES], steps: 10, warmup: 2, cpuSteps: 1, cpuWarmup: 0, runs: 20, profile: false };
+  const args: Args = {
+    backends: [...BACKEND_NAMES], steps: 10, warmup: 2, cpuSteps: 1, cpuWarmup: 0, runs: 20, profile: false,
+    torch: true, rssSteps: 1000, demo: true, ttaTarget: 0.8, ttaEvery: 50,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -61,6 +84,18 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--runs') args.runs = count(1);
     else if (flag === '--json') args.json = value();
     else if (flag === '--profile') args.profile = true;
+    else if (flag === '--no-torch') args.torch = false;
+    else if (flag === '--rss-steps') args.rssSteps = count(0);
+    else if (flag === '--no-demo') args.demo = false;
+    else if (flag === '--quick') {
+      args.rssSteps = 0;
+      args.demo = false;
+    } else if (flag === '--tta-every') args.ttaEvery = count(1);
+    else if (flag === '--tta-target') {
+      const v = value();
+      args.ttaTarget = Number(v);
+      if (!(args.ttaTarget > 0 && args.ttaTarget <= 1)) throw new Error(`--tta-target expects a number in (0, 1], got '${v}'`);
+    }
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -159,17 +194,22 @@ function benchMatmul(runs: number): { rows: MatmulRow[]; ratio: number; ratioWit
   return { rows, ratio: rows[3].gflops / rows[0].gflops, ratioWithRead: rows[3].gflopsWithRead / rows[0].gflopsWithRead };
 }
 
-interface ClipRow {
-  backend: BackendName;
-  warmup: number;
+/** Timings of the benchmark CLIP step, in tfjs or PyTorch. */
+interface StepTiming {
   steps: number;
+  /** median and best wall milliseconds per step */
   medianMs: number;
   minMs: number;
-  /** process CPU time per step (all threads), ms */
+  /** process CPU time per step (all threads), ms; spinning threads count, so it grows under load */
   cpuMsPerStep: number;
   samplesPerSec: number;
   firstLoss: number;
   lastLoss: number;
+}
+
+interface ClipRow extends StepTiming {
+  backend: BackendName;
+  warmup: number;
   numTensors: number[];
   flat: boolean;
   profile?: KernelTime[];
@@ -203,8 +243,8 @@ function makeBatch(): { images: Tensor; ids: Tensor } {
   return { images: tf.tensor4d(pixels, [BATCH, 1, 28, 28]), ids: tf.tensor2d(ids, [BATCH, L], 'int32') };
 }
 
-/** Section 2: the benchmark CLIP step on the active backend (plus, with `profile`, one profiled step). */
-async function benchClip(backend: BackendName, warmup: number, steps: number, profile: boolean): Promise<ClipRow> {
+/** The benchmark CLIP model, its batch and Adam, ready to step on the active backend. */
+function makeClipTrainer(): { minimize: () => tf.Tensor; step: () => number; dispose: () => void } {
   manualSeed(0);
   const model = buildClip({
     name: 'clip',
@@ -218,8 +258,6 @@ async function benchClip(backend: BackendName, warmup: number, steps: number, pr
   const names = [...params.keys()];
   const vars = names.map((n) => params.get(n)!);
   const opt = new AdamW(params, { betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 }); // torch.optim.Adam(lr=1e-4)
-  const losses: number[] = [];
-  const numTensors: number[] = [];
   // loss, gradients and one Adam update (returns the loss tensor)
   const minimize = (): tf.Tensor => {
     const { value, grads } = tf.variableGrads(() => model.loss(images, ids).total as tf.Scalar, vars);
@@ -229,9 +267,26 @@ async function benchClip(backend: BackendName, warmup: number, steps: number, pr
   };
   const step = () => {
     const cost = minimize();
-    losses.push(cost.dataSync()[0]);
+    const loss = cost.dataSync()[0];
     cost.dispose();
     model.afterOptimizerStep();
+    return loss;
+  };
+  const dispose = () => {
+    opt.dispose();
+    tf.dispose([images, ids]);
+    model.dispose();
+  };
+  return { minimize, step, dispose };
+}
+
+/** Section 2: the benchmark CLIP step on the active backend (plus, with `profile`, one profiled step). */
+async function benchClip(backend: BackendName, warmup: number, steps: number, profile: boolean): Promise<ClipRow> {
+  const clip = makeClipTrainer();
+  const losses: number[] = [];
+  const numTensors: number[] = [];
+  const step = () => {
+    losses.push(clip.step());
     numTensors.push(tf.memory().numTensors);
   };
   const { ms, cpuMsPerRun } = timeRuns(step, warmup, steps);
@@ -242,7 +297,7 @@ async function benchClip(backend: BackendName, warmup: number, steps: number, pr
     flat: numTensors.every((n) => n === numTensors[0]), // Adam's moments exist from the end of step 1
   };
   if (profile) {
-    const info = await tf.profile(minimize);
+    const info = await tf.profile(clip.minimize);
     tf.dispose(info.result);
     const byKernel = new Map<string, KernelTime>();
     const byShape = new Map<string, KernelTime>();
@@ -263,10 +318,108 @@ async function benchClip(backend: BackendName, warmup: number, steps: number, pr
     row.profile = [...byKernel.values()].sort((a, b) => b.ms - a.ms);
     row.profileByShape = [...byShape.values()].sort((a, b) => b.ms - a.ms);
   }
-  opt.dispose();
-  tf.dispose([images, ids]);
-  model.dispose();
+  clip.dispose();
   return row;
+}
+
+/** What {@link benchTorch} measured: the same CLIP step in PyTorch (bench/clip_step.py). */
+interface TorchRow extends StepTiming {
+  torch: string;
+  threads: number;
+}
+
+const PYTHON = '/usr/bin/python3'; // Debian's python, for which python3-torch is packaged (DESIGN.md)
+
+/**
+ * Section 3: bench/clip_step.py under Debian's python3-torch, run as DESIGN.md says (2 torch threads,
+ * OPENBLAS_NUM_THREADS=1), in a child process.
+ * @returns the measurement, or a string saying why it was skipped (no python3, no torch, script failure)
+ */
+function benchTorch(warmup: number, steps: number): TorchRow | string {
+  if (!fs.existsSync(PYTHON)) return `${PYTHON} not found`;
+  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return 'python3-torch is not installed (apt-get install python3-torch)';
+  const script = path.join(__dirname, 'clip_step.py');
+  const run = spawnSync(PYTHON, [script, '--threads', '2', '--warmup', String(warmup), '--steps', String(steps)], {
+    encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+  });
+  if (run.status !== 0) return `${script} failed (exit ${run.status}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+  const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms: number[]; cpu_ms: number[]; losses: number[] };
+  const medianMs = median(out.ms);
+  return {
+    torch: out.torch, threads: out.threads, steps: out.ms.length, medianMs, minMs: Math.min(...out.ms),
+    cpuMsPerStep: out.cpu_ms.reduce((a, b) => a + b, 0) / out.cpu_ms.length,
+    samplesPerSec: (BATCH * 1000) / medianMs, firstLoss: out.losses[0], lastLoss: out.losses[out.losses.length - 1],
+  };
+}
+
+/** What {@link benchRss} measured: resident set size over many CLIP steps. */
+interface RssRow {
+  backend: BackendName;
+  steps: number;
+  /** [step, RSS MB, numTensors] every `every` steps */
+  samples: [number, number, number][];
+  /** RSS growth from the first sample (after warm-up) to the last, MB */
+  growthMB: number;
+  msPerStep: number;
+}
+
+/** Section 4: RSS and tf.memory().numTensors over `steps` CLIP steps on the active backend (no growth expected). */
+function benchRss(backend: BackendName, steps: number): RssRow {
+  const clip = makeClipTrainer();
+  const every = Math.max(1, Math.round(steps / 10));
+  const samples: [number, number, number][] = [];
+  const t0 = performance.now();
+  for (let s = 1; s <= steps; s++) {
+    clip.step();
+    if (s % every === 0) samples.push([s, process.memoryUsage().rss / 2 ** 20, tf.memory().numTensors]);
+  }
+  const msPerStep = (performance.now() - t0) / steps;
+  clip.dispose();
+  return { backend, steps, samples, growthMB: samples[samples.length - 1][1] - samples[0][1], msPerStep };
+}
+
+/** What {@link benchTimeToAccuracy} measured on the demo config. */
+interface TimeToAccuracyRow {
+  config: string;
+  target: number;
+  /** training seconds (periodic evaluation excluded) when zero-shot top-1 first reached the target; null: never */
+  seconds: number | null;
+  step: number | null;
+  /** [step, training seconds, zero-shot top-1] at each evaluation */
+  curve: [number, number, number][];
+  wallSeconds: number;
+  samplesPerSecond: number;
+}
+
+/**
+ * Section 5: time-to-accuracy of the demo (`mmzoo train configs/clip/fmnist-tiny.yaml` in a child process, on the
+ * default backend, evaluating zero-shot top-1 every `evalEvery` steps): training seconds until zero-shot top-1 on
+ * the 10,000 Fashion-MNIST test images first reaches `target`.
+ */
+function benchTimeToAccuracy(target: number, evalEvery: number): TimeToAccuracyRow | string {
+  const config = 'configs/clip/fmnist-tiny.yaml';
+  const root = path.join(__dirname, '..');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'mmzoo-bench-demo-'));
+  const run = spawnSync(process.execPath, [
+    path.join(root, 'packages/cli/bin/mmzoo.js'), 'train', config, '--out', out, '--overwrite',
+    '--set', `eval.every=${evalEvery}`, '--set', 'eval.retrievalGallery=0',
+  ], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  if (run.status !== 0) return `demo run failed (exit ${run.status}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+  const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as {
+    train: { wallSeconds: number; samplesPerSecond: number };
+    metrics: { zeroShot?: { top1: number } };
+    history: { step: number; seconds?: number; metrics?: Record<string, number> }[];
+  };
+  fs.rmSync(out, { recursive: true, force: true });
+  const curve: [number, number, number][] = results.history
+    .filter((h) => h.metrics?.zeroShotTop1 !== undefined)
+    .map((h) => [h.step, h.seconds ?? NaN, h.metrics!.zeroShotTop1]);
+  const hit = curve.find(([, , top1]) => top1 >= target);
+  return {
+    config, target, seconds: hit ? hit[1] : null, step: hit ? hit[0] : null, curve,
+    wallSeconds: results.train.wallSeconds, samplesPerSecond: results.train.samplesPerSecond,
+  };
 }
 
 async function main(): Promise<void> {
@@ -279,7 +432,10 @@ async function main(): Promise<void> {
     cores: cpus.length,
     tfjs: tf.version_core,
   };
-  const results: { env: typeof env; skipped?: string[]; matmul?: ReturnType<typeof benchMatmul>; clip: ClipRow[] } = { env, clip: [] };
+  const results: {
+    env: typeof env; skipped?: string[]; matmul?: ReturnType<typeof benchMatmul>; clip: ClipRow[];
+    torch?: TorchRow | string; rss?: RssRow; timeToAccuracy?: TimeToAccuracyRow | string;
+  } = { env, clip: [] };
 
   // which of the requested backends load here (tensorflow and native are optional packages)
   const available: BackendName[] = [];
@@ -339,6 +495,42 @@ async function main(): Promise<void> {
     ]),
   ));
   console.log('reference (DESIGN.md, issue 8): PyTorch 1.13 + OpenBLAS ~275 samples/s (233 ms/step); tfjs wasm with explicit transposes ~50; stock tfjs wasm ~10; native feasibility study 368-435 ms/step');
+
+  if (args.torch) {
+    console.log(`\n3. the same CLIP step in PyTorch (bench/clip_step.py, ${PYTHON}, 2 torch threads, OPENBLAS_NUM_THREADS=1)`);
+    const t = benchTorch(args.warmup, args.steps);
+    results.torch = t;
+    if (typeof t === 'string') console.log(`  skipped: ${t}`);
+    else {
+      console.log(`  torch ${t.torch}, ${t.threads} threads: ${args.warmup}+${t.steps} steps, median ${t.medianMs.toFixed(0)} ms/step (best ${t.minMs.toFixed(0)}, CPU ${t.cpuMsPerStep.toFixed(0)} ms/step), ${t.samplesPerSec.toFixed(1)} samples/s, loss ${t.firstLoss.toFixed(4)} -> ${t.lastLoss.toFixed(4)}`);
+      console.log(table(
+        ['backend', 'samples/s', 'x PyTorch (median steps)', 'x PyTorch (best steps)'],
+        results.clip.map((r) => [r.backend, r.samplesPerSec.toFixed(1), (r.samplesPerSec / t.samplesPerSec).toFixed(2), (t.minMs / r.minMs).toFixed(2)]),
+      ));
+    }
+  }
+
+  if (args.rssSteps > 0 && available.includes('native')) {
+    await initBackend('native');
+    console.log(`\n4. RSS over ${args.rssSteps} CLIP steps on native`);
+    const r = benchRss('native', args.rssSteps);
+    results.rss = r;
+    console.log(table(['step', 'RSS MB', 'numTensors'], r.samples.map(([st, mb, n]) => [st, mb.toFixed(0), n])));
+    console.log(`  RSS growth from step ${r.samples[0][0]} to ${r.steps}: ${r.growthMB.toFixed(1)} MB; ${r.msPerStep.toFixed(0)} ms/step on average`);
+  }
+
+  if (args.demo) {
+    console.log(`\n5. time-to-accuracy: configs/clip/fmnist-tiny.yaml (the demo) until zero-shot top-1 >= ${args.ttaTarget} (evaluated every ${args.ttaEvery} steps) ...`);
+    const r = benchTimeToAccuracy(args.ttaTarget, args.ttaEvery);
+    results.timeToAccuracy = r;
+    if (typeof r === 'string') console.log(`  failed: ${r}`);
+    else {
+      console.log(table(['step', 'training s', 'zero-shot top-1'], r.curve.map(([st, sec, top1]) => [st, sec.toFixed(1), top1.toFixed(4)])));
+      console.log(r.seconds === null
+        ? `  never reached ${r.target} (best ${Math.max(...r.curve.map((c) => c[2])).toFixed(4)})`
+        : `  reached ${r.target} at step ${r.step} after ${r.seconds.toFixed(1)} s of training; whole run ${r.wallSeconds.toFixed(0)} s wall, ${r.samplesPerSecond.toFixed(1)} samples/s`);
+    }
+  }
   for (const r of results.clip) {
     if (!r.profile) continue;
     const total = r.profile.reduce((a, k) => a + k.ms, 0);

@@ -61,6 +61,11 @@ describe('trainer resume', () => {
     expect(resumed.summary.history.map((h) => h.loss)).toEqual(straight.summary.history.map((h) => h.loss));
     expect(resumed.summary.history.map((h) => h.lr)).toEqual(straight.summary.history.map((h) => h.lr));
     for (const [name, w] of straight.weights) expect({ name, w: resumed.weights.get(name) }).toEqual({ name, w });
+    // training seconds (time-to-accuracy) rise step by step and carry over the resume
+    const seconds = resumed.summary.history.map((h) => h.seconds!);
+    expect(seconds.every((t, i) => t > 0 && (i === 0 || t >= seconds[i - 1]))).toBe(true);
+    const before = first.summary.history[first.summary.history.length - 1].seconds!;
+    expect(resumed.summary.history.find((h) => h.step === 4)!.seconds!).toBeGreaterThanOrEqual(before);
   });
 
   test('training keeps tf.memory().numTensors flat', async () => {

@@ -1,4 +1,5 @@
 import {
+  itmLogOdds, clampTemperature, distillationAlpha,
   BertEncoder, BertLMHead, BertWithLMHead, FeatureQueue, Linear, LossOutput, MaskedTokens, Module, MomentumContrastiveOutput, MomentumPairs, Rng,
   Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, l2Normalize, logSoftmax, maskTokens, momentumContrastiveLoss,
   sampleItmPairs, stopGradient, tf,
@@ -217,23 +218,17 @@ export class ALBEF extends Module {
    * @param image float32 [K, N + 1, Dv] @param text [states float32 [K, L, D], valid [K, L]] @returns float32 [K]
    */
   itmScore(image: Tensor, text: Tensor[]): Tensor {
-    return tf.tidy(() => {
-      const logits = this.itmLogits(image, text[0], text[1]);
-      const k = logits.shape[0] as number;
-      return logits.slice([0, 1], [k, 1]).sub(logits.slice([0, 0], [k, 1])).reshape([k]);
-    });
+    return tf.tidy(() => itmLogOdds(this.itmLogits(image, text[0], text[1])));
   }
 
   /** Clamps tau into tempClamp in place (no gradient), as the authors do at the start of each forward. */
   clampTemp(): void {
-    const c = this.opts.tempClamp;
-    if (c) tf.tidy(() => this.temp.assign(this.temp.clipByValue(c[0], c[1])));
+    clampTemperature(this.temp, this.opts.tempClamp);
   }
 
   /** alpha at micro-batch `index`: linear ramp from 0 over alphaRampSteps, then constant. */
   alphaAt(index: number): number {
-    const r = this.opts.alphaRampSteps;
-    return r > 0 ? this.opts.alpha * Math.min(1, index / r) : this.opts.alpha;
+    return distillationAlpha(this.opts.alpha, this.opts.alphaRampSteps, index);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VisualTokenizerSchema } from '@mmzoo/core';
 
 /** The `model.vision` section of a BEiT-3 config: torchscale's `VisionEmbedding` (stride-P conv with bias). */
 export const Beit3VisionSchema = z
@@ -48,17 +49,8 @@ export const Beit3MaskingSchema = z
   })
   .strict();
 
-/** The visual tokenizer that gives the image targets: a k-means codebook fitted on training patches. */
-export const Beit3TokenizerSchema = z
-  .object({
-    /** number of visual tokens K */
-    codebookSize: z.number().int().min(2).default(256),
-    /** training images whose patches fit the codebook */
-    fitImages: z.number().int().positive().default(2000),
-    /** Lloyd iterations */
-    iterations: z.number().int().positive().default(10),
-  })
-  .strict();
+/** The visual tokenizer that gives the image targets: a k-means codebook fitted on training patches (core's schema). */
+export const Beit3TokenizerSchema = VisualTokenizerSchema;
 
 /** Weights of the objectives of one step; 0 switches one off (and its head). */
 export const Beit3ObjectivesSchema = z

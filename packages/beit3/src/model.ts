@@ -1,6 +1,6 @@
 import {
-  Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, Rng, Tensor, Tensor2D, Variable,
-  blockMask, contrastiveLoss, crossEntropy, embeddingLookup, keyPaddingMask, l2Normalize, maskCount, maskTokens, normal, tf,
+  Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, Rng, StageData, StageSelection, Tensor, Variable,
+  blockMaskBatch, contrastiveLoss, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, normal, tf,
 } from '@mmzoo/core';
 import { Beit3Config, Beit3ConfigInput, Beit3ConfigSchema } from './config';
 
@@ -207,30 +207,10 @@ export class BEiT3 extends Module {
     return tf.tidy(() => contrastiveLoss(this.encodeImage(images), this.encodeText(ids), this.logitScale!.exp()).total);
   }
 
-  /** Rows of `x` [B, N, width] at flat positions b * N + n, gathered with a gradient that trains on wasm. */
-  private pick(x: Tensor, rows: number[]): Tensor {
-    const [b, n, w] = x.shape;
-    return embeddingLookup(x.reshape([b * n, w]) as Tensor2D, tf.tensor1d(rows, 'int32'));
-  }
-
-  /** Block-wise patch masks for B images, exactly round(ratio * patches) each: float32 [B, patches] and the flat masked indices. */
+  /** Block-wise patch masks for B images, exactly round(ratio * patches) each: float32 [B, patches] and the masked indices per image. */
   private patchMasks(b: number, ratio: number, rng: Rng): { mask: Tensor; rows: number[][] } {
-    const np = this.numPatches;
-    const count = maskCount(this.grid, ratio);
-    const data = new Float32Array(b * np);
-    const rows: number[][] = [];
-    for (let r = 0; r < b; r++) {
-      const m = blockMask(this.grid, count, rng.fork(r), { minBlock: this.cfg.masking.minBlock });
-      const idx: number[] = [];
-      m.forEach((v, p) => {
-        if (v) {
-          data[r * np + p] = 1;
-          idx.push(p);
-        }
-      });
-      rows.push(idx);
-    }
-    return { mask: tf.tensor2d(data, [b, np]), rows };
+    const m = blockMaskBatch(this.grid, b, ratio, rng, { minBlock: this.cfg.masking.minBlock });
+    return { mask: tf.tensor2d(m.mask, [b, this.numPatches]), rows: m.rows };
   }
 
   private maskText(ids: Tensor, ratio: number, rng: Rng) {
@@ -247,79 +227,115 @@ export class BEiT3 extends Module {
    * image-only data, block-wise masking of `masking.image` of the patches), masked text tokens (`mlm`, text-only
    * data, `masking.text` of the tokens) and masked text tokens of image-text pairs (`vlm`, `masking.pairText`,
    * plus masked patches when `masking.pairImage` > 0). Each part is a mean cross-entropy over masked positions.
+   * Each part draws its masks from its own fork of `rng`, so computing only some parts leaves the others' draws as
+   * they are.
+   * @param images float32 [B, C, H, W] (unused when `parts` has neither `mim` nor `vlm`)
+   * @param ids int32 [B, L] (unused when `parts` is only `mim`)
+   * @param parts which parts to compute (default all three)
    * @throws Error when the model was built without MDM heads or the visual tokenizer is not fitted
    */
-  mdmLoss(images: Tensor, ids: Tensor, rng: Rng): Record<string, Tensor> {
+  mdmLoss(images: Tensor, ids: Tensor, rng: Rng, parts: readonly string[] = ['mim', 'mlm', 'vlm']): Record<string, Tensor> {
     const tok = this.visualTokenizer;
-    if (!tok || !this.mimHead || !this.mlmHead) throw new Error('BEiT3 was built without masked-data-modeling heads (model.objectives.mdm is 0)');
+    const mimHead = this.mimHead;
+    const mlmHead = this.mlmHead;
+    if (!tok || !mimHead || !mlmHead) throw new Error('BEiT3 was built without masked-data-modeling heads (model.objectives.mdm is 0)');
     const mk = this.cfg.masking;
     const b = (images.shape as number[])[0];
     const np = this.numPatches;
     const L = (ids.shape as number[])[1];
+    const mim = (x: Tensor) => mimHead.apply(x);
     return tf.tidy(() => {
-      const targets = tok.encode(images).dataSync() as Int32Array;
+      const needImages = parts.includes('mim') || (parts.includes('vlm') && mk.pairImage > 0);
+      const targets = needImages ? (tok.encode(images).dataSync() as Int32Array) : new Int32Array(0);
       const out: Record<string, Tensor> = {};
-      const mimPart = (feats: Tensor, n: number, rows: number[][]): Tensor => {
-        const flat: number[] = [];
-        const labels: number[] = [];
-        rows.forEach((ps, r) => ps.forEach((p) => {
-          flat.push(r * n + 1 + p);
-          labels.push(targets[r * np + p]);
-        }));
-        return crossEntropy(this.mimHead!.apply(this.pick(feats, flat)), tf.tensor1d(labels, 'int32'));
-      };
       const mlmPart = (feats: Tensor, n: number, offset: number, labelsAll: Int32Array): Tensor => {
-        const flat: number[] = [];
+        const positions: number[] = [];
         const labels: number[] = [];
         labelsAll.forEach((v, k) => {
           if (v === -100) return;
-          flat.push(Math.floor(k / L) * n + offset + (k % L));
+          positions.push(Math.floor(k / L) * n + offset + (k % L));
           labels.push(v);
         });
-        if (flat.length === 0) return tf.scalar(0);
-        return crossEntropy(this.mlmHead!.apply(this.pick(feats, flat)), tf.tensor1d(labels, 'int32'));
+        return maskedPredictionLoss(feats, positions, labels, (x) => mlmHead.apply(x));
       };
       // image-only data
-      const im = this.patchMasks(b, mk.image, rng.fork('image'));
-      out.mim = mimPart(this.forward({ images, maskedPatches: im.mask }).encoderOut, 1 + np, im.rows);
-      // text-only data
+      if (parts.includes('mim')) {
+        const im = this.patchMasks(b, mk.image, rng.fork('image'));
+        out.mim = maskedImageModelingLoss(this.forward({ images, maskedPatches: im.mask }).encoderOut, im.rows, targets, np, mim);
+      }
       const padding = ids.equal(tf.scalar(this.cfg.text.padId, 'int32')).toFloat();
-      const tm = this.maskText(ids, mk.text, rng.fork('text'));
-      const textOut = this.forward({ ids: tf.tensor2d(tm.ids, [b, L], 'int32'), textPadding: padding }).encoderOut;
-      out.mlm = mlmPart(textOut, L, 0, tm.labels);
+      // text-only data
+      if (parts.includes('mlm')) {
+        const tm = this.maskText(ids, mk.text, rng.fork('text'));
+        const textOut = this.forward({ ids: tf.tensor2d(tm.ids, [b, L], 'int32'), textPadding: padding }).encoderOut;
+        out.mlm = mlmPart(textOut, L, 0, tm.labels);
+      }
       // image-text pairs
-      const pm = this.maskText(ids, mk.pairText, rng.fork('pair-text'));
-      const pi = mk.pairImage > 0 ? this.patchMasks(b, mk.pairImage, rng.fork('pair-image')) : undefined;
-      const pairOut = this.forward({ images, ids: tf.tensor2d(pm.ids, [b, L], 'int32'), textPadding: padding, maskedPatches: pi?.mask }).encoderOut;
-      out.vlm = mlmPart(pairOut, 1 + np + L, 1 + np, pm.labels);
-      if (pi) out.vlm = out.vlm.add(mimPart(pairOut, 1 + np + L, pi.rows)).div(2);
+      if (parts.includes('vlm')) {
+        const pm = this.maskText(ids, mk.pairText, rng.fork('pair-text'));
+        const pi = mk.pairImage > 0 ? this.patchMasks(b, mk.pairImage, rng.fork('pair-image')) : undefined;
+        const pairOut = this.forward({ images, ids: tf.tensor2d(pm.ids, [b, L], 'int32'), textPadding: padding, maskedPatches: pi?.mask }).encoderOut;
+        out.vlm = mlmPart(pairOut, 1 + np + L, 1 + np, pm.labels);
+        if (pi) out.vlm = out.vlm.add(maskedImageModelingLoss(pairOut, pi.rows, targets, np, mim)).div(2);
+      }
       return out;
     });
   }
 
   /**
-   * One step's objective: `mdm * (mim + mlm + vlm) + itc * ITC`, weights from `model.objectives`. Masks come from
-   * `new Rng(batch.seed).fork(...)` keyed by `batch.index`, so resumed runs repeat them exactly.
-   * @throws Error as {@link mdmLoss} and {@link itcLoss}
+   * The objectives a stage may select (`stages[i].objectives`) with the data each accepts: `mim` (images or
+   * pairs), `mlm` (texts or pairs), `vlm` (pairs) when built with MDM heads, `itc` (pairs) when its weight is
+   * non-zero (section 2.2; the retrieval fine-tuning of section 3.2 is a stage with `[itc]`).
    */
-  trainingLoss(batch: Beit3Batch): Beit3Loss {
+  stageObjectives(): Record<string, readonly StageData[]> {
+    return beit3StageObjectives(this.cfg);
+  }
+
+  /**
+   * One step's objective: `mdm * (mim + mlm + vlm) + itc * ITC`, weights from `model.objectives`; with `stage`,
+   * only the objectives it names (e.g. `[mim, mlm, vlm]` for masked data modeling, then `[itc]` for retrieval
+   * fine-tuning). Masks come from `new Rng(batch.seed).fork(...)` keyed by `batch.index`, so resumed runs repeat
+   * them exactly.
+   * @throws Error as {@link mdmLoss} and {@link itcLoss}; Error for an objective the model does not offer
+   */
+  trainingLoss(batch: Beit3Batch, stage?: StageSelection): Beit3Loss {
     const o = this.cfg.objectives;
     const rng = new Rng(batch.seed).fork(`beit3-${batch.index}`);
+    const offered = this.stageObjectives();
+    const run = stage ? stage.objectives : Object.keys(offered);
+    for (const name of run) {
+      if (!offered[name]) throw new Error(`BEiT3: no objective '${name}' (available: ${Object.keys(offered).join(', ')})`);
+      if (stage && !offered[name].includes(stage.data)) throw new Error(`BEiT3: objective '${name}' cannot run on ${stage.data} data`);
+    }
     return tf.tidy(() => {
       const parts: Record<string, Tensor> = {};
       let total: Tensor = tf.scalar(0);
-      if (o.mdm > 0) {
-        const m = this.mdmLoss(batch.images, batch.ids, rng.fork('mdm'));
+      const mdmParts = run.filter((n) => n !== 'itc');
+      if (mdmParts.length > 0) {
+        const m = this.mdmLoss(batch.images, batch.ids, rng.fork('mdm'), mdmParts);
         Object.assign(parts, m);
         total = total.add(tf.addN(Object.values(m)).mul(o.mdm));
       }
-      if (o.itc > 0) {
+      if (run.includes('itc')) {
         parts.itc = this.itcLoss(batch.images, batch.ids);
         total = total.add(parts.itc.mul(o.itc));
       }
       return { total, parts };
     });
   }
+}
+
+/**
+ * The objectives a BEiT-3 built from `cfg` offers to stages, with the data each accepts: `mim` (images or pairs),
+ * `mlm` (texts or pairs), `vlm` (pairs) when `objectives.mdm` > 0 (section 2.2), `itc` (pairs) when `objectives.itc`
+ * > 0 (retrieval fine-tuning on the dual-encoder mode, section 3.2).
+ */
+export function beit3StageObjectives(cfg: Pick<Beit3Config, 'objectives'>): Record<string, readonly StageData[]> {
+  const o = cfg.objectives;
+  const out: Record<string, readonly StageData[]> = {};
+  if (o.mdm > 0) Object.assign(out, { mim: ['images', 'pairs'], mlm: ['texts', 'pairs'], vlm: ['pairs'] });
+  if (o.itc > 0) out.itc = ['pairs'];
+  return out;
 }
 
 const EXPERT: Record<string, string> = { A: 'vision', B: 'language', C: 'vl' };

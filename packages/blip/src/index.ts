@@ -4,3 +4,9 @@ export type { BlipEncoders, BlipOptions, BlipStepInputs, BlipStepOutput, BlipBat
 export { BlipConfigSchema, BlipVisionSchema, BlipTextSchema } from './config';
 export type { BlipConfig, BlipConfigInput } from './config';
 export { salesforceBlipName, loadSalesforceBlip } from './weights';
+export { blipCaptions } from './captions';
+export {
+  CapFiltConfigSchema, CapFiltNoisySchema, CapFiltFinetuneSchema, CapFiltNucleusSchema, CapFiltCaptionerSchema, CapFiltFilterSchema,
+  capfiltTrainable, finetuneBlip, syntheticCaptions, itmMatchProbabilities, runCapFilt,
+} from './capfilt';
+export type { CapFiltConfig, CapFiltText, CapFiltCounts, CapFiltReport, CapFiltInputs, FinetuneOptions, FinetuneSummary } from './capfilt';

@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'fs';
 import * as path from 'path';
 import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, Experiment, ExperimentSchema, ReferenceSchema, parseYaml, validate } from '@mmzoo/core';
+import { ConfigError, Experiment, ExperimentSchema, ReferenceSchema, StagesSchema, checkStageObjectives, fillStageSteps, formatPath, parseYaml, validate } from '@mmzoo/core';
 import { getModel, ModelEntry } from './registry';
 
 /** A loaded, validated experiment file. */
@@ -43,15 +43,7 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
   const source = parseYaml(readFileSync(file, 'utf8'), file);
   const value = source.value as Record<string, unknown>;
   applyOverrides(value, sets);
-  // an error in an overridden value names the --set flag, not a line of the file
-  source.origin = (p) => {
-    const dotted = p.map(String).join('.');
-    const hit = sets.find((s) => {
-      const key = s.slice(0, s.indexOf('='));
-      return dotted === key || dotted.startsWith(`${key}.`) || key.startsWith(`${dotted}.`);
-    });
-    return hit ? `--set ${hit}` : undefined;
-  };
+  source.origin = overrideOrigin(sets);
   const head = validate(z.object({ model: z.object({ name: z.string() }).passthrough() }).passthrough(), value, source);
   let entry: ModelEntry;
   try {
@@ -61,10 +53,27 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
     throw new ConfigError(`${file}${loc ? `:${loc}` : ''}: ${(e as Error).message}`);
   }
   const model = validate(entry.schema, value.model, source, ['model']);
+  fillStageSteps(value);
   const rest = opts.modelOnly
-    ? ({ model, reference: value.reference === undefined ? undefined : validate(ReferenceSchema, value.reference, source, ['reference']) } as Experiment<any>)
+    ? ({
+      model,
+      reference: value.reference === undefined ? undefined : validate(ReferenceSchema, value.reference, source, ['reference']),
+      stages: value.stages === undefined ? undefined : validate(StagesSchema, value.stages, source, ['stages']),
+    } as Experiment<any>)
     : { ...validate(ExperimentSchema, value, source), model };
   const config = rest as Experiment<any>;
+  if (config.stages) {
+    // the stages may only name objectives the model offers, on data those objectives accept
+    const where = (p: (string | number)[]) => {
+      const full = ['stages', ...p];
+      const origin = source.origin?.(full);
+      const loc = source.locate(full);
+      return `${origin ?? `${file}${loc ? `:${loc}` : ''}`}: ${formatPath(full)}: `;
+    };
+    if (!entry.stageObjectives) throw new ConfigError(`${where([])}model '${head.model.name}' does not support stagewise training`);
+    const problem = checkStageObjectives(config.stages, entry.stageObjectives(model));
+    if (problem) throw new ConfigError(`${where(problem.path)}${problem.message}`);
+  }
   if (config.data) {
     // data paths in a config are relative to the config file's folder
     const dir = path.dirname(path.resolve(file));
@@ -78,4 +87,21 @@ export function experimentName(file: string): string {
   const base = path.basename(file).replace(/\.ya?ml$/, '');
   const dir = path.basename(path.dirname(path.resolve(file)));
   return dir && dir !== 'configs' && dir !== '.' ? `${dir}-${base}` : base;
+}
+
+/**
+ * Where a config value came from when a `--set key=value` override set it (or a parent or child of it): an error
+ * in an overridden value then names the flag, e.g. `--set train.lr=abc`, instead of a line of the file.
+ * @param sets the `key=value` overrides as given
+ * @returns a function from a config path (zod issue path) to `--set ...`, or undefined for values from the file
+ */
+export function overrideOrigin(sets: readonly string[]): (path: readonly PropertyKey[]) => string | undefined {
+  return (p) => {
+    const dotted = p.map(String).join('.');
+    const hit = sets.find((s) => {
+      const key = s.slice(0, s.indexOf('='));
+      return dotted === key || dotted.startsWith(`${key}.`) || key.startsWith(`${dotted}.`);
+    });
+    return hit ? `--set ${hit}` : undefined;
+  };
 }

@@ -6,6 +6,7 @@ import { infoCommand } from './commands/info';
 import { configsCommand } from './commands/configs';
 import { compareCommand } from './commands/compare';
 import { captionCommand } from './commands/caption';
+import { capfiltCommand } from './commands/capfilt';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -68,6 +69,17 @@ export async function main(argv: string[]): Promise<number> {
     .option('--set <key=value>', 'override a model.caption setting (repeatable), e.g. --set caption.strategy=greedy', collect, [])
     .action(async (runDir, images, opts) => {
       code = await captionCommand(runDir, images, opts);
+    });
+  program
+    .command('capfilt')
+    .description('CapFilt (BLIP section 3.3): caption and filter a noisy copy of a BLIP run\'s training scenes; writes cleaned.jsonl and a report')
+    .argument('<config>', 'CapFilt file, e.g. configs/blip/capfilt-scenes-tiny.yaml')
+    .option('--out <dir>', 'output folder (default runs/<config folder>-<config name>)')
+    .option('--overwrite', 'replace an existing report in the output folder')
+    .option('--backend <name>', 'tfjs backend')
+    .option('--set <key=value>', 'override a CapFilt setting (repeatable), e.g. --set filter.threshold=0.6', collect, [])
+    .action(async (config, opts) => {
+      code = await capfiltCommand(config, opts);
     });
   program
     .command('configs')

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DualEncoder, LossOutput, Module, TrainableModel } from '@mmzoo/core';
+import { DualEncoder, LossOutput, Module, StageData, StageSelection, TrainableModel } from '@mmzoo/core';
 import type { ImageTextBatch } from '@mmzoo/core/node';
 import { ClipConfigSchema, buildClip, CLIP } from '@mmzoo/clip';
 import { vlmoEntry } from './models/vlmo';
@@ -15,9 +15,12 @@ export interface BuildContext {
   padId?: number;
 }
 
-/** A model trainable on image-text pairs and evaluable as a dual encoder. */
+/**
+ * A model trainable on image-text pairs and evaluable as a dual encoder. `stage` (stagewise runs, models with
+ * `stageObjectives`) names the objectives to run and the data they see.
+ */
 export type ImageTextModel = Module & TrainableModel & DualEncoder & {
-  trainingLoss(batch: ImageTextBatch): LossOutput;
+  trainingLoss(batch: ImageTextBatch, stage?: StageSelection): LossOutput;
 };
 
 /** One registry entry: the `model:` schema, the builder, and facts the CLI needs. */
@@ -49,6 +52,12 @@ export interface ModelEntry<C = any> {
    * e.g. BEiT-3 fits its k-means visual tokenizer on training images. Optional.
    */
   prepare?(model: ImageTextModel, session: import('./session').Session): Promise<void> | void;
+  /**
+   * The objectives a `stages:` list may select for a model built from `cfg`, each with the data kinds it accepts
+   * (e.g. VLMo `{ mim: ['images', 'pairs'], mlm: ['texts', 'pairs'], itc: ['pairs'], ... }`). Models without it do
+   * not support stagewise training. Optional.
+   */
+  stageObjectives?(cfg: C): Record<string, readonly StageData[]>;
 }
 
 function countWhere(model: Module, pred: (name: string) => boolean): number {

@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { writeFileAtomic } from '@mmzoo/core/node';
-import type { HistoryPoint, TrainSummary, DualEncoderMetrics } from '@mmzoo/core/node';
+import type { HistoryPoint, StageSummary, TrainSummary, DualEncoderMetrics } from '@mmzoo/core/node';
 import { plotCurves, SeriesPoint } from './plot';
 
 /** Legend label of a flattened metric: `retrieval.imageToText.r1` -> `i2t R@1`. */
@@ -17,6 +17,8 @@ export interface Results {
   towers: Record<string, number>;
   train: { steps: number; samplesPerStep: number; samplesPerSecond: number; wallSeconds: number; peakRssMB: number; initialLoss: number; finalLoss: number };
   metrics: Record<string, any>;
+  /** stagewise runs: each stage's first and last loss and their ratio (trainer StageSummary) */
+  stages?: StageSummary[];
   history: HistoryPoint[];
 }
 
@@ -26,13 +28,14 @@ export interface Results {
  */
 export async function writeResults(runDir: string, r: {
   model: string; config: string; backend: string; params: number; towers: Record<string, number>;
-  summary: TrainSummary; metrics: DualEncoderMetrics; history: HistoryPoint[]; samplesPerStep: number;
+  summary: TrainSummary; metrics: DualEncoderMetrics; history: HistoryPoint[]; samplesPerStep: number; stages?: StageSummary[];
 }): Promise<Results> {
   const s = r.summary;
   const results: Results = {
     model: r.model, config: r.config, backend: r.backend, params: r.params, towers: r.towers,
     train: { steps: s.steps, samplesPerStep: r.samplesPerStep, samplesPerSecond: s.samplesPerSecond, wallSeconds: s.wallSeconds, peakRssMB: s.peakRssMB, initialLoss: s.initialLoss, finalLoss: s.finalLoss },
     metrics: r.metrics as Record<string, any>,
+    ...(r.stages ? { stages: r.stages } : {}),
     history: r.history,
   };
   await writeFileAtomic(path.join(runDir, 'results.json'), JSON.stringify(results, null, 2));

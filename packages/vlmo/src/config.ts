@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VisualTokenizerSchema } from '@mmzoo/core';
 
 /** The `model.vision` section of a VLMo config: the patch embedding (VLMo section 3.1, "Input Representations"). */
 export const VlmoVisionSchema = z
@@ -41,8 +42,23 @@ export const VlmoObjectivesSchema = z
     itc: z.number().nonnegative().default(1),
     /** image-text matching in fusion mode with hard negatives drawn from the ITC similarities */
     itm: z.number().nonnegative().default(1),
-    /** masked language modelling in fusion mode */
+    /** masked language modelling: in fusion mode on image-text pairs, in text-only mode on text-only data (section 3.3) */
     mlm: z.number().nonnegative().default(1),
+    /**
+     * BEiT-style masked image modelling in image-only mode (the image-only stage, section 3.3): builds `mask_token`,
+     * `mim_head` and a k-means visual tokenizer (`model.tokenizer`); 0 (default) builds none of them
+     */
+    mim: z.number().nonnegative().default(0),
+  })
+  .strict();
+
+/** Masked image modelling of the image-only stage (BEiT section 2.5: block-wise masking of about 40% of patches). */
+export const VlmoMimSchema = z
+  .object({
+    /** fraction of patches masked block-wise (BEiT: 75 of 196, 0.4) */
+    ratio: z.number().min(0).max(1).default(0.4),
+    /** smallest block of the block-wise masking (BEiT: 16 patches) */
+    minBlock: z.number().int().positive().default(16),
   })
   .strict();
 
@@ -71,6 +87,10 @@ export const VlmoConfigSchema = z
     objectives: VlmoObjectivesSchema.default(VlmoObjectivesSchema.parse({})),
     /** masking probability of MLM (VLMo: 0.15) */
     mlmProbability: z.number().min(0).max(1).default(0.15),
+    /** masked image modelling (objectives.mim > 0): masking */
+    mim: VlmoMimSchema.default(VlmoMimSchema.parse({})),
+    /** masked image modelling (objectives.mim > 0): the visual tokenizer giving the targets */
+    tokenizer: VisualTokenizerSchema.default(VisualTokenizerSchema.parse({})),
   })
   .strict()
   .refine((c) => c.width % c.numHeads === 0, { message: 'width must be divisible by numHeads', path: ['numHeads'] })

@@ -1,7 +1,8 @@
 import {
-  BertEmbeddings, BertLMHead, Embedding, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, RelativePositionBias, RelativePositionIndex,
-  Rng, Tensor, Tensor2D, Variable, contrastiveLoss, crossEntropy, embeddingLookup, imageRelativePositionIndex, keyPaddingMask,
-  l2Normalize, maskTokens, normal, stopGradient, tf, vlmoFusionRelativePositionIndex, vlmoRelativeLayout, vlmoTextRelativePositionIndex,
+  BertEmbeddings, BertLMHead, Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, RelativePositionBias,
+  RelativePositionIndex, Rng, StageData, StageSelection, Tensor, Variable, blockMaskBatch, contrastiveLoss, crossEntropy, imageRelativePositionIndex,
+  keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, normal, stopGradient, tf, vlmoFusionRelativePositionIndex,
+  vlmoRelativeLayout, vlmoTextRelativePositionIndex,
 } from '@mmzoo/core';
 import { VlmoConfig, VlmoConfigInput, VlmoConfigSchema } from './config';
 
@@ -32,7 +33,7 @@ export type VlmoFusionOutput = {
   itmLogits: Tensor;
 };
 
-/** The training objective's value: total and parts `itc`, `itm`, `mlm` (those with a non-zero weight). */
+/** The training objective's value: total and parts `itc`, `itm`, `mlm`, `mim` (those that ran). */
 export type VlmoLoss = {
   total: Tensor;
   parts: Record<string, Tensor>;
@@ -78,6 +79,10 @@ export class VLMo extends Module {
   readonly logitScale: Variable;
   readonly logitVlScale?: Variable;
   readonly mlmScore?: BertLMHead;
+  /** masked image modelling (objectives.mim > 0): the [MASK] patch embedding [1, 1, width], the head and the tokenizer */
+  readonly maskToken?: Variable;
+  readonly mimHead?: Linear;
+  readonly visualTokenizer?: KMeansVisualTokenizer;
   readonly grid: [number, number];
   readonly vocabSize: number;
   /** end-of-text id (never masked by MLM) */
@@ -130,6 +135,13 @@ export class VLMo extends Module {
     if (hasVl) this.logitVlScale = this.param('logit_vl_scale', tf.scalar(cfg.initLogitScale));
     // VLMo's heads.MLMHead: BERT's prediction head, decoder not tied to the word embeddings
     if (cfg.objectives.mlm > 0) this.mlmScore = this.module('mlm_score', new BertLMHead({ width: w, vocabSize }));
+    // the image-only stage (section 3.3) is BEiT's masked image modelling: [MASK] patches, a linear head over the
+    // visual tokens (BEiT section 2.3), targets from a visual tokenizer (here k-means, as BEiT-3's in mmzoo)
+    if (cfg.objectives.mim > 0) {
+      this.maskToken = this.param('mask_token', normal([1, 1, w], 0.02));
+      this.mimHead = this.module('mim_head', new Linear(w, cfg.tokenizer.codebookSize));
+      this.visualTokenizer = this.module('visual_tokenizer', new KMeansVisualTokenizer(cfg.tokenizer.codebookSize, cfg.vision.channels, cfg.vision.patchSize));
+    }
   }
 
   private textRel(len: number): RelativePositionIndex {
@@ -151,12 +163,20 @@ export class VLMo extends Module {
 
   /**
    * Image tokens: stride-P patch projection (with bias), class token at position 0, no absolute position
-   * embedding, plus `token_type_embeddings[1]` on every token.
-   * @param images float32 [B, C, H, W] @returns float32 [B, 1 + patches, width]
+   * embedding, plus `token_type_embeddings[1]` on every token. Masked patches (masked image modelling) are
+   * replaced by `mask_token` before the class token is prepended (BEiT section 2.3).
+   * @param images float32 [B, C, H, W] @param maskedPatches float32 [B, patches] 0/1 (needs objectives.mim > 0)
+   * @returns float32 [B, 1 + patches, width]
+   * @throws Error when `maskedPatches` is given to a model without `mask_token`
    */
-  embedImage(images: Tensor): Tensor {
+  embedImage(images: Tensor, maskedPatches?: Tensor): Tensor {
+    if (maskedPatches && !this.maskToken) throw new Error('VLMo was built without mask_token (model.objectives.mim is 0)');
     return tf.tidy(() => {
-      const p = this.patchEmbed.apply(images);
+      let p = this.patchEmbed.apply(images);
+      if (maskedPatches) {
+        const m = maskedPatches.toFloat().expandDims(2);
+        p = p.mul(tf.scalar(1).sub(m)).add(this.maskToken!.mul(m));
+      }
       const b = (p.shape as number[])[0];
       const cls = this.clsToken.tile([b, 1, 1]);
       return tf.concat([cls, p], 1).add(this.tokenTypeEmbeddings.weight.slice([1, 0], [1, -1]));
@@ -310,69 +330,159 @@ export class VLMo extends Module {
     });
   }
 
-  /**
-   * MLM in fusion mode (section 3.2, "Masked Language Modeling"): 15% of the text tokens (not start, end or
-   * padding) are selected, 80/10/10 [MASK]/random/unchanged; the MLM head predicts the originals.
-   * @throws Error when the model was built without the MLM head (objectives.mlm: 0)
-   */
-  mlmLoss(images: Tensor, ids: Tensor, rng: Rng): Tensor {
-    const head = this.mlmScore;
-    if (!head) throw new Error('VLMo was built without the MLM head (model.objectives.mlm is 0)');
+  /** BERT masking of 15% of the text tokens (not start, end or padding), 80/10/10; the masked ids and flat label positions. */
+  private maskText(ids: Tensor, rng: Rng): { ids: Tensor; positions: number[]; labels: number[] } {
     const [b, l] = ids.shape as [number, number];
     const t = this.cfg.text;
     const m = maskTokens(ids.dataSync() as Int32Array, [b, l], rng, {
       probability: this.cfg.mlmProbability, maskId: t.maskId, vocabSize: this.vocabSize, special: [t.padId, t.startId, this.endId],
       firstRandomId: Math.min(t.firstWordId, this.vocabSize - 1),
     });
-    const rows: number[] = [];
+    const positions: number[] = [];
     const labels: number[] = [];
     m.labels.forEach((v, k) => {
       if (v !== -100) {
-        rows.push(k);
+        positions.push(k);
         labels.push(v);
       }
     });
+    return { ids: tf.tensor2d(m.ids, [b, l], 'int32'), positions, labels };
+  }
+
+  private mlmHead(): BertLMHead {
+    if (!this.mlmScore) throw new Error('VLMo was built without the MLM head (model.objectives.mlm is 0)');
+    return this.mlmScore;
+  }
+
+  /**
+   * MLM in fusion mode (section 3.2, "Masked Language Modeling"): 15% of the text tokens (not start, end or
+   * padding) are selected, 80/10/10 [MASK]/random/unchanged; the MLM head predicts the originals.
+   * @throws Error when the model was built without the MLM head (objectives.mlm: 0)
+   */
+  mlmLoss(images: Tensor, ids: Tensor, rng: Rng): Tensor {
+    const head = this.mlmHead();
     return tf.tidy(() => {
-      if (rows.length === 0) return tf.scalar(0);
-      const out = this.infer(images, tf.tensor2d(m.ids, [b, l], 'int32'));
-      const flat = out.textFeats.reshape([b * l, this.cfg.width]) as Tensor2D;
-      const picked = embeddingLookup(flat, tf.tensor1d(rows, 'int32'));
-      return crossEntropy(head.apply(picked), tf.tensor1d(labels, 'int32'));
+      const m = this.maskText(ids, rng);
+      if (m.positions.length === 0) return tf.scalar(0);
+      const out = this.infer(images, m.ids);
+      return maskedPredictionLoss(out.textFeats, m.positions, m.labels, (x) => head.apply(x));
     });
   }
 
   /**
-   * One pre-training step's objective (section 3.2): `itc * ITC + itm * ITM + mlm * MLM` with the weights of
-   * `model.objectives`; the random draws (MLM masks, ITM negatives) come from `new Rng(batch.seed).fork(...)`
-   * keyed by `batch.index`, so a resumed run repeats them.
-   * @throws Error when B < 2
+   * MLM on text-only data in text-only mode (the text-only stage, section 3.3: L-FFN in every layer, the text
+   * relative positions), masking as {@link mlmLoss}; the head reads the final norm of each masked token.
+   * @param ids int32 [B, L]
+   * @throws Error when the model was built without the MLM head
    */
-  trainingLoss(batch: VlmoBatch): VlmoLoss {
+  textMlmLoss(ids: Tensor, rng: Rng): Tensor {
+    const head = this.mlmHead();
+    return tf.tidy(() => {
+      const m = this.maskText(ids, rng);
+      if (m.positions.length === 0) return tf.scalar(0);
+      const mask = keyPaddingMask(this.textMask(ids));
+      const L = (ids.shape as number[])[1];
+      const { output } = this.transformer.forward(this.embedText(m.ids), {
+        segments: [{ modality: 'language', length: L }], mask, biases: this.relPos.layerBiases(this.textRel(L)),
+      });
+      return maskedPredictionLoss(output, m.positions, m.labels, (x) => head.apply(x));
+    });
+  }
+
+  /**
+   * Masked image modelling in image-only mode (the image-only stage, section 3.3, which is BEiT's pre-training,
+   * BEiT section 2): `mim.ratio` of the patches are masked block-wise (core's blockMaskBatch), replaced by
+   * `mask_token`, and `mim_head` predicts their visual tokens (core's KMeansVisualTokenizer, fitted before
+   * training) from the final norm of the V-FFN path.
+   * @param images float32 [B, C, H, W]
+   * @throws Error when built without MIM (objectives.mim: 0) or the tokenizer is not fitted
+   */
+  mimLoss(images: Tensor, rng: Rng): Tensor {
+    const tok = this.visualTokenizer;
+    const head = this.mimHead;
+    if (!tok || !head) throw new Error('VLMo was built without masked image modelling (model.objectives.mim is 0)');
+    const b = (images.shape as number[])[0];
+    const np = this.grid[0] * this.grid[1];
+    return tf.tidy(() => {
+      const targets = tok.encode(images).dataSync() as Int32Array;
+      const masks = blockMaskBatch(this.grid, b, this.cfg.mim.ratio, rng, { minBlock: this.cfg.mim.minBlock });
+      const x = this.embedImage(images, tf.tensor2d(masks.mask, [b, np]));
+      const { output } = this.transformer.forward(x, {
+        segments: [{ modality: 'vision', length: 1 + np }], biases: this.relPos.layerBiases(this.imageIndex),
+      });
+      return maskedImageModelingLoss(output, masks.rows, targets, np, (f) => head.apply(f));
+    });
+  }
+
+  /**
+   * The objectives a stage may select (`stages[i].objectives`, section 3.3) with the data each accepts: `itc`,
+   * `itm` (pairs), `mlm` (texts: text-only mode; pairs: fusion mode) and `mim` (images, or the images of pairs),
+   * each only when its `model.objectives` weight is non-zero.
+   */
+  stageObjectives(): Record<string, readonly StageData[]> {
+    return vlmoStageObjectives(this.cfg);
+  }
+
+  /**
+   * One pre-training step's objective (section 3.2): `itc * ITC + itm * ITM + mlm * MLM (+ mim * MIM)` with the
+   * weights of `model.objectives`. With `stage` (stagewise pre-training, section 3.3) only the objectives it names
+   * run, on its data: `mlm` on `texts` is text-only MLM ({@link textMlmLoss}), on `pairs` fusion MLM. The random
+   * draws (masks, ITM negatives) come from `new Rng(batch.seed).fork(...)` keyed by `batch.index`, so a resumed run
+   * repeats them.
+   * @throws Error when B < 2 (ITC), or for an objective the model does not offer or a data kind it cannot use
+   */
+  trainingLoss(batch: VlmoBatch, stage?: StageSelection): VlmoLoss {
     const o = this.cfg.objectives;
     const rng = new Rng(batch.seed).fork(`vlmo-${batch.index}`);
+    const offered = this.stageObjectives();
+    const run = stage ? stage.objectives : Object.keys(offered);
+    const data: StageData = stage ? stage.data : 'pairs';
+    for (const name of run) {
+      if (!offered[name]) throw new Error(`VLMo: no objective '${name}' (available: ${Object.keys(offered).join(', ')})`);
+      if (!offered[name].includes(data)) throw new Error(`VLMo: objective '${name}' cannot run on ${data} data`);
+    }
     return tf.tidy(() => {
       const parts: Record<string, Tensor> = {};
       let total: Tensor = tf.scalar(0);
       let sims: Tensor | undefined;
-      if (o.itc > 0 || o.itm > 0) {
+      if (run.includes('itc') || run.includes('itm')) {
         const itc = this.itcLoss(batch.images, batch.ids);
         sims = itc.sims;
-        if (o.itc > 0) {
+        if (run.includes('itc')) {
           parts.itc = itc.loss;
           total = total.add(itc.loss.mul(o.itc));
         }
       }
-      if (o.itm > 0) {
+      if (run.includes('itm')) {
         parts.itm = this.itmLoss(batch.images, batch.ids, sims!, rng.fork('itm'), batch.imageIds);
         total = total.add(parts.itm.mul(o.itm));
       }
-      if (o.mlm > 0) {
-        parts.mlm = this.mlmLoss(batch.images, batch.ids, rng.fork('mlm'));
+      if (run.includes('mlm')) {
+        parts.mlm = data === 'texts' ? this.textMlmLoss(batch.ids, rng.fork('mlm')) : this.mlmLoss(batch.images, batch.ids, rng.fork('mlm'));
         total = total.add(parts.mlm.mul(o.mlm));
+      }
+      if (run.includes('mim')) {
+        parts.mim = this.mimLoss(batch.images, rng.fork('mim'));
+        total = total.add(parts.mim.mul(o.mim));
       }
       return { total, parts };
     });
   }
+}
+
+/**
+ * The objectives a VLMo built from `cfg` offers to stages (section 3.3), with the data each accepts: `itc`, `itm`
+ * (pairs), `mlm` (texts: text-only mode; pairs: fusion mode), `mim` (images, or the images of pairs); each only when
+ * its `model.objectives` weight is non-zero (its head exists).
+ */
+export function vlmoStageObjectives(cfg: Pick<VlmoConfig, 'objectives'>): Record<string, readonly StageData[]> {
+  const o = cfg.objectives;
+  const out: Record<string, readonly StageData[]> = {};
+  if (o.itc > 0) out.itc = ['pairs'];
+  if (o.itm > 0) out.itm = ['pairs'];
+  if (o.mlm > 0) out.mlm = ['texts', 'pairs'];
+  if (o.mim > 0) out.mim = ['images', 'pairs'];
+  return out;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ItmScorer, itmRerankedRecall, retrievalRecall, retrievalRecallFromScores, scorePairs, tf } from '@mmzoo/core';
+import { ItmScorer, itmLogOdds, itmRerankedRecall, retrievalRecall, retrievalRecallFromScores, scorePairs, tf } from '@mmzoo/core';
 import { EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist, swappedSceneCaptions } from '@mmzoo/core/node';
 import { buildScenes, canonicalDescription } from '@mmzoo/core';
 
@@ -74,5 +74,13 @@ describe('swapped-position hard negatives of the gallery scenes', () => {
       expect(canonicalDescription(scenes.scenes[i].items)).toBeTruthy();
     });
     expect(found).toBeGreaterThan(n * 0.9);
+  });
+});
+
+describe('itmLogOdds', () => {
+  test('is logit(match) - logit(no match) per pair, and rejects other shapes', () => {
+    const out = itmLogOdds(tf.tensor2d([[0.5, 2], [3, -1], [0, 0]]));
+    expect(Array.from(out.dataSync())).toEqual([1.5, -4, 0]);
+    expect(() => itmLogOdds(tf.zeros([3, 3]))).toThrow(/expected logits \[K, 2\], got \[3,3\]/);
   });
 });

@@ -1,4 +1,4 @@
-import { l2Normalize, momentumContrastiveLoss, tf } from '@mmzoo/core';
+import { clampTemperature, distillationAlpha, l2Normalize, momentumContrastiveLoss, tf } from '@mmzoo/core';
 
 describe('momentumContrastiveLoss (ITC with queues and momentum distillation)', () => {
   const make = () => {
@@ -45,5 +45,28 @@ describe('momentumContrastiveLoss (ITC with queues and momentum distillation)', 
     expect(tf.abs(grads[imgV.name]).max().dataSync()[0]).toBeGreaterThan(0);
     expect(Math.abs(grads[temp.name].dataSync()[0])).toBeGreaterThan(0);
     for (const v of [imgM, txtM]) expect(grads[v.name] ? tf.abs(grads[v.name]).max().dataSync()[0] : 0).toBe(0);
+  });
+});
+
+describe('clampTemperature and distillationAlpha (ALBEF sec. 3.3, shared with BLIP)', () => {
+  test('tau is clamped in place into [low, high], and left alone without a range', () => {
+    const low = tf.variable(tf.scalar(0.0001));
+    const high = tf.variable(tf.scalar(0.9));
+    const free = tf.variable(tf.scalar(0.9));
+    clampTemperature(low, [0.001, 0.5]);
+    clampTemperature(high, [0.001, 0.5]);
+    clampTemperature(free, undefined);
+    expect(low.dataSync()[0]).toBeCloseTo(0.001, 7);
+    expect(high.dataSync()[0]).toBeCloseTo(0.5, 7);
+    expect(free.dataSync()[0]).toBeCloseTo(0.9, 7);
+    tf.dispose([low, high, free]);
+  });
+
+  test('alpha ramps linearly from 0 to its value over rampSteps, then stays', () => {
+    expect(distillationAlpha(0.4, 100, 0)).toBe(0);
+    expect(distillationAlpha(0.4, 100, 25)).toBeCloseTo(0.1, 12);
+    expect(distillationAlpha(0.4, 100, 100)).toBeCloseTo(0.4, 12);
+    expect(distillationAlpha(0.4, 100, 5000)).toBeCloseTo(0.4, 12);
+    expect(distillationAlpha(0.4, 0, 0)).toBe(0.4);
   });
 });

@@ -48,6 +48,18 @@ describe('AdamW (decoupled weight decay)', () => {
     opt.dispose();
     model.dispose();
   });
+
+  test('creating and disposing an optimizer leaves no tensors behind (it used to leak two per parameter)', () => {
+    const p = tf.variable(tf.ones([3]));
+    const q = tf.variable(tf.ones([2, 2]));
+    const before = tf.memory().numTensors;
+    const opt = new AdamW(new Map([['p', p], ['q', q]]));
+    expect(tf.memory().numTensors).toBe(before + 4);
+    expect(Array.from(opt.m.get('q')!.dataSync())).toEqual([0, 0, 0, 0]);
+    opt.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([p, q]);
+  });
 });
 
 describe('learning-rate schedule', () => {

@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import { createHash } from 'crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream } from 'fs';
 import * as path from 'path';
-import { parseYaml, validate, ConfigError } from '@mmzoo/core';
+import { parseYaml, validate, ConfigError, StageConfig } from '@mmzoo/core';
 import { CompareSchema, CompareConfig } from '../compare/schema';
 import { CompareRow, writeReport } from '../compare/report';
 import { loadExperiment } from '../experiment';
@@ -61,14 +61,32 @@ export async function compareCommand(file: string, opts: { out?: string; backend
   return 0;
 }
 
-/** The --set overrides that put one model under the comparison's seed, budget and shared overrides. */
-function overridesFor(cfg: CompareConfig, modelFile: string): string[] {
+/**
+ * The --set overrides that put one model under the comparison's seed, budget and shared overrides. A samples budget
+ * sets train.steps from the batch size; for a stagewise config (`stages:`) it is split over the stages by each
+ * stage's share of the config's samples (at least one step each), capping warmups at a tenth of the new steps.
+ */
+export function overridesFor(cfg: CompareConfig, modelFile: string): string[] {
   const sets = [`train.seed=${cfg.seed}`, ...Object.entries(cfg.overrides).map(([k, v]) => `${k}=${v}`)];
   if (cfg.budget.samples) {
     const loaded = loadExperiment(modelFile, sets);
-    const per = loaded.config.train.batchSize * loaded.config.train.accumSteps;
-    const steps = Math.max(1, Math.ceil(cfg.budget.samples / per));
-    sets.push(`train.steps=${steps}`, `train.warmupSteps=${Math.min(loaded.config.train.warmupSteps, Math.floor(steps / 10))}`);
+    const t = loaded.config.train;
+    const stages = loaded.config.stages as StageConfig[] | undefined;
+    if (stages) {
+      // a stagewise config: each stage keeps its share of the samples (steps x its batch size), at least one step
+      const sizes = stages.map((st) => (st.batchSize ?? t.batchSize) * t.accumSteps);
+      const all = stages.reduce((a, st, i) => a + st.steps * sizes[i], 0);
+      const steps = stages.map((st) => Math.max(1, Math.round((cfg.budget.samples! * st.steps) / all)));
+      steps.forEach((n, i) => {
+        sets.push(`stages.${i}.steps=${n}`);
+        if (stages[i].warmupSteps !== undefined) sets.push(`stages.${i}.warmupSteps=${Math.min(stages[i].warmupSteps!, Math.floor(n / 10))}`);
+      });
+      sets.push(`train.steps=${steps.reduce((a, n) => a + n, 0)}`, `train.warmupSteps=${Math.min(t.warmupSteps, Math.floor(Math.min(...steps) / 10))}`);
+    } else {
+      const per = t.batchSize * t.accumSteps;
+      const steps = Math.max(1, Math.ceil(cfg.budget.samples / per));
+      sets.push(`train.steps=${steps}`, `train.warmupSteps=${Math.min(t.warmupSteps, Math.floor(steps / 10))}`);
+    }
     if (loaded.config.eval.every > 0) sets.push('eval.every=0');
   }
   return sets;

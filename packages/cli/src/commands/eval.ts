@@ -39,6 +39,7 @@ export async function evalCommand(runDirArg: string, opts: { backend?: string })
   const results = await writeResults(runDir, {
     model: config.model.name, config: prev?.config ?? '(from checkpoint)', backend: backend.name, params: session.model.numParams(),
     towers: entry.towers(session.model), summary, metrics, history, samplesPerStep: config.train.batchSize * config.train.accumSteps,
+    stages: prev?.stages,
   });
   process.stdout.write(renderTable(results) + '\n');
   session.model.dispose();

@@ -1,16 +1,24 @@
 import { existsSync, readFileSync } from 'fs';
-import { ConfigError, initBackend, manualSeed } from '@mmzoo/core';
+import { ConfigError, initBackend, manualSeed, stageParameterNames } from '@mmzoo/core';
 import { loadImageTextData, buildTokenizer } from '@mmzoo/core/node';
 import { loadExperiment, LoadedExperiment } from '../experiment';
 import { BuildContext } from '../registry';
 import { listConfigFiles } from './configs';
 
-function count(loaded: LoadedExperiment, ctx: BuildContext = {}): { towers: Record<string, number>; total: number } {
+function count(loaded: LoadedExperiment, ctx: BuildContext = {}): { towers: Record<string, number>; total: number; stages: [string, number][] } {
   manualSeed(0);
   const model = loaded.entry.build(loaded.config.model, ctx);
-  const out = { towers: loaded.entry.towers(model), total: model.numParams() };
-  model.dispose();
-  return out;
+  try {
+    // each stage's trainable/frozen patterns resolved against the built model (a pattern matching nothing throws)
+    const params = model.trainableParameters();
+    const stages = (loaded.config.stages ?? []).map((st, i): [string, number] => {
+      const names = stageParameterNames([...params.keys()], st, ['stages', i]);
+      return [st.name, names.reduce((a, n) => a + params.get(n)!.size, 0)];
+    });
+    return { towers: loaded.entry.towers(model), total: model.numParams(), stages };
+  } finally {
+    model.dispose();
+  }
 }
 
 function table(rows: string[][]): string {
@@ -20,7 +28,7 @@ function table(rows: string[][]): string {
 
 /**
  * `mmzoo info CONFIG`: validates the `model:` section and prints the trainable parameter count per tower and the
- * total. `mmzoo info --all`: the same for every paper-size preset (configs with a `reference:` section) in one
+ * total, and for a `stages:` list how many parameters each stage trains (its patterns resolved on the model). `mmzoo info --all`: the same for every paper-size preset (configs with a `reference:` section) in one
  * table beside the published figure. Models are built on the cpu backend (a few seconds for paper sizes).
  * @throws ConfigError for an invalid config
  */
@@ -54,10 +62,11 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
     const tok = buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
     ctx = { vocabSize: tok.vocabSize, eotId: tok.endId, padId: tok.padId };
   }
-  const { towers, total } = count(loaded, ctx);
+  const { towers, total, stages } = count(loaded, ctx);
   const rows: [string, string][] = [['model', `${loaded.config.model.name} (${loaded.file})`]];
   for (const [k, v] of Object.entries(towers)) rows.push([`  ${k}`, v.toLocaleString('en-US')]);
   rows.push(['total parameters', total.toLocaleString('en-US')]);
+  for (const [name, n] of stages) rows.push([`stage ${name} trains`, `${n.toLocaleString('en-US')} (frozen ${(total - n).toLocaleString('en-US')})`]);
   if (loaded.config.reference) rows.push(['published', `${loaded.config.reference.params.toLocaleString('en-US')} (${loaded.config.reference.source})`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   process.stdout.write(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n');

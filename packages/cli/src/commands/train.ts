@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { SingleBar } from 'cli-progress';
 import { WordTokenizer, initBackend, tf } from '@mmzoo/core';
 import { latestCheckpoint, makeImageTextBatch, readCheckpointMeta, runTraining, buildTokenizer, ImageTextBatch } from '@mmzoo/core/node';
+import type { StageSummary } from '@mmzoo/core/node';
 import { loadExperiment } from '../experiment';
 import { createLogger } from '../logger';
 import { evaluateSession, openSession } from '../session';
@@ -67,10 +68,11 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
   let lastTime = Date.now();
   let lastStep = startStep;
   const summary = await runTraining<ImageTextBatch>({
-    runDir, model, train: t, resume: opts.resume,
-    makeBatch: (i) => makeImageTextBatch(data.train, tokenizer, i, t.batchSize, session.contextLength, seed),
+    runDir, model, train: t, resume: opts.resume, stages: cfg.stages,
+    // a stage's batches are pair batches of its batch size; its `data` says which side its objectives use
+    makeBatch: (i, stage) => makeImageTextBatch(data.train, tokenizer, i, stage?.batchSize ?? t.batchSize, session.contextLength, seed),
     disposeBatch: (b) => tf.dispose([b.images, b.ids]),
-    loss: (b) => model.trainingLoss(b),
+    loss: (b, stage) => model.trainingLoss(b, stage),
     meta: { config: cfg, tokenizer: tokJson, model: cfg.model.name },
     evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: async () => flatMetrics(await evaluateSession(session)) } : undefined,
     shouldStop: () => stop,
@@ -104,7 +106,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
   if (last) last.metrics = { ...last.metrics, ...flatMetrics(metrics) };
   const results = await writeResults(runDir, {
     model: cfg.model.name, config: loaded.file, backend: backend.name, params: model.numParams(), towers,
-    summary, metrics, history: summary.history, samplesPerStep: t.batchSize * t.accumSteps,
+    summary, metrics, history: summary.history, samplesPerStep: t.batchSize * t.accumSteps, stages: summary.stages,
   });
   logger.info({ metrics: results.metrics }, 'results written to ' + path.join(runDir, 'results.json'));
   process.stdout.write(renderTable(results) + '\n');
@@ -124,13 +126,14 @@ export function flatMetrics(m: object, prefix = ''): Record<string, number> {
 }
 
 /** A plain-text table of the headline results. */
-export function renderTable(r: { model: string; backend: string; params: number; train: Record<string, number>; metrics: Record<string, any> }): string {
+export function renderTable(r: { model: string; backend: string; params: number; train: Record<string, number>; metrics: Record<string, any>; stages?: StageSummary[] }): string {
   const rows: [string, string][] = [
     ['model', r.model], ['backend', r.backend], ['parameters', r.params.toLocaleString('en-US')],
     ['steps', String(r.train.steps)], ['samples/s', r.train.samplesPerSecond.toFixed(1)],
     ['wall time (s)', r.train.wallSeconds.toFixed(1)], ['peak RSS (MB)', r.train.peakRssMB.toFixed(0)],
     ['loss (initial -> final)', `${r.train.initialLoss.toFixed(4)} -> ${r.train.finalLoss.toFixed(4)}`],
   ];
+  for (const st of r.stages ?? []) rows.push([`stage ${st.name} loss`, `${st.initialLoss.toFixed(4)} -> ${st.finalLoss.toFixed(4)} (x${st.lossRatio.toFixed(2)})`]);
   const m = r.metrics;
   if (m.zeroShotTop1 !== undefined) rows.push(['zero-shot top-1 / top-5', `${m.zeroShotTop1.toFixed(4)} / ${m.zeroShotTop5.toFixed(4)}`]);
   if (m.retrieval) {

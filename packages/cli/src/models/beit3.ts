@@ -1,26 +1,16 @@
-import { ImageSet, Module, Rng, Tensor, linearProbe, resizeImageSet, tf } from '@mmzoo/core';
+import { ImageSet, Module, Tensor, linearProbe, resizeImageSet, tf } from '@mmzoo/core';
 import { EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist } from '@mmzoo/core/node';
-import { BEiT3, Beit3Config, Beit3ConfigSchema, buildBeit3 } from '@mmzoo/beit3';
+import { BEiT3, Beit3Config, Beit3ConfigSchema, beit3StageObjectives, buildBeit3 } from '@mmzoo/beit3';
+import { fitVisualTokenizer } from './visual-tokenizer';
 import type { ImageTextModel, ModelEntry } from '../registry';
 import type { Session } from '../session';
 
 /**
- * Fits the k-means visual tokenizer on patches of `tokenizer.fitImages` training images drawn with
- * `Rng(data seed).fork('visual-tokenizer')` (deterministic, so a rerun fits the same codebook). Does nothing
- * when the model has no tokenizer or it is already fitted (e.g. loaded from a checkpoint).
+ * Fits BEiT-3's k-means visual tokenizer before training (see {@link fitVisualTokenizer}); does nothing when the
+ * model has no tokenizer or it is already fitted.
  */
-export function fitVisualTokenizer(model: BEiT3, s: Session): void {
-  const tok = model.visualTokenizer;
-  if (!tok || tok.fitted) return;
-  const train = s.data.train;
-  const rng = new Rng(s.config.data.seed ?? s.config.train.seed).fork('visual-tokenizer');
-  const n = Math.min(model.cfg.tokenizer.fitImages, train.size);
-  const order = rng.permutation(train.size).subarray(0, n);
-  const [c, h, w] = train.imageShape;
-  const px = new Float32Array(n * c * h * w);
-  order.forEach((i, j) => train.image(i, px, j * c * h * w));
-  const patches = tf.tidy(() => tok.patchify(tf.tensor4d(px, [n, c, h, w])).dataSync() as Float32Array);
-  tok.fit(patches, rng.fork('kmeans'), model.cfg.tokenizer.iterations);
+export function fitBeit3Tokenizer(model: BEiT3, s: Session): void {
+  fitVisualTokenizer(model.visualTokenizer, model.cfg.tokenizer, s);
 }
 
 function featuresOf(model: BEiT3, set: ImageSet, batchSize: number): Tensor {
@@ -71,7 +61,8 @@ function count(model: Module, pred: (name: string) => boolean): number {
 
 /**
  * The `beit3` entry of the model registry: schema, builder, input facts, parameter counts per component,
- * `prepare` (fits the k-means visual tokenizer before training) and the extra metric `linearProbeTop1`.
+ * `prepare` (fits the k-means visual tokenizer before training), the objectives stages may select (`mim`, `mlm`,
+ * `vlm`, `itc`) and the extra metric `linearProbeTop1`.
  */
 export const beit3Entry: ModelEntry<Beit3Config> = {
   schema: Beit3ConfigSchema,
@@ -90,7 +81,8 @@ export const beit3Entry: ModelEntry<Beit3Config> = {
     retrievalHeads: count(m, (n) => /^(vision_head|language_head|logit_scale)/.test(n)),
   }),
   describe: 'BEiT-3 (Wang et al. 2023): multiway transformer, masked data modeling on images, texts and pairs (+ ITC)',
-  prepare: (m, s) => fitVisualTokenizer(m as unknown as BEiT3, s),
+  prepare: (m, s) => fitBeit3Tokenizer(m as unknown as BEiT3, s),
+  stageObjectives: (cfg) => beit3StageObjectives(cfg),
   extraMetrics: (m, s) => {
     const top1 = linearProbeTop1(m as unknown as BEiT3, s);
     return top1 === undefined ? {} : { linearProbeTop1: top1 };

@@ -1,6 +1,6 @@
-import type { Module, Tensor, TextTokenizer } from '@mmzoo/core';
+import type { Module } from '@mmzoo/core';
 import { evaluateCaptioning, evaluateItm } from '@mmzoo/core/node';
-import { BLIP, BlipConfig, BlipConfigSchema, buildBlip } from '@mmzoo/blip';
+import { BLIP, BlipConfig, BlipConfigSchema, blipCaptions, buildBlip } from '@mmzoo/blip';
 import type { ImageTextModel, ModelEntry } from '../registry';
 
 function count(model: Module, pred: (name: string) => boolean): number {
@@ -9,25 +9,8 @@ function count(model: Module, pred: (name: string) => boolean): number {
   return n;
 }
 
-/**
- * Captions images with BLIP's image-grounded decoder as the config's `caption:` section says (core `generate`),
- * decoded to text. [ENC], [DEC] and the tokenizer's specials other than the end token are never generated.
- * @param images float32 [B, C, H, W] in [0, 1]
- * @throws Error when the tokenizer has no end id
- */
-export function blipCaptions(model: BLIP, images: Tensor, tokenizer: TextTokenizer, cfg: BlipConfig): string[] {
-  const c = cfg.caption;
-  const { startId, endId, padId } = tokenizer;
-  if (endId === undefined) throw new Error('captioning needs a tokenizer with an end id');
-  const extra = ['unkId', 'maskId'].map((k) => (tokenizer as unknown as Record<string, number | undefined>)[k]).filter((v): v is number => v !== undefined);
-  const suppressIds = [padId, model.opts.encId, model.opts.decId, ...(startId !== undefined ? [startId] : []), ...extra];
-  const out = model.caption(images, {
-    strategy: c.strategy, maxLength: Math.min(c.maxLength, cfg.text.contextLength - 1), minLength: c.minLength, endId, suppressIds,
-    repetitionPenalty: c.repetitionPenalty, beamSize: c.beamSize, lengthPenalty: c.lengthPenalty, topP: c.topP, temperature: c.temperature,
-    seed: c.seed,
-  });
-  return out.tokens.map((t) => tokenizer.decode(t, { stopAtEnd: true }));
-}
+/** Re-exported from @mmzoo/blip (CapFilt's captioner uses it too). */
+export { blipCaptions };
 
 /**
  * The `blip` entry of the model registry (Li et al. 2022): schema, builder, parameter counts per component (the

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BACKEND_NAMES } from '../backend';
+import { StagesSchema, totalStageSteps } from './stages';
 
 /**
  * The `data:` section: which images and captions to train and evaluate on (DESIGN.md, "Data").
@@ -22,9 +23,25 @@ export const DataSchema = z
       .object({
         train: z.number().int().nonnegative().default(0),
         grid: z.number().int().min(2).max(4).default(2),
+        /**
+         * how scene captions are worded (data/scenes `SceneCaptionStyle`), for training, the retrieval gallery,
+         * ITM negatives and caption references alike: `varied` (templates, synonyms, relations; the default) or
+         * `layout` (every occupied cell in reading order, "top left: a sneaker, top right: a bag.", one fixed
+         * wording per scene, varied only in synonyms): use `layout` where BLEU / CIDEr are to measure the
+         * captions (node/caption-eval `evaluateCaptioning` gives the numbers)
+         */
+        captionStyle: z.enum(['varied', 'layout']).default('varied'),
+        /**
+         * swapped twins (data/scenes `buildScenes` option `twins`): the fraction of training layouts (true = 1,
+         * false = 0) followed by the same items with two positions exchanged (re-rendered, own captions, own
+         * image id; `train` counts twins too), kept next to their layout in batches, so that ITM's hard
+         * negatives (sampled by ITC similarity, ALBEF section 3.2) are often the twin: a negative that only
+         * spatial grounding rejects
+         */
+        twins: z.union([z.boolean(), z.number().min(0).max(1)]).default(0).transform((v) => (v === true ? 1 : v === false ? 0 : v)),
       })
       .strict()
-      .default({ train: 0, grid: 2 }),
+      .default({ train: 0, grid: 2, captionStyle: 'varied', twins: 0 }),
     /** user caption files (csv/coco/jsonl) */
     train: z.string().optional(),
     test: z.string().optional(),
@@ -108,8 +125,13 @@ export const ExperimentSchema = z
     eval: EvalSchema.default(EvalSchema.parse({})),
     runtime: RuntimeSchema.default({}),
     reference: ReferenceSchema.optional(),
+    /** stagewise training (config/stages.ts): stages run in order; train.steps is their total */
+    stages: StagesSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((e) => !e.stages || e.train.steps === totalStageSteps(e.stages), {
+    message: "with stages, train.steps must equal the sum of the stages' steps (leave it out to have it filled in)", path: ['train', 'steps'],
+  });
 
 export type DataConfig = z.infer<typeof DataSchema>;
 export type TrainConfig = z.infer<typeof TrainSchema>;

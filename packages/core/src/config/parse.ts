@@ -99,6 +99,13 @@ function validKeys(schema: z.ZodType, path: readonly PropertyKey[]): string {
   let s: unknown = schema;
   for (const k of path) {
     s = unwrap(s);
+    if (typeof k === 'number') {
+      // an element of a list (e.g. stages[1])
+      const element = (s as { element?: unknown }).element;
+      if (!element) return '?';
+      s = element;
+      continue;
+    }
     const shape = (s as { shape?: Record<string, unknown> }).shape;
     if (!shape || typeof k !== 'string' || !(k in shape)) return '?';
     s = shape[k];

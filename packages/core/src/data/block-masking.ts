@@ -74,3 +74,30 @@ export function blockMask(grid: [number, number], count: number, rng: Rng, opts:
 export function maskCount(grid: [number, number], ratio: number): number {
   return Math.round(ratio * grid[0] * grid[1]);
 }
+
+/**
+ * Block-wise masks for a batch of images (BEiT section 2.5; BEiT-3 section 2.2; VLMo's image-only stage): row r is
+ * {@link blockMask} of exactly round(ratio * patches) patches drawn with `rng.fork(r)`.
+ * @param grid [rows, cols] of patches; @param batch B; @param ratio fraction of patches to mask, in [0, 1]
+ * @returns `mask` float32 row-major [B, rows * cols] (1 = masked, the layout of a `maskedPatches` input) and, per
+ *   image, the masked patch indices in increasing order
+ * @throws RangeError as {@link blockMask}
+ */
+export function blockMaskBatch(grid: [number, number], batch: number, ratio: number, rng: Rng, opts: BlockMaskOptions = {}): { mask: Float32Array; rows: number[][] } {
+  const np = grid[0] * grid[1];
+  const count = maskCount(grid, ratio);
+  const mask = new Float32Array(batch * np);
+  const rows: number[][] = [];
+  for (let r = 0; r < batch; r++) {
+    const m = blockMask(grid, count, rng.fork(r), opts);
+    const idx: number[] = [];
+    m.forEach((v, p) => {
+      if (v) {
+        mask[r * np + p] = 1;
+        idx.push(p);
+      }
+    });
+    rows.push(idx);
+  }
+  return { mask, rows };
+}

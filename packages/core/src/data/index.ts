@@ -21,18 +21,24 @@ export {
   canonicalDescription,
   checkSceneItems,
   describeScene,
+  layoutCaption,
+  layoutCaptions,
   positionName,
   renderScene,
+  SCENE_CAPTION_STYLES,
   sceneCaptions,
   sceneQuestions,
   sceneRelations,
   swapPositions,
+  twinSwap,
 } from './scenes';
-export type { QaPair, Scene, SceneGrid, SceneItem, SceneOptions, SceneSet } from './scenes';
+export type { QaPair, Scene, SceneCaptionStyle, SceneGrid, SceneItem, SceneOptions, SceneSet } from './scenes';
 export { resizeImageSet } from './resize';
-export { imageSetPairs, concatPairs, batchIndices, epochOrder } from './pairs';
+export { imageSetPairs, concatPairs, batchIndices, epochOrder, groupedPairs } from './pairs';
 export type { PairSource } from './pairs';
-export { blockMask, maskCount } from './block-masking';
+export { corruptCaptions, noisySceneCaptions } from './noisy-captions';
+export type { CorruptionOptions, NoisyCaption } from './noisy-captions';
+export { blockMask, blockMaskBatch, maskCount } from './block-masking';
 export type { BlockMaskOptions } from './block-masking';
 export { maskTokens } from './token-masking';
 export type { TokenMaskingOptions, MaskedTokens } from './token-masking';

@@ -16,6 +16,26 @@ export interface PairSource {
   imageId(i: number): number;
   /** image shape [C, H, W] */
   readonly imageShape: [number, number, number];
+  /**
+   * optional int32 start index of each group of consecutive samples that the epoch order keeps together
+   * (ascending, first 0; e.g. swapped-twin scenes, {@link groupedPairs}); absent: every sample is its own group
+   */
+  readonly groups?: Int32Array;
+}
+
+/**
+ * `source` with its samples grouped in consecutive runs of `groupSize` (e.g. 2 for scenes built with
+ * `twins`: scene 2k and its twin 2k + 1), so that {@link epochOrder} shuffles whole groups and a batch holds a
+ * group together unless the group straddles a batch boundary (never when batchSize is a multiple of groupSize
+ * and every sample of the source is in such a group).
+ * @throws RangeError when groupSize is not a positive integer dividing source.size
+ */
+export function groupedPairs(source: PairSource, groupSize: number): PairSource {
+  if (!Number.isInteger(groupSize) || groupSize < 1 || source.size % groupSize !== 0) {
+    throw new RangeError(`groupedPairs: groupSize must be a positive integer dividing the ${source.size} samples, got ${groupSize}`);
+  }
+  const groups = Int32Array.from({ length: source.size / groupSize }, (_, k) => k * groupSize);
+  return { ...source, groups };
 }
 
 /**
@@ -37,7 +57,8 @@ export function imageSetPairs(set: ImageSet, caption: (i: number, rng: Rng) => s
 }
 
 /**
- * The concatenation of several sources with equal image shapes (e.g. single items and scenes).
+ * The concatenation of several sources with equal image shapes (e.g. single items and scenes); the groups of
+ * grouped sources are kept (ungrouped samples become groups of one).
  * @throws Error when image shapes differ
  */
 export function concatPairs(sources: PairSource[]): PairSource {
@@ -56,9 +77,19 @@ export function concatPairs(sources: PairSource[]): PairSource {
     while (starts[k] > i) k--;
     return [sources[k], i - starts[k]];
   };
+  let groups: Int32Array | undefined;
+  if (sources.some((s) => s.groups)) {
+    const all: number[] = [];
+    sources.forEach((s, k) => {
+      if (s.groups) for (const g of s.groups) all.push(starts[k] + g);
+      else for (let i = 0; i < s.size; i++) all.push(starts[k] + i);
+    });
+    groups = Int32Array.from(all);
+  }
   return {
     size: total,
     imageShape: shape,
+    ...(groups ? { groups } : {}),
     image: (i, out, offset) => {
       const [s, j] = locate(i);
       s.image(j, out, offset);
@@ -78,9 +109,12 @@ export function concatPairs(sources: PairSource[]): PairSource {
  * The sample indices of one batch in a seeded, epoch-wise shuffled order: global sample g = batch * batchSize + j
  * belongs to epoch floor(g / size) whose permutation is drawn from `Rng(seed).fork(epoch)`. A pure function of
  * its arguments, so a resumed run sees exactly the same batches.
+ * @param groups optional group starts of the source ({@link PairSource.groups}): the order shuffles whole groups
  * @returns int32 [batchSize] indices into the source, and the caption seed of each sample
  */
-export function batchIndices(batch: number, batchSize: number, size: number, seed: number): { indices: Int32Array; sampleSeeds: number[] } {
+export function batchIndices(
+  batch: number, batchSize: number, size: number, seed: number, groups?: Int32Array,
+): { indices: Int32Array; sampleSeeds: number[] } {
   const indices = new Int32Array(batchSize);
   const sampleSeeds: number[] = [];
   let cachedEpoch = -1;
@@ -89,7 +123,7 @@ export function batchIndices(batch: number, batchSize: number, size: number, see
     const g = batch * batchSize + j;
     const epoch = Math.floor(g / size);
     if (epoch !== cachedEpoch) {
-      order = epochOrder(size, seed, epoch);
+      order = epochOrder(size, seed, epoch, groups);
       cachedEpoch = epoch;
     }
     indices[j] = order[g % size];
@@ -99,15 +133,46 @@ export function batchIndices(batch: number, batchSize: number, size: number, see
 }
 
 const orderCache = new Map<string, Int32Array>();
+const groupIds = new WeakMap<Int32Array, number>();
+let nextGroupId = 0;
 
-/** The permutation of [0, size) used in `epoch` (cached for the last few epochs). */
-export function epochOrder(size: number, seed: number, epoch: number): Int32Array {
-  const key = `${size}:${seed}:${epoch}`;
+/**
+ * The permutation of [0, size) used in `epoch` (cached for the last few epochs). Without `groups`, a shuffle of
+ * the samples by `Rng(seed).fork('epoch-<epoch>')`; with `groups` (ascending group starts, first 0), the same
+ * stream shuffles the groups, and each group's samples follow in their own order.
+ * @throws RangeError when `groups` is not ascending from 0 within [0, size)
+ */
+export function epochOrder(size: number, seed: number, epoch: number, groups?: Int32Array): Int32Array {
+  let gid = -1;
+  if (groups) {
+    if (!groupIds.has(groups)) {
+      for (let k = 0; k < groups.length; k++) {
+        if ((k === 0 && groups[0] !== 0) || (k > 0 && groups[k] <= groups[k - 1]) || groups[k] >= size) {
+          throw new RangeError(`epochOrder: group starts must ascend from 0 within [0, ${size}); entry ${k} is ${groups[k]}`);
+        }
+      }
+      if (size > 0 && groups.length === 0) throw new RangeError(`epochOrder: no group starts for ${size} samples`);
+      groupIds.set(groups, nextGroupId++);
+    }
+    gid = groupIds.get(groups)!;
+  }
+  const key = `${size}:${seed}:${epoch}:${gid}`;
   let order = orderCache.get(key);
   if (!order) {
-    const arr = Array.from({ length: size }, (_, i) => i);
-    new Rng(seed).fork(`epoch-${epoch}`).shuffle(arr);
-    order = Int32Array.from(arr);
+    const rng = new Rng(seed).fork(`epoch-${epoch}`);
+    if (groups) {
+      const perm = rng.permutation(groups.length);
+      order = new Int32Array(size);
+      let o = 0;
+      for (const k of perm) {
+        const end = k + 1 < groups.length ? groups[k + 1] : size;
+        for (let i = groups[k]; i < end; i++) order[o++] = i;
+      }
+    } else {
+      const arr = Array.from({ length: size }, (_, i) => i);
+      rng.shuffle(arr);
+      order = Int32Array.from(arr);
+    }
     if (orderCache.size > 4) orderCache.delete(orderCache.keys().next().value!);
     orderCache.set(key, order);
   }

@@ -67,6 +67,24 @@ export interface SceneSet {
   scenes: Scene[];
   rows: number;
   cols: number;
+  /**
+   * int32 [count], only when built with {@link SceneOptions.twins} > 0: the index of each scene's swapped twin
+   * (the scene just before or after it), or -1 when it has none
+   */
+  twinOf?: Int32Array;
+}
+
+/**
+ * The pair of items a twin swaps, drawn from `rng` among all index pairs (a < b) of `items` as given.
+ * @returns [a, b] indices into `items`
+ * @throws RangeError when there are fewer than 2 items
+ */
+export function twinSwap(items: readonly SceneItem[], rng: Rng): [number, number] {
+  const n = items.length;
+  if (n < 2) throw new RangeError(`twinSwap: a twin needs at least 2 items to swap, got ${n}`);
+  const a = rng.int(n);
+  const b = (a + 1 + rng.int(n - 1)) % n;
+  return a < b ? [a, b] : [b, a];
 }
 
 /** Options of {@link buildScenes}; all optional. */
@@ -81,7 +99,33 @@ export interface SceneOptions {
   maxItems?: number;
   /** Captions per scene (default 4). */
   captionsPerScene?: number;
+  /** How the captions are worded (default 'varied'); see {@link SceneCaptionStyle}. */
+  captionStyle?: SceneCaptionStyle;
+  /**
+   * The fraction of layouts followed by a "swapped twin" (default 0, none; 1: every layout): the same items with
+   * two of them exchanging cells ({@link swapPositions}), re-rendered, with captions drawn from the same rng so
+   * that they differ from the layout's only in position and relation words. Batches that keep twins together
+   * give ITM hard negatives that only spatial grounding tells apart (ALBEF section 3.2 samples negatives by ITC
+   * similarity; swapped-composition negatives as in NegCLIP, Yuksekgonul et al., ICLR 2023, "When and why
+   * vision-language models behave like bags-of-words"). Single-item layouts get no twin.
+   */
+  twins?: number;
 }
+
+/**
+ * How scene captions are worded.
+ * - `varied`: {@link sceneCaptions}, positional or relational captions with random templates, synonyms, item
+ *   order and prepositions (many wordings of one layout, for contrastive and matching objectives).
+ * - `layout`: {@link layoutCaptions}, one fixed, complete wording that names every occupied cell in reading
+ *   order, "top left: a sneaker, top right: a bag, bottom left: a dress.", the first caption with the short class
+ *   names and the others with random synonyms. Meant as a captioning target and its references: every word
+ *   carries content, so BLEU / CIDEr measure whether the items and their cells are right rather than whether a
+ *   template matches (the numbers are in node/caption-eval `evaluateCaptioning`).
+ */
+export type SceneCaptionStyle = 'varied' | 'layout';
+
+/** The valid {@link SceneCaptionStyle} names. */
+export const SCENE_CAPTION_STYLES: readonly SceneCaptionStyle[] = ['varied', 'layout'];
 
 const COUNT_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
 
@@ -255,6 +299,36 @@ export function sceneCaptions(items: readonly SceneItem[], grid: SceneGrid, rng:
   return [...seen];
 }
 
+/**
+ * The `layout` caption of a scene (see {@link SceneCaptionStyle}): every item as `<cell>: <a noun>` in reading
+ * order (row, then column; empty cells are left out), joined by commas and ended by a full stop:
+ * "top left: a sneaker, top right: a bag, bottom left: a dress." Cell names come from {@link positionName}.
+ * @param noun the noun of each class (default: the short class name, e.g. 't-shirt', 'ankle boot')
+ * @throws RangeError on invalid items (see {@link checkSceneItems})
+ */
+export function layoutCaption(items: readonly SceneItem[], grid: SceneGrid, noun: (label: number) => string = (label) => FMNIST_SHORT_NAMES[label]): string {
+  checkSceneItems(items, grid);
+  return `${readingOrder(items).map((it) => `${positionName(it.row, it.col, grid)}: ${withArticle(noun(it.label))}`).join(', ')}.`;
+}
+
+/**
+ * Up to `count` distinct `layout` captions of a scene ({@link SceneCaptionStyle}): the first with the short class
+ * names ({@link layoutCaption}), the others with a random synonym per class ({@link FMNIST_SYNONYMS}, drawn in
+ * class order, so a layout with swapped positions gets the same nouns from the same rng). Deterministic from
+ * `rng`; draws that repeat a caption are dropped (after 20 * count draws fewer may come back).
+ * @throws RangeError on invalid items (see {@link checkSceneItems})
+ */
+export function layoutCaptions(items: readonly SceneItem[], grid: SceneGrid, rng: Rng, count: number): string[] {
+  if (count <= 0) return [];
+  const seen = new Set<string>([layoutCaption(items, grid)]);
+  const classes = items.map((it) => it.label).sort((a, b) => a - b);
+  for (let attempt = 0; seen.size < count && attempt < 20 * count; attempt++) {
+    const nouns = new Map(classes.map((label) => [label, rng.choice(FMNIST_SYNONYMS[label])]));
+    seen.add(layoutCaption(items, grid, (label) => nouns.get(label)!));
+  }
+  return [...seen];
+}
+
 /** The nearest item from `item` in `direction` within its row or column, if any. */
 function neighbour(items: readonly SceneItem[], item: SceneItem, direction: Direction): SceneItem | undefined {
   let best: SceneItem | undefined;
@@ -334,16 +408,20 @@ export function sceneQuestions(items: readonly SceneItem[], grid: SceneGrid, rng
 }
 
 /**
- * The text side of a layout: canonical description, `captionCount` captions (from `rng.fork('captions')`)
- * and question/answer pairs (from `rng.fork('qa')`). Items are returned in reading order.
- * @throws RangeError on invalid items (see {@link checkSceneItems})
+ * The text side of a layout: canonical description, `captionCount` captions in `captionStyle` (default
+ * 'varied': {@link sceneCaptions}; 'layout': {@link layoutCaptions}; either from `rng.fork('captions')`) and
+ * question/answer pairs (from `rng.fork('qa')`). Items are returned in reading order.
+ * @throws RangeError on invalid items (see {@link checkSceneItems}) or an unknown caption style
  */
-export function describeScene(items: readonly SceneItem[], grid: SceneGrid, rng: Rng, captionCount = 4): Scene {
+export function describeScene(items: readonly SceneItem[], grid: SceneGrid, rng: Rng, captionCount = 4, captionStyle: SceneCaptionStyle = 'varied'): Scene {
   checkSceneItems(items, grid);
+  if (!SCENE_CAPTION_STYLES.includes(captionStyle)) {
+    throw new RangeError(`scene caption style must be one of ${SCENE_CAPTION_STYLES.join(', ')}, got '${captionStyle}'`);
+  }
   const sorted = readingOrder(items).map((it) => ({ ...it }));
   return {
     canonical: canonicalDescription(sorted),
-    captions: sceneCaptions(sorted, grid, rng.fork('captions'), captionCount),
+    captions: (captionStyle === 'layout' ? layoutCaptions : sceneCaptions)(sorted, grid, rng.fork('captions'), captionCount),
     qa: sceneQuestions(sorted, grid, rng.fork('qa')),
     items: sorted,
   };
@@ -401,10 +479,15 @@ export function renderScene(
  * [minItems, maxItems], distinct random cells, distinct random classes (among classes present in
  * `source`), and for each item a random image of its class.
  * Pass the training images for training scenes and the test images for test scenes.
+ * With `options.twins` = f > 0, layout k (built as above from `new Rng(seed).fork(k)`) is followed, when
+ * `fork(k).fork('twin').next() < f` and there is room left, by its swapped twin: the pair {@link twinSwap}
+ * draws from the same 'twin' stream exchange cells, and its captions and questions come from the same text rng
+ * as the layout's. With f = 0 scene i is layout i; `twinOf` records the pairs.
  * @param source labelled images (labels 0-9), e.g. `loadFashionMnist(root, 'train')`
  * @returns images uint8 [count, source.channels, rows * source.height, cols * source.width] (56x56 by
  *   default) and one {@link Scene} per image
  * @throws Error when `source` has no labels or too few classes for `minItems`; RangeError on bad options
+ *   (including twins outside [0, 1])
  */
 export function buildScenes(source: ImageSet, count: number, seed: number, options: SceneOptions = {}): SceneSet {
   checkImageSet(source);
@@ -415,6 +498,9 @@ export function buildScenes(source: ImageSet, count: number, seed: number, optio
   const minItems = options.minItems ?? 2;
   const maxItems = options.maxItems ?? Math.min(4, grid.rows * grid.cols);
   const captionCount = options.captionsPerScene ?? 4;
+  const captionStyle = options.captionStyle ?? 'varied';
+  const twins = options.twins ?? 0;
+  if (!(twins >= 0 && twins <= 1)) throw new RangeError(`buildScenes: twins is the fraction of layouts with a twin, in [0, 1], got ${twins}`);
 
   const byClass: number[][] = FMNIST_SHORT_NAMES.map(() => []);
   source.labels.forEach((label, index) => {
@@ -434,7 +520,8 @@ export function buildScenes(source: ImageSet, count: number, seed: number, optio
   const images = new Uint8Array(count * canvasSize);
   const scenes: Scene[] = [];
   const root = new Rng(seed);
-  for (let s = 0; s < count; s++) {
+  const twinOf: number[] = [];
+  for (let s = 0; scenes.length < count; s++) {
     const rng = root.fork(s);
     const layout = rng.fork('layout');
     const n = minItems + layout.int(maxItems - minItems + 1);
@@ -446,14 +533,27 @@ export function buildScenes(source: ImageSet, count: number, seed: number, optio
       col: cells[k] % grid.cols,
       sourceIndex: layout.choice(byClass[label]),
     }));
-    const scene = describeScene(items, grid, rng.fork('text'), captionCount);
-    renderScene(source, scene.items, grid, images, s * canvasSize);
+    const scene = describeScene(items, grid, rng.fork('text'), captionCount, captionStyle);
+    renderScene(source, scene.items, grid, images, scenes.length * canvasSize);
     scenes.push(scene);
+    twinOf.push(-1);
+    if (twins > 0 && scenes.length < count && scene.items.length >= 2) {
+      const twinRng = rng.fork('twin');
+      if (twinRng.next() < twins) {
+        const [a, b] = twinSwap(scene.items, twinRng);
+        const twin = describeScene(swapPositions(scene.items, a, b), grid, rng.fork('text'), captionCount, captionStyle);
+        renderScene(source, twin.items, grid, images, scenes.length * canvasSize);
+        twinOf[scenes.length - 1] = scenes.length;
+        twinOf.push(scenes.length - 1);
+        scenes.push(twin);
+      }
+    }
   }
   return {
     images: { images, count, channels, height: grid.rows * height, width: grid.cols * width },
     scenes,
     rows: grid.rows,
     cols: grid.cols,
+    ...(twins > 0 ? { twinOf: Int32Array.from(twinOf) } : {}),
   };
 }

@@ -7,5 +7,7 @@ export { captionTokens, ngramCounts, corpusBleu, ciderD, captionScores, bestCons
 export type { BleuResult, CiderOptions, CiderResult, CaptionScores, ConstantCaption } from './caption-metrics';
 export { linearProbe } from './linear-probe';
 export type { LinearProbeOptions, LinearProbeResult } from './linear-probe';
-export { itmRerankedRecall, scorePairs } from './itm-rerank';
+export { itmRerankedRecall, itmLogOdds, scorePairs } from './itm-rerank';
+export { filterPrecisionRecall } from './filter-metrics';
+export type { FilterScores } from './filter-metrics';
 export type { ItmScorer, RerankedRecall } from './itm-rerank';

@@ -15,6 +15,21 @@ export interface ItmScorer {
 }
 
 /**
+ * The match log-odds of an ITM head's two-way logits, `logit[:, 1] - logit[:, 0]` (class 1 = match, as in ALBEF
+ * and BLIP, sec. 3.2 / 3.2): > 0 where the head predicts a match. The usual {@link ItmScorer.itmScore} value.
+ * @param logits float32 [K, 2] (no-match, match)
+ * @returns float32 [K]
+ * @throws Error when `logits` is not [K, 2]
+ */
+export function itmLogOdds(logits: Tensor): Tensor {
+  if (logits.rank !== 2 || logits.shape[1] !== 2) throw new Error(`itmLogOdds: expected logits [K, 2], got [${logits.shape}]`);
+  return tf.tidy(() => {
+    const k = logits.shape[0] as number;
+    return logits.slice([0, 1], [k, 1]).sub(logits.slice([0, 0], [k, 1])).reshape([k]);
+  });
+}
+
+/**
  * Scores of K (image, text) gallery pairs with an {@link ItmScorer}, in batches, from cached features.
  * @param imageFeatures [N, ...] cached image features; @param textFeatures cached text tensors, each [N, ...]
  * @returns float32 scores, one per pair

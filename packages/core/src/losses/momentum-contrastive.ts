@@ -1,4 +1,4 @@
-import { tf, Tensor, Tensor2D } from '../tf';
+import { tf, Tensor, Tensor2D, Variable } from '../tf';
 import { matMul2d } from '../ops/matmul';
 import { stopGradient } from '../ops/stop-gradient';
 import { crossEntropy } from './cross-entropy';
@@ -89,4 +89,24 @@ export function momentumContrastiveLoss(x: MomentumContrastiveInputs): MomentumC
       simI2t, simT2i, simI2tM, simT2iM, groundTruth, targetsI2t, targetsT2i,
     };
   });
+}
+
+/**
+ * Clamps a learnable contrastive temperature tau into `[low, high]` in place, without gradient, as ALBEF's and
+ * BLIP's code do at the start of every forward (ALBEF: [0.001, 0.5]).
+ * @param temp float32 scalar variable tau
+ * @param clamp [low, high], or null / undefined to leave tau alone (torchmultimodal does not clamp)
+ */
+export function clampTemperature(temp: Variable, clamp: readonly [number, number] | null | undefined): void {
+  if (clamp) tf.tidy(() => temp.assign(temp.clipByValue(clamp[0], clamp[1])));
+}
+
+/**
+ * The momentum-distillation weight at micro-batch `index`: `alpha * min(1, index / rampSteps)`, a linear ramp
+ * over the first epoch (ALBEF sec. 3.3 and its code; BLIP reuses it), or `alpha` when `rampSteps` is 0.
+ * @param alpha final weight in [0, 1] (ALBEF: 0.4) @param rampSteps micro-batches of the ramp (>= 0)
+ * @param index micro-batch index from 0
+ */
+export function distillationAlpha(alpha: number, rampSteps: number, index: number): number {
+  return rampSteps > 0 ? alpha * Math.min(1, index / rampSteps) : alpha;
 }

@@ -9,6 +9,8 @@ import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from './fi
 export interface CheckpointMeta {
   /** optimizer steps completed */
   step: number;
+  /** stagewise runs: the stage in progress and the optimizer steps completed inside it (trainer.ts StagePosition) */
+  stage?: { index: number; name: string; step: number };
   [key: string]: unknown;
 }
 

@@ -1,7 +1,7 @@
 import { Rng } from '../data/rng';
 import { ImageSet } from '../data/types';
 import { captionFor } from '../data/captions';
-import { buildScenes, SceneSet } from '../data/scenes';
+import { buildScenes, SceneCaptionStyle, SceneSet } from '../data/scenes';
 import { classPrompts, FMNIST_CLASS_NAMES } from '../data/fmnist-classes';
 import { resizeImageSet } from '../data/resize';
 import { PairSource, batchIndices, concatPairs, imageSetPairs } from '../data/pairs';
@@ -51,6 +51,11 @@ export interface ImageTextData {
   gallery?: (size: number) => RetrievalGallery;
   /** where the data came from (folder or file) */
   root: string;
+  /**
+   * fmnist: how the scene captions are worded (`data.scenes.captionStyle`), for the gallery and for what builds
+   * test scenes itself (caption references, ITM hard negatives); absent: 'varied'
+   */
+  sceneCaptionStyle?: SceneCaptionStyle;
 }
 
 /**
@@ -74,15 +79,15 @@ export async function loadImageTextData(data: DataConfig, imageShape: [number, n
   const sources: PairSource[] = [];
   if (data.items) sources.push(imageSetPairs(resizeImageSet(trainSet, h, w), (i, rng) => captionFor(labels[i], rng)));
   if (data.scenes.train > 0) {
-    const scenes = buildScenes(trainSet, data.scenes.train, seed, { rows: data.scenes.grid, cols: data.scenes.grid });
+    const scenes = buildScenes(trainSet, data.scenes.train, seed, { rows: data.scenes.grid, cols: data.scenes.grid, twins: data.scenes.twins, captionStyle: data.scenes.captionStyle });
     sources.push(scenePairs(scenes, h, w, trainSet.count));
   }
   const gallery = (n: number): RetrievalGallery => {
-    const scenes = buildScenes(test, n, RETRIEVAL_GALLERY_SEED);
+    const scenes = buildScenes(test, n, RETRIEVAL_GALLERY_SEED, { captionStyle: data.scenes.captionStyle });
     return { images: resizeImageSet(scenes.images, h, w), captions: scenes.scenes.map((s) => s.captions[0]), keys: scenes.scenes.map((s) => s.canonical) };
   };
   if (sources.length === 0) throw new Error('data: no training pairs (data.items is false and data.scenes.train is 0)');
-  return { train: concatPairs(sources), test: resizeImageSet(test, h, w), gallery, root };
+  return { train: concatPairs(sources), test: resizeImageSet(test, h, w), gallery, root, sceneCaptionStyle: data.scenes.captionStyle };
 }
 
 /**
@@ -125,9 +130,18 @@ async function loadCaptionFiles(data: DataConfig, imageShape: [number, number, n
   };
 }
 
-/** Pairs over rendered scenes (resized to H x W); a caption is drawn from each scene's captions. */
+/**
+ * Pairs over rendered scenes (resized to H x W); a caption is drawn from each scene's captions. Image ids are
+ * `idOffset + i`, so swapped twins (`scenes.twinOf`) have distinct ids and are valid negatives of each other;
+ * each layout and its twin form one group ({@link PairSource.groups}) so that batches keep them together.
+ */
 export function scenePairs(scenes: SceneSet, height: number, width: number, idOffset = 0): PairSource {
-  return imageSetPairs(resizeImageSet(scenes.images, height, width), (i, rng) => rng.choice(scenes.scenes[i].captions), idOffset);
+  const pairs = imageSetPairs(resizeImageSet(scenes.images, height, width), (i, rng) => rng.choice(scenes.scenes[i].captions), idOffset);
+  const twinOf = scenes.twinOf;
+  if (!twinOf) return pairs;
+  const starts: number[] = [];
+  for (let i = 0; i < twinOf.length; i++) if (i === 0 || twinOf[i] !== i - 1) starts.push(i);
+  return { ...pairs, groups: Int32Array.from(starts) };
 }
 
 function sliceSet(set: ImageSet, n: number): ImageSet {
@@ -146,11 +160,12 @@ export function buildTokenizer(train: PairSource, seed: number): WordTokenizer {
 }
 
 /**
- * Micro-batch `index` of the training stream: indices from the seeded epoch order, one caption per sample drawn
- * with the sample's own seed (so batches are a pure function of index and seed).
+ * Micro-batch `index` of the training stream: indices from the seeded epoch order (grouped samples such as
+ * swapped twins stay adjacent), one caption per sample drawn with the sample's own seed (so batches are a pure
+ * function of index and seed).
  */
 export function makeImageTextBatch(train: PairSource, tokenizer: TextTokenizer, index: number, batchSize: number, contextLength: number, seed: number): ImageTextBatch {
-  const { indices, sampleSeeds } = batchIndices(index, batchSize, train.size, seed);
+  const { indices, sampleSeeds } = batchIndices(index, batchSize, train.size, seed, train.groups);
   const [c, h, w] = train.imageShape;
   const pixels = new Float32Array(batchSize * c * h * w);
   const captions: string[] = [];

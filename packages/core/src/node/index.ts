@@ -9,16 +9,17 @@ export { readCaptions, readCaptionsCsv, readCaptionsJsonl, readCocoCaptions } fr
 export type { CaptionRecord, ReaderOptions } from './readers';
 export { decodeImage } from './image';
 export type { DecodeOptions } from './image';
+export { writePng } from './image-write';
 export { writeFileAtomic, readSafetensorsFile, writeSafetensorsFile } from './files';
 export { saveCheckpoint, latestCheckpoint, loadCheckpoint, readCheckpointMeta, loadWeightsFile, CHECKPOINT_DIR } from './checkpoint';
 export type { CheckpointMeta } from './checkpoint';
 export { runTraining } from './trainer';
-export type { TrainerOptions, TrainSummary, HistoryPoint } from './trainer';
+export type { TrainerOptions, TrainSummary, HistoryPoint, ActiveStage, StageSummary, StagePosition } from './trainer';
 export {
   loadImageTextData, scenePairs, buildTokenizer, makeImageTextBatch, evaluateDualEncoder, RETRIEVAL_GALLERY_SEED,
 } from './image-text';
 export type { ImageTextBatch, ImageTextData, DualEncoderMetrics, RetrievalGallery } from './image-text';
-export { evaluateCaptioning } from './caption-eval';
-export type { CaptionEvalOptions, CaptionMetrics } from './caption-eval';
+export { captionTestSet, constantCaptionPool, evaluateCaptioning } from './caption-eval';
+export type { CaptionEvalOptions, CaptionMetrics, CaptionTestSet } from './caption-eval';
 export { evaluateItm, swappedSceneCaptions } from './itm-eval';
 export type { ItmMetrics, ItmEvalOptions } from './itm-eval';

@@ -1,7 +1,7 @@
 import { tf, Tensor, Tensor2D } from '../tf';
 import { Rng } from '../data/rng';
 import { ImageSet } from '../data/types';
-import { buildScenes, describeScene, swapPositions } from '../data/scenes';
+import { buildScenes, describeScene, SceneCaptionStyle, swapPositions } from '../data/scenes';
 import { EvalConfig } from '../config/experiment';
 import { TextTokenizer } from '../tokenizers/types';
 import { DualEncoder, embedInBatches } from '../eval/dual-encoder';
@@ -19,6 +19,14 @@ export interface ItmMetrics {
   /** what the accuracy was measured on */
   itmAccuracyDetail?: {
     pairs: number; positiveAccuracy: number; negativeAccuracy: number; negatives: 'swapped-positions' | 'other-caption';
+    /**
+     * threshold-free: the fraction of images whose positive caption scores higher than its hard negative (ties
+     * count half), the two-choice accuracy of compositional benchmarks (e.g. ARO, Yuksekgonul et al., ICLR 2023)
+     */
+    pairwiseAccuracy: number;
+    /** mean ITM log-odds of the positive and of the negative pairs */
+    meanPositiveScore: number;
+    meanNegativeScore: number;
     /**
      * the same positives against ALBEF's notion of a hard negative (section 3.2): for each image, the non-matching
      * gallery caption (different key) of highest ITC similarity
@@ -56,10 +64,11 @@ function concatInBatches(count: number, batchSize: number, make: (s: number, e: 
  * For each gallery scene of the fmnist test split (the {@link RETRIEVAL_GALLERY_SEED} scenes), the caption of the
  * same layout with two items' positions swapped, drawn with the scene's own caption generator so that it differs
  * from the gallery caption only in position and relation words (data/scenes `swapPositions`): a hard negative.
+ * @param captionStyle the wording of the gallery captions (data/scenes `SceneCaptionStyle`, default 'varied')
  * @returns one caption per scene, or null when no swap changes the caption
  */
-export function swappedSceneCaptions(testImages: ImageSet, count: number): (string | null)[] {
-  const scenes = buildScenes(testImages, count, RETRIEVAL_GALLERY_SEED);
+export function swappedSceneCaptions(testImages: ImageSet, count: number, captionStyle: SceneCaptionStyle = 'varied'): (string | null)[] {
+  const scenes = buildScenes(testImages, count, RETRIEVAL_GALLERY_SEED, { captionStyle });
   const grid = { rows: scenes.rows, cols: scenes.cols };
   return scenes.scenes.map((scene, s) => {
     const original = scene.captions[0];
@@ -68,7 +77,7 @@ export function swappedSceneCaptions(testImages: ImageSet, count: number): (stri
     for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) pairs.push([a, b]);
     new Rng(RETRIEVAL_GALLERY_SEED).fork(`itm-negative-${s}`).shuffle(pairs);
     for (const [a, b] of pairs) {
-      const swapped = describeScene(swapPositions(scene.items, a, b), grid, new Rng(RETRIEVAL_GALLERY_SEED).fork(s).fork('text'), 1);
+      const swapped = describeScene(swapPositions(scene.items, a, b), grid, new Rng(RETRIEVAL_GALLERY_SEED).fork(s).fork('text'), 1, captionStyle);
       if (swapped.captions[0] !== original) return swapped.captions[0];
     }
     return null;
@@ -108,7 +117,7 @@ export function evaluateItm(
   let negatives: (string | null)[];
   let kind: 'swapped-positions' | 'other-caption';
   if (data.test) {
-    negatives = swappedSceneCaptions(loadFashionMnist(data.root, 'test'), n);
+    negatives = swappedSceneCaptions(loadFashionMnist(data.root, 'test'), n, data.sceneCaptionStyle);
     kind = 'swapped-positions';
   } else {
     const order = new Rng(RETRIEVAL_GALLERY_SEED).fork('itm-negatives').permutation(n);
@@ -125,7 +134,15 @@ export function evaluateItm(
     const posOk = posScores.filter((v) => v > 0).length;
     const negOk = negScores.filter((v) => v <= 0).length;
     out.itmAccuracy = (posOk + negOk) / (2 * keep.length);
-    out.itmAccuracyDetail = { pairs: 2 * keep.length, positiveAccuracy: posOk / keep.length, negativeAccuracy: negOk / keep.length, negatives: kind };
+    let wins = 0;
+    posScores.forEach((v, k) => {
+      wins += v > negScores[k] ? 1 : v === negScores[k] ? 0.5 : 0;
+    });
+    const mean = (v: ArrayLike<number>) => Array.from(v).reduce((a, b) => a + b, 0) / v.length;
+    out.itmAccuracyDetail = {
+      pairs: 2 * keep.length, positiveAccuracy: posOk / keep.length, negativeAccuracy: negOk / keep.length, negatives: kind,
+      pairwiseAccuracy: wins / keep.length, meanPositiveScore: mean(posScores), meanNegativeScore: mean(negScores),
+    };
     const hard = keep.map((i) => {
       let best = -1;
       for (let j = 0; j < n; j++) if (g.keys[j] !== g.keys[i] && (best < 0 || itc[i * n + j] > itc[i * n + best])) best = j;

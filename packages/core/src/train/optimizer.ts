@@ -65,9 +65,16 @@ export class AdamW {
     this.eps = opts.eps ?? 1e-8;
     this.wd = opts.weightDecay ?? 0.01;
     const filter = opts.decay ?? defaultDecayFilter;
+    // a variable shares its initial tensor's data: dispose that tensor, or each optimizer leaks two per parameter
+    const zeros = (p: Variable) => {
+      const z = tf.zerosLike(p);
+      const v = tf.variable(z, false);
+      z.dispose();
+      return v;
+    };
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, zeros(p));
+      this.v.set(name, zeros(p));
       this.decays.set(name, filter(name, p));
     }
   }

@@ -32,7 +32,8 @@ export interface StepResult {
  *
  * @param micro the micro-batches of this step (length = accumSteps >= 1)
  * @param loss maps one micro-batch to its {@link LossOutput}
- * @throws Error when the loss is not finite (the parameters are left unchanged)
+ * @throws Error when the loss is not finite, or when some of the optimizer's parameters receive no gradient (naming
+ *   them); the parameters are left unchanged
  */
 export function trainStep<B>(
   model: TrainableModel, optimizer: AdamW, micro: B[], loss: (batch: B) => LossOutput, lr: number, clipNorm?: number,
@@ -53,6 +54,11 @@ export function trainStep<B>(
     lossSum += value.dataSync()[0];
     for (const [k, t] of Object.entries(parts)) partSums[k] = (partSums[k] ?? 0) + t.dataSync()[0];
     tf.dispose([value, ...Object.values(parts)]);
+    const missing = names.filter((_, i) => !grads[vars[i].name]);
+    if (missing.length > 0) {
+      tf.dispose([...Object.values(grads), ...sums.values()]);
+      throw new Error(`${missing.length} trainable parameter(s) receive no gradient from the loss: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}; leave them out of the optimizer (e.g. a stage's frozen patterns)`);
+    }
     names.forEach((n, i) => {
       const g = grads[vars[i].name];
       const prev = sums.get(n);

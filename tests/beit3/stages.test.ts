@@ -1,0 +1,67 @@
+import * as path from 'path';
+import { tf, AdamW, Rng, StageConfig, manualSeed, stageParameterNames, trainStep } from '@mmzoo/core';
+import { BEiT3, buildBeit3 } from '@mmzoo/beit3';
+import { loadExperiment } from '../../packages/cli/src/experiment';
+import { useBackend } from '../helpers/fixtures';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+function tiny(): BEiT3 {
+  manualSeed(4);
+  const m = buildBeit3({
+    name: 'beit3', vision: { imageSize: 16, patchSize: 4, channels: 1 }, text: { contextLength: 8, vocabSize: 30 },
+    width: 16, layers: 2, numHeads: 2, tokenizer: { codebookSize: 8, fitImages: 10 }, objectives: { mdm: 1, itc: 1 },
+  });
+  return m;
+}
+
+function batch(index: number, b = 4) {
+  const rng = new Rng(12);
+  const ids = new Int32Array(b * 8);
+  for (let r = 0; r < b; r++) {
+    ids[r * 8] = 2;
+    for (let c = 1; c < 6; c++) ids[r * 8 + c] = 5 + rng.int(25);
+    ids[r * 8 + 6] = 3;
+  }
+  return { images: tf.tensor4d(Float32Array.from({ length: b * 256 }, () => rng.next()), [b, 1, 16, 16]), ids: tf.tensor2d(ids, [b, 8], 'int32'), index, seed: 9 };
+}
+
+describe('BEiT-3 stages: masked data modeling, then retrieval fine-tuning', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  test('a stage runs only its objectives, with the same masks as the joint objective', () => {
+    const model = tiny();
+    const b = batch(3);
+    const patches = tf.tidy(() => model.visualTokenizer!.patchify(b.images).dataSync() as Float32Array);
+    model.visualTokenizer!.fit(patches, new Rng(0));
+    const parts = (stage?: { objectives: string[]; data: 'pairs' | 'texts' }) =>
+      tf.tidy(() => Object.fromEntries(Object.entries(model.trainingLoss(b, stage).parts).map(([k, v]) => [k, v.dataSync()[0]])));
+    const joint = parts();
+    expect(Object.keys(joint).sort()).toEqual(['itc', 'mim', 'mlm', 'vlm']);
+    expect(parts({ objectives: ['mim', 'mlm', 'vlm'], data: 'pairs' })).toEqual({ mim: joint.mim, mlm: joint.mlm, vlm: joint.vlm });
+    expect(parts({ objectives: ['itc'], data: 'pairs' })).toEqual({ itc: joint.itc });
+    expect(parts({ objectives: ['mlm'], data: 'texts' })).toEqual({ mlm: joint.mlm });
+    expect(() => model.trainingLoss(b, { objectives: ['itc'], data: 'texts' })).toThrow("BEiT3: objective 'itc' cannot run on texts data");
+    expect(() => model.trainingLoss(b, { objectives: ['mdm'], data: 'pairs' })).toThrow("BEiT3: no objective 'mdm' (available: mim, mlm, vlm, itc)");
+    tf.dispose([b.images, b.ids]);
+    model.dispose();
+  });
+
+  test('the tiny config\'s stages: the retrieval stage leaves the MDM heads and the mask token untouched', () => {
+    const cfg = loadExperiment(path.join(ROOT, 'configs/beit3/fmnist-scenes-tiny.yaml')).config;
+    expect(cfg.stages!.map((s: StageConfig) => [s.name, s.objectives.join('+'), s.data])).toEqual([['mdm', 'mim+mlm+vlm', 'pairs'], ['retrieval', 'itc', 'pairs']]);
+    const model = tiny();
+    const b = batch(0);
+    const all = model.trainableParameters();
+    const names = stageParameterNames([...all.keys()], cfg.stages![1], ['stages', 1]);
+    const opt = new AdamW(new Map(names.map((n) => [n, all.get(n)!])), { weightDecay: 0.1 });
+    const before = new Map([...all].map(([n, v]) => [n, Array.from(v.dataSync())]));
+    trainStep(model, opt, [b], (x) => model.trainingLoss(x, cfg.stages![1]), 1e-2);
+    const changed = [...all].filter(([n, v]) => JSON.stringify(Array.from(v.dataSync())) !== JSON.stringify(before.get(n))).map(([n]) => n);
+    expect(changed.sort()).toEqual(names.slice().sort());
+    expect([...all.keys()].filter((n) => !names.includes(n)).sort()).toEqual(['mim_head.bias', 'mim_head.weight', 'mlm_head.bias', 'mlm_head.weight', 'vision_embed.mask_token']);
+    opt.dispose();
+    tf.dispose([b.images, b.ids]);
+    model.dispose();
+  });
+});
