@@ -22,7 +22,7 @@ const config = ExperimentSchema.parse({
     text: { contextLength: 16, width: 16, layers: 1, numHeads: 2 },
     caption: { strategy: 'greedy', maxLength: 6, testScenes: 0 },
   },
-  data: { trainLimit: 100, items: false, scenes: { train: SCENES } },
+  data: { trainLimit: 100, items: false, scenes: { train: SCENES, captionStyle: 'layout' } },
   train: { seed: 5, batchSize: 8, steps: 2, lr: 1e-3, checkpointEvery: 100, logEvery: 1 },
   eval: { zeroShot: false, retrievalGallery: 0 },
 }) as Experiment<any>;
@@ -68,7 +68,9 @@ describe('mmzoo capfilt', () => {
     expect(noisyLines.filter((l) => l.corrupted)).toHaveLength(4);
     const train = loadFashionMnist(EMBEDDED_FASHION_MNIST_ROOT, 'train');
     const limited = { ...train, count: 100, images: train.images.slice(0, 100 * 784), labels: train.labels!.slice(0, 100) };
-    const scenes = buildScenes(limited, SCENES, 5);
+    // rebuilt with the run's caption wording (regression: capfilt once rebuilt 'varied' captions for a 'layout' run)
+    const scenes = buildScenes(limited, SCENES, 5, { captionStyle: 'layout' });
+    expect(scenes.scenes[0].captions[0]).toMatch(/^(top|bottom) (left|right): /);
     const expected = noisySceneCaptions(scenes.scenes, { fraction: 0.25, seed: 1 });
     expect(noisyLines.map((l) => [l.caption, l.corrupted])).toEqual(expected.map((n) => [n.caption, n.corrupted]));
 

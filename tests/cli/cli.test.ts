@@ -73,6 +73,8 @@ describe('mmzoo CLI', () => {
     const r = mmzoo(['info', '--all']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/configs\/clip\/vit-b-32\.yaml\s+clip\s+151,277,313\s+151,277,313\s+\+0 \(0\.0%\)/);
+    expect(r.stdout).toMatch(/configs\/vlmo\/base\.yaml\s+vlmo\s+208,715,166\s+175,000,000/);
+    expect(r.stdout).toMatch(/configs\/beit3\/base\.yaml\s+beit3\s+276,510,730\s+276,000,000/);
   });
 
   test('configs lists the shipped configs', () => {

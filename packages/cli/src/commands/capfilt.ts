@@ -78,7 +78,8 @@ export async function capfiltCommand(configFile: string, opts: CapFiltOptions): 
     const root = run.data.root ?? EMBEDDED_FASHION_MNIST_ROOT;
     let trainSet: ImageSet = loadFashionMnist(root, 'train');
     if (run.data.trainLimit && run.data.trainLimit < trainSet.count) trainSet = selectImages(trainSet, Array.from({ length: run.data.trainLimit }, (_, i) => i));
-    const grid = { rows: run.data.scenes.grid, cols: run.data.scenes.grid };
+    // the options the run's training scenes were built with (image-text.ts): grid, swapped twins, caption wording
+    const grid = { rows: run.data.scenes.grid, cols: run.data.scenes.grid, twins: run.data.scenes.twins, captionStyle: run.data.scenes.captionStyle };
     const sceneSeed = run.data.seed ?? run.train.seed;
     const count = cfg.noisy.scenes ?? run.data.scenes.train;
     const scenes = buildScenes(trainSet, count, sceneSeed, grid);
