@@ -1,16 +1,8 @@
 import { z } from 'zod';
-import { VisualTokenizerSchema } from '@mmzoo/core';
+import { PatchInputSchema, VisualTokenizerSchema } from '@mmzoo/core';
 
 /** The `model.vision` section of a BEiT-3 config: torchscale's `VisionEmbedding` (stride-P conv with bias). */
-export const Beit3VisionSchema = z
-  .object({
-    /** image size in pixels (square) */
-    imageSize: z.number().int().positive(),
-    patchSize: z.number().int().positive(),
-    /** input channels: 3 (RGB) or 1 (grey, e.g. Fashion-MNIST) */
-    channels: z.number().int().positive().default(3),
-  })
-  .strict();
+export const Beit3VisionSchema = PatchInputSchema;
 
 /** The `model.text` section: torchscale's `TextEmbedding` (a plain lookup) and learned positions. */
 export const Beit3TextSchema = z

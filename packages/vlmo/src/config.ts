@@ -1,16 +1,8 @@
 import { z } from 'zod';
-import { VisualTokenizerSchema } from '@mmzoo/core';
+import { PatchInputSchema, VisualTokenizerSchema } from '@mmzoo/core';
 
 /** The `model.vision` section of a VLMo config: the patch embedding (VLMo section 3.1, "Input Representations"). */
-export const VlmoVisionSchema = z
-  .object({
-    /** image size in pixels (square) */
-    imageSize: z.number().int().positive(),
-    patchSize: z.number().int().positive(),
-    /** input channels: 3 (RGB) or 1 (grey, e.g. Fashion-MNIST) */
-    channels: z.number().int().positive().default(3),
-  })
-  .strict();
+export const VlmoVisionSchema = PatchInputSchema;
 
 /** The `model.text` section: BERT-style word embeddings, positions only through the relative position bias. */
 export const VlmoTextSchema = z

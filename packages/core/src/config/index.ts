@@ -4,7 +4,7 @@ export { DataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, Ex
 export type { DataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './experiment';
 export { CaptionDecodingSchema } from './caption';
 export type { CaptionDecodingConfig } from './caption';
-export { VitConfigSchema } from './vit';
+export { PatchInputSchema, VitConfigSchema } from './vit';
 export { StageSchema, StagesSchema, STAGE_DATA, checkStageObjectives, compilePattern, fillStageSteps, patternError, stageParameterNames, totalStageSteps } from './stages';
 export type { StageConfig, StageData, StageSelection } from './stages';
 export { VisualTokenizerSchema } from './visual-tokenizer';
