@@ -15,7 +15,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const stages = [
   {
     name: 'image-mim', objectives: ['mim'], data: 'images', steps: 2,
-    trainable: ['patch_embed.*', 'cls_token', 'mask_token', 'token_type_embeddings.*', 'relative_position_bias_table', 'transformer.*', 'mim_head.*'],
+    trainable: ['patch_embed.*', 'cls_token', 'pos_embed', 'mask_token', 'token_type_embeddings.*', 'relative_position_bias_table', 'transformer.*', 'mim_head.*'],
     frozen: ['*.norm2.language.*', '*.ffn.language.*', '*.norm2.vl.*', '*.ffn.vl.*'],
   },
   {
@@ -29,7 +29,7 @@ const stages = [
 const config = ExperimentSchema.parse({
   model: {
     name: 'vlmo', vision: { imageSize: 28, patchSize: 7, channels: 1 }, text: { contextLength: 16, maxTextLenOfInitCkpt: 16 },
-    width: 16, layers: 2, numHeads: 2, vlStart: 1, objectives: { mim: 1 }, tokenizer: { codebookSize: 8, fitImages: 32 },
+    width: 16, layers: 2, numHeads: 2, vlStart: 1, objectives: { mim: 1 }, tokenizer: { codebookSize: 8, fitImages: 32 }, absolutePositions: true,
   },
   data: { trainLimit: 64, scenes: { train: 8 } },
   stages,
@@ -83,7 +83,7 @@ describe('VLMo stagewise pre-training', () => {
     const bounds = [[0, 2], [2, 5], [5, 7]];
     const frozenIn = [
       (n: string) => /\.(norm2|ffn)\.(language|vl)\./.test(n) || /^(text_embeddings|itc_|itm_|pooler|logit_|mlm_score)/.test(n),
-      (n: string) => /^transformer\.blocks\.\d+\.(norm1|attn|gamma_1)|\.(norm2|ffn)\.(vision|vl)\./.test(n) || /^(patch_embed|cls_token|mask_token|mim_head|itc_|itm_|pooler|logit_)/.test(n),
+      (n: string) => /^transformer\.blocks\.\d+\.(norm1|attn|gamma_1)|\.(norm2|ffn)\.(vision|vl)\./.test(n) || /^(patch_embed|cls_token|pos_embed|mask_token|mim_head|itc_|itm_|pooler|logit_)/.test(n),
       (n: string) => /^(mim_head|mask_token)/.test(n),
     ];
     bounds.forEach(([a, b], s) => {
@@ -143,9 +143,9 @@ describe('VLMo stagewise pre-training', () => {
     });
     const before = tf.memory().numTensors;
     // image-only MIM reaches neither the text side nor the heads: logit_scale, logit_vl_scale, the L-FFN of both
-    // layers and the VL-FFN of the top one (6 + 12 tensors), text_embeddings (word, token type, LayerNorm: 4),
+    // layers and the VL-FFN of the top one (6 + 12 tensors), text_embeddings (word, position, token type, LayerNorm: 5),
     // pooler + ITM (4), four ITC projections (4), the MLM head (transform dense + LayerNorm, decoder, bias: 6)
-    await expect(run([{ ...stages[0], steps: 2, trainable: undefined, frozen: [] }])).rejects.toThrow(/^stage 'image-mim' \(stages\[0\]\): 38 trainable parameter\(s\) receive no gradient from the loss: logit_scale, logit_vl_scale, transformer\.blocks\.0\.norm2\.language\.weight/);
+    await expect(run([{ ...stages[0], steps: 2, trainable: undefined, frozen: [] }])).rejects.toThrow(/^stage 'image-mim' \(stages\[0\]\): 39 trainable parameter\(s\) receive no gradient from the loss: logit_scale, logit_vl_scale, transformer\.blocks\.0\.norm2\.language\.weight/);
     await expect(run([{ ...stages[0], steps: 2, frozen: ['*.ffn.langauge.*'] }])).rejects.toThrow("stages[0].frozen[0]: pattern '*.ffn.langauge.*' matches no trainable parameter");
     await expect(run([{ ...stages[0], steps: 1 }])).rejects.toThrow("train.steps: 2 does not equal the sum of the stages' steps (1)");
     expect(tf.memory().numTensors).toBe(before);

@@ -1,6 +1,6 @@
 import {
   Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, Rng, StageData, StageSelection, Tensor, Variable,
-  blockMaskBatch, contrastiveLoss, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, normal, tf,
+  blockMaskBatch, contrastiveLoss, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, normal, resolveStageSelection, tf,
 } from '@mmzoo/core';
 import { Beit3Config, Beit3ConfigInput, Beit3ConfigSchema } from './config';
 
@@ -301,12 +301,7 @@ export class BEiT3 extends Module {
   trainingLoss(batch: Beit3Batch, stage?: StageSelection): Beit3Loss {
     const o = this.cfg.objectives;
     const rng = new Rng(batch.seed).fork(`beit3-${batch.index}`);
-    const offered = this.stageObjectives();
-    const run = stage ? stage.objectives : Object.keys(offered);
-    for (const name of run) {
-      if (!offered[name]) throw new Error(`BEiT3: no objective '${name}' (available: ${Object.keys(offered).join(', ')})`);
-      if (stage && !offered[name].includes(stage.data)) throw new Error(`BEiT3: objective '${name}' cannot run on ${stage.data} data`);
-    }
+    const { objectives: run } = resolveStageSelection('BEiT3', this.stageObjectives(), stage);
     return tf.tidy(() => {
       const parts: Record<string, Tensor> = {};
       let total: Tensor = tf.scalar(0);

@@ -68,6 +68,13 @@ export const VlmoConfigSchema = z
     mlpRatio: z.number().positive().default(4),
     /** first layer with the VL-FFN (vlffn_start_layer_index; VLMo-Base: 10 of 12, so F = 2) */
     vlStart: z.number().int().nonnegative(),
+    /**
+     * learned absolute position embeddings for image patches (V_pos, `pos_embed`) and text tokens (T_pos), added to
+     * the inputs as the paper describes (section 3.1); false (default) is the released code (use_abs_pos_emb False,
+     * BERT position_embedding_type "rel_pos"): positions come only from the relative position bias, which is kept
+     * in both layouts
+     */
+    absolutePositions: z.boolean().default(false),
     /** initial value of the layer-scale factors gamma_1, gamma_2 (VLMo: 0.1) */
     layerScale: z.number().positive().default(0.1),
     /** std of the N(0, std^2) initialisation of the transformer's Linear weights (VLMo: 0.02, timm trunc_normal_) */
@@ -77,6 +84,10 @@ export const VlmoConfigSchema = z
     /** initial ITC logit scale as a log: ln(1/0.07) */
     initLogitScale: z.number().default(Math.log(1 / 0.07)),
     objectives: VlmoObjectivesSchema.default(VlmoObjectivesSchema.parse({})),
+    /** constant added to the hard-negative softmax weights of ITM (paper and unilm: 0; see core hardNegativeWeights) */
+    hardNegativeEps: z.number().nonnegative().default(0),
+    /** ITC candidates re-ranked by ITM in the evaluation's `retrievalItmRerank` (VLMo section 4.2 reports ITC retrieval; ALBEF's k) */
+    itmRerankK: z.number().int().positive().default(16),
     /** masking probability of MLM (VLMo: 0.15) */
     mlmProbability: z.number().min(0).max(1).default(0.15),
     /** masked image modelling (objectives.mim > 0): masking */

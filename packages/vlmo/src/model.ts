@@ -1,9 +1,10 @@
 import {
   BertEmbeddings, BertLMHead, Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, RelativePositionBias,
   RelativePositionIndex, Rng, StageData, StageSelection, Tensor, Variable, blockMaskBatch, contrastiveLoss, crossEntropy, imageRelativePositionIndex,
-  keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, normal, stopGradient, tf, vlmoFusionRelativePositionIndex,
-  vlmoRelativeLayout, vlmoTextRelativePositionIndex,
+  itmLogOdds, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, normal, resolveStageSelection, sampleItmPairs, stopGradient, tf,
+  vlmoFusionRelativePositionIndex, vlmoRelativeLayout, vlmoTextRelativePositionIndex,
 } from '@mmzoo/core';
+import type { ItmScorer } from '@mmzoo/core';
 import { VlmoConfig, VlmoConfigInput, VlmoConfigSchema } from './config';
 
 /** Outputs of {@link VLMo.inferImage} and {@link VLMo.inferText} (dual-encoder mode). */
@@ -63,15 +64,18 @@ function firstToken(x: Tensor): Tensor {
  * through one table) used as an image encoder, a text encoder (dual-encoder mode, ITC) or a fusion encoder over
  * [text; image] (ITM, MLM), section 3.1-3.2. Parameter names are mmzoo's; {@link vlmoRename} maps unilm's.
  */
-export class VLMo extends Module {
+export class VLMo extends Module implements ItmScorer {
   readonly patchEmbed: PatchEmbedding;
   readonly clsToken: Variable;
+  /** `model.absolutePositions`: the image's learned 1D position embeddings V_pos, float32 [1, 1 + patches, width] (section 3.1) */
+  readonly posEmbed?: Variable;
   readonly transformer: MultiwayEncoder;
   readonly textEmbeddings: BertEmbeddings;
   readonly tokenTypeEmbeddings: Embedding;
   readonly relPos: RelativePositionBias;
   readonly pooler?: Linear;
-  readonly itmScore?: Linear;
+  /** the ITM head `itm_score.fc` (width -> 2) on the pooled fusion [CLS] */
+  readonly itmHead?: Linear;
   readonly itcTextProj: Linear;
   readonly itcImageProj: Linear;
   readonly itcVlTextProj?: Linear;
@@ -107,14 +111,16 @@ export class VLMo extends Module {
     this.grid = [g, g];
     this.patchEmbed = this.module('patch_embed', new PatchEmbedding(cfg.vision.channels, w, cfg.vision.patchSize, { bias: true }));
     this.clsToken = this.param('cls_token', normal([1, 1, w], 0.02));
+    if (cfg.absolutePositions) this.posEmbed = this.param('pos_embed', normal([1, 1 + g * g, w], 0.02));
     this.transformer = this.module('transformer', new MultiwayEncoder({
       width: w, numHeads: cfg.numHeads, layers: cfg.layers, mlpWidth: Math.round(w * cfg.mlpRatio), activation: 'gelu',
       lnEps: cfg.lnEps, attention: 'shared', qkvLayout: 'fused', qkvBias: 'qv', layerScale: cfg.layerScale,
       vlStart: cfg.vlStart, finalNorm: 'shared', init: { attnInStd: cfg.initStd, attnOutStd: cfg.initStd, fcStd: cfg.initStd, projStd: cfg.initStd },
     }));
-    // BERT embeddings with position_embedding_type "rel_pos": no absolute positions (VLMo section 3.1)
+    // the released code's BERT embeddings have position_embedding_type "rel_pos": no absolute positions; the paper's
+    // section 3.1 adds T_pos (model.absolutePositions)
     this.textEmbeddings = this.module('text_embeddings', new BertEmbeddings({
-      vocabSize, width: w, maxPositions: cfg.text.contextLength, lnEps: cfg.text.lnEps, absolutePositions: false,
+      vocabSize, width: w, maxPositions: cfg.text.contextLength, lnEps: cfg.text.lnEps, absolutePositions: cfg.absolutePositions,
     }));
     this.tokenTypeEmbeddings = this.module('token_type_embeddings', new Embedding(2, w));
     const layout = vlmoRelativeLayout(this.grid, cfg.text.maxTextLenOfInitCkpt);
@@ -122,7 +128,7 @@ export class VLMo extends Module {
     this.imageIndex = imageRelativePositionIndex(this.grid);
     if (cfg.objectives.itm > 0) {
       this.pooler = this.module('pooler.dense', new Linear(w, w));
-      this.itmScore = this.module('itm_score.fc', new Linear(w, 2));
+      this.itmHead = this.module('itm_score.fc', new Linear(w, 2));
     }
     this.itcTextProj = this.module('itc_text_proj.fc', new Linear(w, w, { bias: false }));
     this.itcImageProj = this.module('itc_image_proj.fc', new Linear(w, w, { bias: false }));
@@ -179,11 +185,12 @@ export class VLMo extends Module {
       }
       const b = (p.shape as number[])[0];
       const cls = this.clsToken.tile([b, 1, 1]);
-      return tf.concat([cls, p], 1).add(this.tokenTypeEmbeddings.weight.slice([1, 0], [1, -1]));
+      const x = tf.concat([cls, p], 1);
+      return (this.posEmbed ? x.add(this.posEmbed) : x).add(this.tokenTypeEmbeddings.weight.slice([1, 0], [1, -1]));
     });
   }
 
-  /** Text tokens: BERT's embeddings `LayerNorm(word[id] + token_type[0])` (no positions) plus VLMo's `token_type_embeddings[0]`. @param ids int32 [B, L] @returns float32 [B, L, width] */
+  /** Text tokens: BERT's embeddings `LayerNorm(word[id] + token_type[0])` (+ position[t] with model.absolutePositions) plus VLMo's `token_type_embeddings[0]`. @param ids int32 [B, L] @returns float32 [B, L, width] */
   embedText(ids: Tensor): Tensor {
     return tf.tidy(() => this.textEmbeddings.apply(ids).add(this.tokenTypeEmbeddings.weight.slice([0, 0], [1, -1])));
   }
@@ -252,7 +259,7 @@ export class VLMo extends Module {
       });
       const rawCls = firstToken(x);
       const cls = this.pooler ? tf.tanh(this.pooler.apply(rawCls)) : rawCls;
-      const itmLogits = this.itmScore ? this.itmScore.apply(cls) : tf.zeros([(x.shape as number[])[0], 2]);
+      const itmLogits = this.itmHead ? this.itmHead.apply(cls) : tf.zeros([(x.shape as number[])[0], 2]);
       return { textFeats: x.slice([0, 0, 0], [-1, L, -1]), imageFeats: x.slice([0, L, 0], [-1, -1, -1]), cls, rawCls, itmLogits };
     });
   }
@@ -286,48 +293,46 @@ export class VLMo extends Module {
   }
 
   /**
-   * ITM with hard negatives (section 3.2, "Image-Text Matching", following ALBEF): for each image a negative text
-   * and for each text a negative image are drawn from softmax of the ITC similarities (same-image pairs excluded);
-   * the [B positives; B image-negative-text; B negative-image-text] pairs run in fusion mode and a 2-way
-   * cross-entropy scores them.
+   * ITM with hard negatives (section 3.2, "Image-Text Matching", following ALBEF): core {@link sampleItmPairs} draws
+   * for each text a negative image and for each image a negative text from softmax of the ITC similarities (+
+   * `model.hardNegativeEps`; same-image pairs excluded); the B positive and up to 2B negative pairs run in fusion
+   * mode and a 2-way cross-entropy scores them.
+   * @param images float32 [B, C, H, W] @param ids int32 [B, L]
    * @param sims float32 [B, B] image-to-text similarities (no gradient)
    * @param rng the draw of the negatives
+   * @param imageIds int32 [B] image ids (default 0..B-1): captions of one image are never each other's negatives
+   * @returns float32 scalar: mean cross-entropy over the pairs
    */
   itmLoss(images: Tensor, ids: Tensor, sims: Tensor, rng: Rng, imageIds?: Int32Array): Tensor {
     const b = (images.shape as number[])[0];
-    const s = sims.arraySync() as number[][];
-    const same = (i: number, j: number) => i === j || (imageIds !== undefined && imageIds[i] === imageIds[j]);
-    const draw = (row: (j: number) => number, i: number): number => {
-      const logits: number[] = [];
-      for (let j = 0; j < b; j++) logits.push(row(j));
-      const m = Math.max(...logits);
-      const wts = logits.map((v, j) => (same(i, j) ? 0 : Math.exp(v - m)));
-      const total = wts.reduce((a, c) => a + c, 0);
-      if (!(total > 0)) {
-        const others = Array.from({ length: b }, (_, j) => j).filter((j) => j !== i);
-        return others.length ? rng.choice(others) : i;
-      }
-      let u = rng.next() * total;
-      for (let j = 0; j < b; j++) {
-        u -= wts[j];
-        if (u < 0 && wts[j] > 0) return j;
-      }
-      let last = 0;
-      wts.forEach((x, j) => {
-        if (x > 0) last = j;
-      });
-      return last;
-    };
-    const negText = Array.from({ length: b }, (_, i) => draw((j) => s[i][j], i));
-    const negImage = Array.from({ length: b }, (_, i) => draw((j) => s[j][i], i));
+    const hostIds = imageIds ?? Int32Array.from({ length: b }, (_, i) => i);
+    const simT2i = tf.tidy(() => sims.transpose());
+    const pairs = sampleItmPairs(sims, simT2i, hostIds, rng, { eps: this.cfg.hardNegativeEps });
+    simT2i.dispose();
     return tf.tidy(() => {
-      const pos = tf.range(0, b, 1, 'int32');
-      const imgIdx = tf.concat([pos, pos, tf.tensor1d(negImage, 'int32')]);
-      const txtIdx = tf.concat([pos, tf.tensor1d(negText, 'int32'), pos]);
-      const out = this.infer(tf.gather(images, imgIdx), tf.gather(ids, txtIdx));
-      const labels = tf.concat([tf.ones([b], 'int32'), tf.zeros([2 * b], 'int32')]);
-      return crossEntropy(out.itmLogits, labels);
+      const out = this.infer(tf.gather(images, tf.tensor1d(pairs.imageIndex, 'int32')), tf.gather(ids, tf.tensor1d(pairs.textIndex, 'int32')));
+      return crossEntropy(out.itmLogits, tf.tensor1d(pairs.labels, 'int32'));
     });
+  }
+
+  /** ItmScorer (core eval/itm-rerank): fusion mode runs on raw inputs, so the cached image "features" are the images. float32 [B, C, H, W] */
+  itmImageFeatures(images: Tensor): Tensor {
+    return images.clone();
+  }
+
+  /** ItmScorer: the token ids. int32 [B, L] -> [int32 [B, L]] */
+  itmTextFeatures(ids: Tensor): Tensor[] {
+    return [ids.clone()];
+  }
+
+  /**
+   * ItmScorer: match log-odds of K (image, caption) pairs in fusion mode.
+   * @param image float32 [K, C, H, W] @param text [int32 [K, L]] @returns float32 [K]
+   * @throws Error when the model was built without ITM heads (objectives.itm: 0)
+   */
+  itmScore(image: Tensor, text: Tensor[]): Tensor {
+    if (!this.itmHead) throw new Error('VLMo was built without the ITM head (model.objectives.itm is 0)');
+    return tf.tidy(() => itmLogOdds(this.infer(image, text[0]).itmLogits));
   }
 
   /** BERT masking of 15% of the text tokens (not start, end or padding), 80/10/10; the masked ids and flat label positions. */
@@ -434,13 +439,7 @@ export class VLMo extends Module {
   trainingLoss(batch: VlmoBatch, stage?: StageSelection): VlmoLoss {
     const o = this.cfg.objectives;
     const rng = new Rng(batch.seed).fork(`vlmo-${batch.index}`);
-    const offered = this.stageObjectives();
-    const run = stage ? stage.objectives : Object.keys(offered);
-    const data: StageData = stage ? stage.data : 'pairs';
-    for (const name of run) {
-      if (!offered[name]) throw new Error(`VLMo: no objective '${name}' (available: ${Object.keys(offered).join(', ')})`);
-      if (!offered[name].includes(data)) throw new Error(`VLMo: objective '${name}' cannot run on ${data} data`);
-    }
+    const { objectives: run, data } = resolveStageSelection('VLMo', this.stageObjectives(), stage);
     return tf.tidy(() => {
       const parts: Record<string, Tensor> = {};
       let total: Tensor = tf.scalar(0);
@@ -497,7 +496,7 @@ export function vlmoRename(name: string): string | null {
   if (name === 'text_embeddings.position_embeddings.weight' || name === 'text_embeddings.position_ids') return null;
   const expert: Record<string, string> = { imag: 'vision', text: 'language', vl: 'vl' };
   return name
-    .replace(/^transformer\.cls_token$/, 'cls_token')
+    .replace(/^transformer\.(cls_token|pos_embed)$/, '$1')
     .replace(/^transformer\.patch_embed\.proj\./, 'patch_embed.')
     .replace(/\.attn\.qkv\.weight$/, '.attn.in_proj_weight')
     .replace(/\.attn\.proj\./, '.attn.out_proj.')

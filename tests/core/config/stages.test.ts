@@ -1,5 +1,6 @@
 import {
-  ConfigError, ExperimentSchema, StagesSchema, checkStageObjectives, compilePattern, fillStageSteps, parseYaml, stageParameterNames, validate,
+  ConfigError, ExperimentSchema, StagesSchema, checkStageObjectives, compilePattern, fillStageSteps, parseYaml, resolveStageSelection, stageParameterNames,
+  validate,
 } from '@mmzoo/core';
 
 const NAMES = [
@@ -81,5 +82,19 @@ describe('the stages: schema', () => {
     expect(checkStageObjectives([{ objectives: ['mim'], data: 'images' }, { objectives: ['itc'], data: 'texts' }], offered)).toEqual({ path: [1, 'data'], message: "objective 'itc' needs data pairs, not 'texts'" });
     expect(checkStageObjectives([{ objectives: ['mlm', 'mdm'], data: 'texts' }], offered)?.path).toEqual([0, 'objectives', 1]);
     expect(checkStageObjectives([{ objectives: ['mlm', 'mlm'], data: 'texts' }], offered)).toEqual({ path: [0, 'objectives', 1], message: "objective 'mlm' is listed twice" });
+  });
+});
+
+describe('resolveStageSelection (what one step of a staged model runs)', () => {
+  const offered = { itc: ['pairs'], mlm: ['texts', 'pairs'], mim: ['images', 'pairs'] } as const;
+
+  test("without a stage: every offered objective on pairs; with one: the stage's objectives on its data", () => {
+    expect(resolveStageSelection('M', offered)).toEqual({ objectives: ['itc', 'mlm', 'mim'], data: 'pairs' });
+    expect(resolveStageSelection('M', offered, { objectives: ['mlm'], data: 'texts' })).toEqual({ objectives: ['mlm'], data: 'texts' });
+  });
+
+  test('an objective the model lacks, or one that cannot use the data, is an error naming both', () => {
+    expect(() => resolveStageSelection('M', offered, { objectives: ['itm'], data: 'pairs' })).toThrow("M: no objective 'itm' (available: itc, mlm, mim)");
+    expect(() => resolveStageSelection('M', offered, { objectives: ['mlm', 'itc'], data: 'texts' })).toThrow("M: objective 'itc' cannot run on texts data");
   });
 });

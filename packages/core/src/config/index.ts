@@ -5,7 +5,10 @@ export type { DataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } f
 export { CaptionDecodingSchema } from './caption';
 export type { CaptionDecodingConfig } from './caption';
 export { PatchInputSchema, VitConfigSchema } from './vit';
-export { StageSchema, StagesSchema, STAGE_DATA, checkStageObjectives, compilePattern, fillStageSteps, patternError, stageParameterNames, totalStageSteps } from './stages';
+export {
+  StageSchema, StagesSchema, STAGE_DATA, checkStageObjectives, compilePattern, fillStageSteps, patternError, resolveStageSelection, stageParameterNames,
+  totalStageSteps,
+} from './stages';
 export type { StageConfig, StageData, StageSelection } from './stages';
 export { VisualTokenizerSchema } from './visual-tokenizer';
 export type { VisualTokenizerConfig } from './visual-tokenizer';

@@ -101,6 +101,23 @@ export interface StageSelection {
   data: StageData;
 }
 
+/**
+ * What one training step of a staged model runs: the stage's objectives on its data, or, without a stage, every
+ * objective the model offers on image-text pairs (joint pre-training).
+ * @param model the model's name, for messages (e.g. 'VLMo')
+ * @param offered the objectives the model offers with the data each accepts (its `stageObjectives()`)
+ * @throws Error naming the objective when the model does not offer it or it cannot run on the stage's data
+ */
+export function resolveStageSelection(model: string, offered: Record<string, readonly StageData[]>, stage?: StageSelection): StageSelection {
+  const objectives = stage ? stage.objectives : Object.keys(offered);
+  const data: StageData = stage ? stage.data : 'pairs';
+  for (const name of objectives) {
+    if (!offered[name]) throw new Error(`${model}: no objective '${name}' (available: ${Object.keys(offered).join(', ')})`);
+    if (!offered[name].includes(data)) throw new Error(`${model}: objective '${name}' cannot run on ${data} data`);
+  }
+  return { objectives, data };
+}
+
 /** Sum of the stages' steps: the run's total number of optimizer steps. */
 export function totalStageSteps(stages: readonly { steps: number }[]): number {
   return stages.reduce((a, s) => a + s.steps, 0);
