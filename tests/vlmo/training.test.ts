@@ -134,6 +134,10 @@ describe('VLMo training objective (ITC + ITM with hard negatives + MLM, one step
     expect(tinyCfg.config.model.vlStart).toBeLessThan(tinyCfg.config.model.layers);
     const m = tinyCfg.entry.build(tinyCfg.config.model, { vocabSize: 100, eotId: 3 });
     expect(m.numParams()).toBeGreaterThan(100000);
+    // `mmzoo info` / results.json towers: every parameter counted once (V_pos with the vision embedding)
+    const towers = tinyCfg.entry.towers!(m);
+    expect(Object.values(towers).reduce((a, b) => a + b, 0)).toBe(m.numParams());
+    expect(towers.visionEmbedding).toBe(64 * 14 * 14 + 64 + 64 + 17 * 64 + 2 * 64);
     m.dispose();
     const base = loadExperiment(path.join(ROOT, 'configs/vlmo/base.yaml'), [], { modelOnly: true });
     expect(base.config.model).toMatchObject({ width: 768, layers: 12, vlStart: 10 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { VitConfigSchema } from '@mmzoo/core';
+import { VitConfigSchema, momentumItcShape } from '@mmzoo/core';
 
 /** The `model.vision` section of an ALBEF config: a ViT-B/16 in the paper (Li et al. 2021, section 3.1). */
 export const AlbefVisionSchema = VitConfigSchema;
@@ -47,29 +47,8 @@ export const AlbefTextSchema = z
 export const AlbefConfigSchema = z
   .object({
     name: z.literal('albef'),
-    /** ITC projection width (section 3.2: 256) */
-    embedDim: z.number().int().positive().default(256),
-    /** queue length M (section 3.2 / 4.3: 65,536) */
-    queueSize: z.number().int().positive().default(65536),
-    /** EMA coefficient of the momentum model (section 4.3: 0.995) */
-    momentum: z.number().min(0).max(1).default(0.995),
-    /** distillation weight alpha (section 4.3: 0.4) */
-    alpha: z.number().min(0).max(1).default(0.4),
-    /**
-     * alpha rises linearly from 0 over this many micro-batches ("we linearly ramp up alpha in the 1st epoch", the
-     * authors' code; set it to an epoch's length); 0 uses alpha from the start
-     */
-    alphaRampSteps: z.number().int().nonnegative().default(0),
-    /** initial temperature tau (section 4.3: 0.07), learnable */
-    temp: z.number().positive().default(0.07),
-    /**
-     * whether tau is trained (the paper: yes). Adam moves a raw scalar by about lr per step whatever its gradient,
-     * so at the learning rates of small models trained from scratch (~1e-3, vs the paper's 1e-4) tau races to its
-     * clamp within a hundred steps; a fixed tau avoids that
-     */
-    learnableTemp: z.boolean().default(true),
-    /** clamp of tau before each step (the authors' code: [0.001, 0.5]); null: no clamp (torchmultimodal) */
-    tempClamp: z.tuple([z.number().positive(), z.number().positive()]).nullable().default([0.001, 0.5]),
+    // ITC with momentum distillation (sections 3.2-3.3, defaults of section 4.3; queue M = 65,536)
+    ...momentumItcShape({ queueSize: 65536 }),
     /** MLM masking probability (section 3.2: 15%, BERT's 80/10/10 replacement) */
     mlmProbability: z.number().min(0).max(1).default(0.15),
     /** momentum distillation on MLM (section 3.3 eq. 7); false as in the torchmultimodal fixture */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PatchInputSchema, VisualTokenizerSchema } from '@mmzoo/core';
+import { PatchInputSchema, VisualTokenizerSchema, textTokenIdsShape } from '@mmzoo/core';
 
 /** The `model.vision` section of a BEiT-3 config: torchscale's `VisionEmbedding` (stride-P conv with bias). */
 export const Beit3VisionSchema = PatchInputSchema;
@@ -13,15 +13,7 @@ export const Beit3TextSchema = z
     vocabSize: z.number().int().positive().optional(),
     /** rows of the text position table (torchscale max_source_positions; BEiT-3: 1024); rows 0-1 are unused */
     maxPositions: z.number().int().positive().optional(),
-    padId: z.number().int().nonnegative().default(0),
-    /** start-of-text id, never masked (word tokenizer [CLS]: 2) */
-    startId: z.number().int().nonnegative().default(2),
-    /** end-of-text id, never masked; when omitted, the tokenizer's end id */
-    endId: z.number().int().nonnegative().optional(),
-    /** [MASK] id (word tokenizer: 4) */
-    maskId: z.number().int().nonnegative().default(4),
-    /** lowest id used as a random replacement in masking (the word tokenizer's first word id: 5) */
-    firstWordId: z.number().int().nonnegative().default(5),
+    ...textTokenIdsShape(),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CaptionDecodingSchema, VitConfigSchema } from '@mmzoo/core';
+import { CaptionDecodingSchema, VitConfigSchema, momentumItcShape } from '@mmzoo/core';
 
 /** The `model.vision` section of a BLIP config: a ViT (Li et al. 2022, section 3.1: ViT-B/16 or ViT-L/16). */
 export const BlipVisionSchema = VitConfigSchema;
@@ -46,26 +46,8 @@ export const BlipTextSchema = z
 export const BlipConfigSchema = z
   .object({
     name: z.literal('blip'),
-    /** ITC projection width (256) */
-    embedDim: z.number().int().positive().default(256),
-    /** ITC queue length (the released pre-training config: 57,600) */
-    queueSize: z.number().int().positive().default(57600),
-    /** EMA coefficient of the momentum encoders (0.995) */
-    momentum: z.number().min(0).max(1).default(0.995),
-    /** ITC distillation weight alpha (0.4, as ALBEF) */
-    alpha: z.number().min(0).max(1).default(0.4),
-    /** alpha ramps linearly from 0 over this many micro-batches (the first epoch in the authors' code); 0: constant */
-    alphaRampSteps: z.number().int().nonnegative().default(0),
-    /** initial temperature (0.07), learnable */
-    temp: z.number().positive().default(0.07),
-    /**
-     * whether tau is trained (the paper: yes). Adam moves a raw scalar by about lr per step whatever its gradient,
-     * so at the learning rates of small models trained from scratch (~1e-3, vs the paper's 1e-4) tau races to its
-     * clamp within a hundred steps; a fixed tau avoids that
-     */
-    learnableTemp: z.boolean().default(true),
-    /** clamp of the temperature at each forward (the authors' code: [0.001, 0.5]); null: none */
-    tempClamp: z.tuple([z.number().positive(), z.number().positive()]).nullable().default([0.001, 0.5]),
+    // ITC with momentum encoders, queues and distillation as ALBEF (section 3.2; queue: the released pre-training config's 57,600)
+    ...momentumItcShape({ queueSize: 57600 }),
     /** LM label smoothing (section 4.1 code: 0.1); the reported `lmNll` is always unsmoothed */
     labelSmoothing: z.number().min(0).lt(1).default(0.1),
     /** constant added to the hard-negative softmax weights (the authors' code: 1e-4) */

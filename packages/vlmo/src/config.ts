@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { PatchInputSchema, VisualTokenizerSchema } from '@mmzoo/core';
+import { PatchInputSchema, VisualTokenizerSchema, textTokenIdsShape } from '@mmzoo/core';
 
 /** The `model.vision` section of a VLMo config: the patch embedding (VLMo section 3.1, "Input Representations"). */
 export const VlmoVisionSchema = PatchInputSchema;
 
-/** The `model.text` section: BERT-style word embeddings, positions only through the relative position bias. */
+/** The `model.text` section: BERT-style word embeddings; positions through the relative position bias (and BERT's position table with `model.absolutePositions`). */
 export const VlmoTextSchema = z
   .object({
     /** max_text_len: token positions per caption (VLMo: 40) */
@@ -15,15 +15,7 @@ export const VlmoTextSchema = z
     maxTextLenOfInitCkpt: z.number().int().positive().default(196),
     /** LayerNorm epsilon of the text embeddings (BERT: 1e-12) */
     lnEps: z.number().positive().default(1e-12),
-    padId: z.number().int().nonnegative().default(0),
-    /** start-of-text id, never masked (our word tokenizer's [CLS]: 2) */
-    startId: z.number().int().nonnegative().default(2),
-    /** end-of-text id, never masked; when omitted, the tokenizer's end id (word tokenizer [SEP]: 3) */
-    endId: z.number().int().nonnegative().optional(),
-    /** [MASK] id for masked language modelling (word tokenizer: 4) */
-    maskId: z.number().int().nonnegative().default(4),
-    /** lowest id used as a random replacement token in MLM (the word tokenizer's first word id: 5) */
-    firstWordId: z.number().int().nonnegative().default(5),
+    ...textTokenIdsShape(),
   })
   .strict();
 

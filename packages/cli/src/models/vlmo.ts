@@ -25,7 +25,7 @@ export const vlmoEntry: ModelEntry<VlmoConfig> = {
   towers: (m) => {
     const mim = count(m, (n) => /^(mim_head|mask_token)/.test(n));
     return {
-      visionEmbedding: count(m, (n) => /^(patch_embed|cls_token|token_type_embeddings)/.test(n)),
+      visionEmbedding: count(m, (n) => /^(patch_embed|cls_token|pos_embed|token_type_embeddings)/.test(n)),
       textEmbedding: count(m, (n) => n.startsWith('text_embeddings.')),
       sharedAttention: count(m, (n) => /^transformer\.blocks\.\d+\.(norm1|attn|gamma_)/.test(n)),
       visionFfn: count(m, (n) => /\.(norm2|ffn)\.vision\./.test(n)),

@@ -5,6 +5,8 @@ export type { DataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } f
 export { CaptionDecodingSchema } from './caption';
 export type { CaptionDecodingConfig } from './caption';
 export { PatchInputSchema, VitConfigSchema } from './vit';
+export { momentumItcShape } from './momentum-itc';
+export { textTokenIdsShape } from './text-token-ids';
 export {
   StageSchema, StagesSchema, STAGE_DATA, checkStageObjectives, compilePattern, fillStageSteps, patternError, resolveStageSelection, stageParameterNames,
   totalStageSteps,
