@@ -129,7 +129,7 @@ describe('mmzoo capfilt', () => {
   test('config errors name the file, line and key; a run folder without a checkpoint is an error', async () => {
     const bad = path.join(tmp, 'bad.yaml');
     fs.writeFileSync(bad, 'checkpoint: run\nfilter:\n  treshold: 0.6\n');
-    expect(() => loadCapFiltConfig(bad)).toThrow(/bad\.yaml:3:\d+: filter\.treshold: unknown key \(valid keys: steps, lr, threshold, batchSize\)/);
+    expect(() => loadCapFiltConfig(bad)).toThrow(/bad\.yaml:3:\d+: filter\.treshold: unknown key, did you mean 'threshold'\? \(valid keys: steps, lr, threshold, batchSize\)/);
     const good = path.join(tmp, 'good.yaml');
     fs.writeFileSync(good, 'checkpoint: nowhere\n');
     expect(() => loadCapFiltConfig(good, ['noisy.fraction=2'])).toThrow(/--set noisy\.fraction=2: noisy\.fraction/);

@@ -125,7 +125,7 @@ export function flatMetrics(m: object, prefix = ''): Record<string, number> {
   return out;
 }
 
-/** A plain-text table of the headline results. */
+/** A plain-text table of the headline results: training facts, per-stage loss, and each metric the run has (zero-shot, retrieval, ITM, linear probe, captioning). */
 export function renderTable(r: { model: string; backend: string; params: number; train: Record<string, number>; metrics: Record<string, any>; stages?: StageSummary[] }): string {
   const rows: [string, string][] = [
     ['model', r.model], ['backend', r.backend], ['parameters', r.params.toLocaleString('en-US')],
@@ -142,6 +142,14 @@ export function renderTable(r: { model: string; backend: string; params: number;
       rows.push([`${dir} R@1/5/10 (chance)`, `${d.r1.toFixed(3)} / ${d.r5.toFixed(3)} / ${d.r10.toFixed(3)}  (${d.chance.r1.toFixed(3)} / ${d.chance.r5.toFixed(3)} / ${d.chance.r10.toFixed(3)})`]);
     }
   }
+  const num = (v: unknown, digits: number) => (typeof v === 'number' ? v.toFixed(digits) : 'n/a');
+  if (m.retrievalItmRerank) rows.push([`ITM re-ranked R@1 i2t / t2i (k ${m.retrievalItmRerank.k})`, `${num(m.retrievalItmRerank.imageToText?.r1, 3)} / ${num(m.retrievalItmRerank.textToImage?.r1, 3)}`]);
+  if (m.itmAccuracy !== undefined) {
+    const d = m.itmAccuracyDetail;
+    rows.push(['ITM accuracy (pairwise)', `${num(m.itmAccuracy, 4)} (${num(d?.pairwiseAccuracy, 4)})${d?.negatives ? `  negatives: ${d.negatives}` : ''}`]);
+  }
+  if (m.linearProbeTop1 !== undefined) rows.push(['linear probe top-1', num(m.linearProbeTop1, 4)]);
+  if (m.bleu4 !== undefined) rows.push(['BLEU-4 / CIDEr (constant)', `${num(m.bleu4, 3)} / ${num(m.cider, 3)}  (${num(m.bleu4ConstantBaseline, 3)} / ${num(m.ciderConstantBaseline, 3)})`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }

@@ -67,24 +67,60 @@ export function formatPath(path: readonly PropertyKey[]): string {
 /**
  * Validates a value with a zod schema, turning the first issues into one message per line of the form
  * `file:line:col: path: message` (e.g. `configs/x.yaml:12:7: train.lr: expected number, received string`).
+ * Unknown keys come first; one within edit distance 2 of a valid key is reported with a "did you mean" and, when
+ * that key is required and missing, as the single line explaining both (a misspelt `width` is one error, not two).
  * @param prefix path of `value` inside the document (e.g. ['model'] when validating the model section)
  * @throws ConfigError listing up to 5 issues
  */
 export function validate<S extends z.ZodType>(schema: S, value: unknown, source: YamlSource, prefix: PropertyKey[] = []): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const lines = result.error.issues.slice(0, 5).map((issue) => {
+  const issues = result.error.issues;
+  const missing = new Set(issues.filter((i) => i.code !== 'unrecognized_keys' && /received undefined$/.test(i.message)).map((i) => formatPath([...prefix, ...i.path])));
+  const explained = new Set<string>();
+  const unknown = issues.flatMap((issue) => {
+    if (issue.code !== 'unrecognized_keys') return [];
     const base = [...prefix, ...issue.path];
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => {
-        const p = [...base, k];
-        return `${where(source, p)}${formatPath(p)}: unknown key (valid keys: ${validKeys(schema, base.slice(prefix.length))})`;
-      }).join('\n');
-    }
-    const msg = issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, ' (missing)');
-    return `${where(source, base)}${formatPath(base) || '(root)'}: ${msg}`;
+    const valid = validKeys(schema, issue.path);
+    return issue.keys.map((k) => {
+      const p = [...base, k];
+      const guess = closestKey(k, valid);
+      const hint = guess === undefined ? '' : `, did you mean '${guess}'?`;
+      if (guess !== undefined && missing.has(formatPath([...base, guess]))) explained.add(formatPath([...base, guess]));
+      return `${where(source, p)}${formatPath(p)}: unknown key${hint} (valid keys: ${valid.length ? valid.join(', ') : '?'})`;
+    });
   });
-  throw new ConfigError(lines.join('\n'));
+  const others = issues
+    .filter((i) => i.code !== 'unrecognized_keys' && !explained.has(formatPath([...prefix, ...i.path])))
+    .map((issue) => {
+      const base = [...prefix, ...issue.path];
+      const msg = issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, ' (missing)');
+      return `${where(source, base)}${formatPath(base) || '(root)'}: ${msg}`;
+    });
+  throw new ConfigError([...unknown, ...others].slice(0, 5).join('\n'));
+}
+
+/** The valid key nearest to `key` by Levenshtein distance (case-insensitive), if at most 2 edits away and unique. */
+function closestKey(key: string, valid: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  let tie = false;
+  for (const v of valid) {
+    const d = editDistance(key.toLowerCase(), v.toLowerCase());
+    if (d < bestD) [best, bestD, tie] = [v, d, false];
+    else if (d === bestD) tie = true;
+  }
+  return tie ? undefined : best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = cur;
+  }
+  return prev[b.length];
 }
 
 function where(source: YamlSource, path: PropertyKey[]): string {
@@ -94,24 +130,24 @@ function where(source: YamlSource, path: PropertyKey[]): string {
   return loc ? `${source.file}:${loc}: ` : `${source.file}: `;
 }
 
-/** Lists the keys a (possibly nested) object schema accepts at `path`, for unknown-key messages. */
-function validKeys(schema: z.ZodType, path: readonly PropertyKey[]): string {
+/** The keys a (possibly nested) object schema accepts at `path`, for unknown-key messages ([] when unknown). */
+function validKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
   let s: unknown = schema;
   for (const k of path) {
     s = unwrap(s);
     if (typeof k === 'number') {
       // an element of a list (e.g. stages[1])
       const element = (s as { element?: unknown }).element;
-      if (!element) return '?';
+      if (!element) return [];
       s = element;
       continue;
     }
     const shape = (s as { shape?: Record<string, unknown> }).shape;
-    if (!shape || typeof k !== 'string' || !(k in shape)) return '?';
+    if (!shape || typeof k !== 'string' || !(k in shape)) return [];
     s = shape[k];
   }
   const shape = (unwrap(s) as { shape?: Record<string, unknown> }).shape;
-  return shape ? Object.keys(shape).join(', ') : '?';
+  return shape ? Object.keys(shape) : [];
 }
 
 function unwrap(s: unknown): unknown {

@@ -1,0 +1,31 @@
+import { renderTable } from '../../packages/cli/src/commands/train';
+
+const base = {
+  model: 'vlmo', backend: 'native', params: 416026,
+  train: { steps: 2000, samplesPerSecond: 120.45, wallSeconds: 533.5, peakRssMB: 1127.6, initialLoss: 8.2896, finalLoss: 1.6288 },
+};
+
+describe('the end-of-run table', () => {
+  test('prints the headline metrics a run has: ITM accuracy, re-ranked retrieval, linear probe, captioning', () => {
+    const out = renderTable({
+      ...base,
+      metrics: {
+        retrievalItmRerank: { imageToText: { r1: 0.234 }, textToImage: { r1: 0.267 }, k: 8 },
+        itmAccuracy: 0.7175, itmAccuracyDetail: { pairwiseAccuracy: 0.758, negatives: 'swapped-positions' },
+        linearProbeTop1: 0.7704, bleu4: 0.85, cider: 3.3594, bleu4ConstantBaseline: 0.338, ciderConstantBaseline: 0.8831,
+      },
+    }).split('\n');
+    expect(out[0]).toMatch(/^model +vlmo$/);
+    expect(out).toContain('parameters                         416,026');
+    expect(out.find((l) => l.startsWith('ITM re-ranked'))).toMatch(/^ITM re-ranked R@1 i2t \/ t2i \(k 8\) +0\.234 \/ 0\.267$/);
+    expect(out.find((l) => l.startsWith('ITM accuracy'))).toMatch(/^ITM accuracy \(pairwise\) +0\.7175 \(0\.7580\)  negatives: swapped-positions$/);
+    expect(out.find((l) => l.startsWith('linear probe'))).toMatch(/^linear probe top-1 +0\.7704$/);
+    expect(out.find((l) => l.startsWith('BLEU-4'))).toMatch(/^BLEU-4 \/ CIDEr \(constant\) +0\.850 \/ 3\.359  \(0\.338 \/ 0\.883\)$/);
+  });
+
+  test('metrics a run lacks get no row', () => {
+    const out = renderTable({ ...base, metrics: {} });
+    expect(out).not.toMatch(/ITM|linear probe|BLEU|zero-shot|R@1/);
+    expect(out.split('\n')).toHaveLength(8);
+  });
+});
