@@ -17,11 +17,14 @@ export interface CompareRow {
   results?: any;
 }
 
-/** The table's columns: header, and how a value is read from a row ("n/a" when absent, never 0). */
-export const COLUMNS: { header: string; get: (r: CompareRow) => number | string | undefined; digits?: number }[] = [
+/**
+ * The table's columns: header, and how a value is read from a row ("n/a" when absent, never 0); `grouped` numbers get
+ * thousands separators in the Markdown and HTML tables, never in the CSV.
+ */
+export const COLUMNS: { header: string; get: (r: CompareRow) => number | string | undefined; digits?: number; grouped?: boolean }[] = [
   { header: 'model', get: (r) => r.name },
   { header: 'status', get: (r) => (r.status === 'failed' ? `failed: ${r.error}` : r.status) },
-  { header: 'params', get: (r) => (typeof r.results?.params === 'number' ? r.results.params.toLocaleString('en-US') : undefined) },
+  { header: 'params', get: (r) => r.results?.params, digits: 0, grouped: true },
   { header: 'params per component', get: (r) => (r.results?.towers ? Object.entries(r.results.towers).map(([k, v]) => `${k} ${Number(v).toLocaleString('en-US')}`).join('; ') : undefined) },
   { header: 'train samples/s', get: (r) => r.results?.train?.samplesPerSecond, digits: 1 },
   { header: 'peak RSS (MB)', get: (r) => r.results?.train?.peakRssMB, digits: 0 },
@@ -39,11 +42,17 @@ export const COLUMNS: { header: string; get: (r: CompareRow) => number | string 
   { header: 'CIDEr', get: (r) => r.results?.metrics?.cider, digits: 4 },
 ];
 
-/** A cell's text: the value with the column's digits, or "n/a" when the model does not report it. */
-export function cell(c: (typeof COLUMNS)[number], r: CompareRow): string {
+/**
+ * A cell's text: the value with the column's digits, or "n/a" when the model does not report it.
+ * @param opts.grouped thousands separators on `grouped` columns (default true: the Markdown and HTML tables; the CSV passes false)
+ */
+export function cell(c: (typeof COLUMNS)[number], r: CompareRow, opts: { grouped?: boolean } = {}): string {
   const v = c.get(r);
   if (v === undefined || v === null || (typeof v === 'number' && !Number.isFinite(v))) return 'n/a';
-  if (typeof v === 'number') return c.digits !== undefined ? v.toFixed(c.digits) : String(v);
+  if (typeof v === 'number') {
+    if (c.grouped && (opts.grouped ?? true)) return v.toLocaleString('en-US', { minimumFractionDigits: c.digits ?? 0, maximumFractionDigits: c.digits ?? 20 });
+    return c.digits !== undefined ? v.toFixed(c.digits) : String(v);
+  }
   return v;
 }
 
@@ -70,7 +79,8 @@ export async function writeReport(outDir: string, title: string, rows: CompareRo
     ...table.map((t) => `| ${t.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`), '',
   ].join('\n');
   fs.writeFileSync(path.join(outDir, 'report.md'), md);
-  fs.writeFileSync(path.join(outDir, 'report.csv'), [header, ...table].map((r) => r.map(csvField).join(',')).join('\n') + '\n');
+  const csv = rows.map((r) => COLUMNS.map((c) => cell(c, r, { grouped: false })));
+  fs.writeFileSync(path.join(outDir, 'report.csv'), [header, ...csv].map((r) => r.map(csvField).join(',')).join('\n') + '\n');
   fs.writeFileSync(path.join(outDir, 'report.json'), JSON.stringify({ title, budget, rows: rows.map((r) => ({ ...r, results: r.results ? { ...r.results, history: undefined } : undefined })) }, null, 2));
 
   // loss curves on shared axes: x = samples seen, one line per model
