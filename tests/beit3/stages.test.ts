@@ -1,30 +1,15 @@
 import * as path from 'path';
-import { tf, AdamW, Rng, StageConfig, manualSeed, stageParameterNames, trainStep } from '@mmzoo/core';
-import { BEiT3, buildBeit3 } from '@mmzoo/beit3';
+import { tf, AdamW, StageConfig, stageParameterNames, trainStep } from '@mmzoo/core';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 import { useBackend } from '../helpers/fixtures';
+import { syntheticImageTextBatch } from '../helpers/batches';
+import { fitTokenizer, tinyBeit3 } from './fixture';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-function tiny(): BEiT3 {
-  manualSeed(4);
-  const m = buildBeit3({
-    name: 'beit3', vision: { imageSize: 16, patchSize: 4, channels: 1 }, text: { contextLength: 8, vocabSize: 30 },
-    width: 16, layers: 2, numHeads: 2, tokenizer: { codebookSize: 8, fitImages: 10 }, objectives: { mdm: 1, itc: 1 },
-  });
-  return m;
-}
+const tiny = tinyBeit3;
 
-function batch(index: number, b = 4) {
-  const rng = new Rng(12);
-  const ids = new Int32Array(b * 8);
-  for (let r = 0; r < b; r++) {
-    ids[r * 8] = 2;
-    for (let c = 1; c < 6; c++) ids[r * 8 + c] = 5 + rng.int(25);
-    ids[r * 8 + 6] = 3;
-  }
-  return { images: tf.tensor4d(Float32Array.from({ length: b * 256 }, () => rng.next()), [b, 1, 16, 16]), ids: tf.tensor2d(ids, [b, 8], 'int32'), index, seed: 9 };
-}
+const batch = (index: number, b = 4) => syntheticImageTextBatch(index, b, { draw: 12, seed: 9 });
 
 describe('BEiT-3 stages: masked data modeling, then retrieval fine-tuning', () => {
   beforeAll(() => useBackend('cpu'));
@@ -32,8 +17,7 @@ describe('BEiT-3 stages: masked data modeling, then retrieval fine-tuning', () =
   test('a stage runs only its objectives, with the same masks as the joint objective', () => {
     const model = tiny();
     const b = batch(3);
-    const patches = tf.tidy(() => model.visualTokenizer!.patchify(b.images).dataSync() as Float32Array);
-    model.visualTokenizer!.fit(patches, new Rng(0));
+    fitTokenizer(model, b.images);
     const parts = (stage?: { objectives: string[]; data: 'pairs' | 'texts' }) =>
       tf.tidy(() => Object.fromEntries(Object.entries(model.trainingLoss(b, stage).parts).map(([k, v]) => [k, v.dataSync()[0]])));
     const joint = parts();

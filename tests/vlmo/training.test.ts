@@ -3,6 +3,7 @@ import { tf, AdamW, Rng, manualSeed, sampleItmPairs, scorePairs, trainStep } fro
 import { VLMo, buildVlmo } from '@mmzoo/vlmo';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 import { useBackend } from '../helpers/fixtures';
+import { syntheticImageTextBatch } from '../helpers/batches';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -16,21 +17,7 @@ function tiny(): VLMo {
   return buildVlmo(tinyConfig);
 }
 
-function batch(index: number, b = 4) {
-  const rng = new Rng(11);
-  const ids = new Int32Array(b * 8);
-  for (let r = 0; r < b; r++) {
-    ids[r * 8] = 2;
-    for (let c = 1; c < 6; c++) ids[r * 8 + c] = 5 + rng.int(25);
-    ids[r * 8 + 6] = 3;
-  }
-  return {
-    images: tf.tensor4d(Float32Array.from({ length: b * 256 }, () => rng.next()), [b, 1, 16, 16]),
-    ids: tf.tensor2d(ids, [b, 8], 'int32'),
-    imageIds: Int32Array.from({ length: b }, (_, i) => i),
-    index, seed: 5,
-  };
-}
+const batch = (index: number, b = 4) => syntheticImageTextBatch(index, b, { draw: 11, seed: 5 });
 
 describe('VLMo training objective (ITC + ITM with hard negatives + MLM, one step)', () => {
   beforeAll(() => useBackend('wasm'));

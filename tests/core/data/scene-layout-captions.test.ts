@@ -1,6 +1,5 @@
 import { Rng } from '../../../packages/core/src/data/rng';
 import {
-  SceneItem,
   buildScenes,
   describeScene,
   layoutCaption,
@@ -9,21 +8,10 @@ import {
   swapPositions,
 } from '../../../packages/core/src/data/scenes';
 import { FMNIST_SYNONYMS } from '../../../packages/core/src/data/fmnist-classes';
-import { ImageSet } from '../../../packages/core/src/data/types';
 import { DataSchema } from '../../../packages/core/src/config/experiment';
 import { bestConstantCaptions, captionScores } from '../../../packages/core/src/eval/caption-metrics';
+import { GRID, sceneItem, syntheticSceneSource } from '../../helpers/scenes';
 
-/** 30 labelled 4x4 images (3 per class). */
-function syntheticSource(): ImageSet {
-  const count = 30;
-  const rng = new Rng(99);
-  const images = Uint8Array.from({ length: count * 16 }, () => 1 + rng.int(255));
-  const labels = Int32Array.from({ length: count }, (_, i) => i % 10);
-  return { images, count, channels: 1, height: 4, width: 4, labels };
-}
-
-const GRID = { rows: 2, cols: 2 };
-const item = (label: number, row: number, col: number): SceneItem => ({ label, row, col, sourceIndex: -1 });
 const SNEAKER = 7;
 const BAG = 8;
 const DRESS = 3;
@@ -31,19 +19,19 @@ const ANKLE_BOOT = 9;
 
 describe('layout captions', () => {
   it('name every occupied cell in reading order with the short class names', () => {
-    const items = [item(DRESS, 1, 0), item(BAG, 0, 1), item(SNEAKER, 0, 0)];
+    const items = [sceneItem(DRESS, 1, 0), sceneItem(BAG, 0, 1), sceneItem(SNEAKER, 0, 0)];
     expect(layoutCaption(items, GRID)).toBe('top left: a sneaker, top right: a bag, bottom left: a dress.');
-    expect(layoutCaption([item(ANKLE_BOOT, 1, 1)], GRID)).toBe('bottom right: an ankle boot.');
-    expect(layoutCaption([item(0, 1, 1), item(1, 0, 2)], { rows: 3, cols: 3 })).toBe('top right: a trouser, center: a t-shirt.');
+    expect(layoutCaption([sceneItem(ANKLE_BOOT, 1, 1)], GRID)).toBe('bottom right: an ankle boot.');
+    expect(layoutCaption([sceneItem(0, 1, 1), sceneItem(1, 0, 2)], { rows: 3, cols: 3 })).toBe('top right: a trouser, center: a t-shirt.');
     expect(layoutCaption(items, GRID, (label) => FMNIST_SYNONYMS[label][1])).toBe('top left: a trainer, top right: a handbag, bottom left: a gown.');
   });
 
   it('reject invalid items', () => {
-    expect(() => layoutCaption([item(BAG, 0, 0), item(DRESS, 0, 0)], GRID)).toThrow(/two scene items in cell 0,0/);
+    expect(() => layoutCaption([sceneItem(BAG, 0, 0), sceneItem(DRESS, 0, 0)], GRID)).toThrow(/two scene items in cell 0,0/);
   });
 
   it('come as distinct captions, the first with short names, the others differing only in nouns, deterministic per rng', () => {
-    const items = [item(SNEAKER, 0, 0), item(BAG, 0, 1), item(DRESS, 1, 0)];
+    const items = [sceneItem(SNEAKER, 0, 0), sceneItem(BAG, 0, 1), sceneItem(DRESS, 1, 0)];
     const a = layoutCaptions(items, GRID, new Rng(4), 4);
     expect(a).toEqual(layoutCaptions(items, GRID, new Rng(4), 4));
     expect(a).toHaveLength(4);
@@ -55,7 +43,7 @@ describe('layout captions', () => {
   });
 
   it('give a swapped layout the same nouns from the same rng', () => {
-    const items = [item(SNEAKER, 0, 0), item(BAG, 0, 1), item(DRESS, 1, 1)];
+    const items = [sceneItem(SNEAKER, 0, 0), sceneItem(BAG, 0, 1), sceneItem(DRESS, 1, 1)];
     const swapped = swapPositions(items, 0, 2);
     const a = layoutCaptions(items, GRID, new Rng(8), 4);
     const b = layoutCaptions(swapped, GRID, new Rng(8), 4);
@@ -66,7 +54,7 @@ describe('layout captions', () => {
 });
 
 describe('scene caption styles', () => {
-  const items = [item(SNEAKER, 0, 0), item(BAG, 0, 1), item(DRESS, 1, 0)];
+  const items = [sceneItem(SNEAKER, 0, 0), sceneItem(BAG, 0, 1), sceneItem(DRESS, 1, 0)];
 
   it("default to the varied captions and draw 'layout' ones from the same fork", () => {
     expect(describeScene(items, GRID, new Rng(2)).captions).toEqual(sceneCaptions(items, GRID, new Rng(2).fork('captions'), 4));
@@ -77,7 +65,7 @@ describe('scene caption styles', () => {
   });
 
   it('change only the captions of a scene build, deterministically per seed', () => {
-    const source = syntheticSource();
+    const source = syntheticSceneSource();
     const varied = buildScenes(source, 20, 3);
     const layout = buildScenes(source, 20, 3, { captionStyle: 'layout' });
     expect(buildScenes(source, 20, 3, { captionStyle: 'layout' }).scenes).toEqual(layout.scenes);
@@ -102,7 +90,7 @@ describe('scene caption styles', () => {
 describe('what BLEU-4 and CIDEr-D measure on scene captions', () => {
   // 150 test scenes against the best constant caption of 600 training scenes (one caption drawn per scene),
   // as node/caption-eval scores a model; the images play no part.
-  const source = syntheticSource();
+  const source = syntheticSceneSource();
   const built = new Map<string, { test: ReturnType<typeof buildScenes>['scenes']; references: string[][]; constant: ReturnType<typeof bestConstantCaptions> }>();
   const setup = (captionStyle: 'varied' | 'layout') => {
     if (!built.has(captionStyle)) {

@@ -2,20 +2,10 @@ import { Rng } from '../../../packages/core/src/data/rng';
 import { SceneItem, buildScenes, canonicalDescription, describeScene, swapPositions, twinSwap } from '../../../packages/core/src/data/scenes';
 import { batchIndices, concatPairs, epochOrder, groupedPairs, imageSetPairs } from '../../../packages/core/src/data/pairs';
 import { ImageSet, imageBytes } from '../../../packages/core/src/data/types';
+import { GRID, sceneItem, syntheticSceneSource } from '../../helpers/scenes';
 
 // Swapped-twin scenes (data.scenes.twins): hard negatives that differ from their layout only in positions.
 
-/** 30 labelled 4x4 images (3 per class), every pixel non-zero so that empty cells are told apart. */
-function syntheticSource(): ImageSet {
-  const count = 30;
-  const rng = new Rng(41);
-  const images = Uint8Array.from({ length: count * 16 }, () => 1 + rng.int(255));
-  const labels = Int32Array.from({ length: count }, (_, i) => i % 10);
-  return { images, count, channels: 1, height: 4, width: 4, labels };
-}
-
-const GRID = { rows: 2, cols: 2 };
-const item = (label: number, row: number, col: number, sourceIndex = -1): SceneItem => ({ label, row, col, sourceIndex });
 const key = (it: SceneItem) => `${it.label}:${it.sourceIndex}`;
 const POSITION_WORDS = new Set([
   'top', 'bottom', 'left', 'right', 'above', 'below', 'over', 'under', 'beneath', 'underneath', 'upper', 'lower',
@@ -24,11 +14,11 @@ const POSITION_WORDS = new Set([
 
 describe('twinSwap', () => {
   it('swaps the only pair of a two-item scene', () => {
-    for (let s = 0; s < 20; s++) expect(twinSwap([item(1, 0, 0), item(2, 1, 1)], new Rng(s))).toEqual([0, 1]);
+    for (let s = 0; s < 20; s++) expect(twinSwap([sceneItem(1, 0, 0), sceneItem(2, 1, 1)], new Rng(s))).toEqual([0, 1]);
   });
 
   it('draws each of the 6 pairs of a four-item scene with probability 1/6', () => {
-    const items = [item(0, 0, 0), item(1, 0, 1), item(2, 1, 0), item(3, 1, 1)];
+    const items = [sceneItem(0, 0, 0), sceneItem(1, 0, 1), sceneItem(2, 1, 0), sceneItem(3, 1, 1)];
     const counts = new Map<string, number>();
     for (let s = 0; s < 6000; s++) {
       const [a, b] = twinSwap(items, new Rng(s));
@@ -41,12 +31,12 @@ describe('twinSwap', () => {
   });
 
   it('needs two items', () => {
-    expect(() => twinSwap([item(1, 0, 0)], new Rng(0))).toThrow('twinSwap: a twin needs at least 2 items to swap, got 1');
+    expect(() => twinSwap([sceneItem(1, 0, 0)], new Rng(0))).toThrow('twinSwap: a twin needs at least 2 items to swap, got 1');
   });
 });
 
 describe('buildScenes with twins', () => {
-  const source = syntheticSource();
+  const source = syntheticSceneSource(41);
   const set = buildScenes(source, 40, 7, { twins: 1 });
 
   it('interleaves the plain build\'s layouts (even scenes) with their twins (odd scenes)', () => {
@@ -110,7 +100,7 @@ describe('buildScenes with twins', () => {
   });
 
   it('matches a hand-built twin: sneaker and bag swapped', () => {
-    const layout = [item(7, 0, 0, 7), item(8, 0, 1, 8), item(3, 1, 0, 3)];
+    const layout = [sceneItem(7, 0, 0, 7), sceneItem(8, 0, 1, 8), sceneItem(3, 1, 0, 3)];
     const twin = describeScene(swapPositions(layout, 0, 1), GRID, new Rng(3));
     expect(twin.canonical).toBe('bag@0,0 sneaker@0,1 dress@1,0 | bag left-of sneaker, bag above dress');
   });

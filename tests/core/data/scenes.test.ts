@@ -1,6 +1,5 @@
 import { Rng } from '../../../packages/core/src/data/rng';
 import {
-  SceneItem,
   buildScenes,
   canonicalDescription,
   describeScene,
@@ -9,29 +8,19 @@ import {
   swapPositions,
 } from '../../../packages/core/src/data/scenes';
 import { FMNIST_SYNONYMS } from '../../../packages/core/src/data/fmnist-classes';
-import { ImageSet, imageBytes } from '../../../packages/core/src/data/types';
+import { imageBytes } from '../../../packages/core/src/data/types';
+import { GRID, sceneItem, syntheticSceneSource } from '../../helpers/scenes';
 
-/** 30 labelled 4x4 images (3 per class), every pixel non-zero so that empty cells are told apart. */
-function syntheticSource(): ImageSet {
-  const count = 30;
-  const rng = new Rng(99);
-  const images = Uint8Array.from({ length: count * 16 }, () => 1 + rng.int(255));
-  const labels = Int32Array.from({ length: count }, (_, i) => i % 10);
-  return { images, count, channels: 1, height: 4, width: 4, labels };
-}
-
-const GRID = { rows: 2, cols: 2 };
-const item = (label: number, row: number, col: number, sourceIndex = -1): SceneItem => ({ label, row, col, sourceIndex });
 const SNEAKER = 7;
 const BAG = 8;
 const DRESS = 3;
 
 describe('canonical descriptions', () => {
-  const scene = [item(SNEAKER, 0, 0), item(BAG, 0, 1), item(DRESS, 1, 0)];
+  const scene = [sceneItem(SNEAKER, 0, 0), sceneItem(BAG, 0, 1), sceneItem(DRESS, 1, 0)];
 
   it('list items in reading order and their row/column relations', () => {
     expect(canonicalDescription(scene)).toBe('sneaker@0,0 bag@0,1 dress@1,0 | sneaker left-of bag, sneaker above dress');
-    expect(canonicalDescription([item(9, 1, 1), item(0, 0, 0)])).toBe('t-shirt@0,0 ankle-boot@1,1 | none');
+    expect(canonicalDescription([sceneItem(9, 1, 1), sceneItem(0, 0, 0)])).toBe('t-shirt@0,0 ankle-boot@1,1 | none');
   });
 
   it('do not depend on item order or wording, while captions do vary', () => {
@@ -49,9 +38,9 @@ describe('canonical descriptions', () => {
   });
 
   it('differ for swapped positions: hard negatives whose captions differ only in relation words', () => {
-    const pair = [item(SNEAKER, 0, 0), item(BAG, 0, 1)];
+    const pair = [sceneItem(SNEAKER, 0, 0), sceneItem(BAG, 0, 1)];
     const swapped = swapPositions(pair, 0, 1);
-    expect(swapped).toEqual([item(SNEAKER, 0, 1), item(BAG, 0, 0)]);
+    expect(swapped).toEqual([sceneItem(SNEAKER, 0, 1), sceneItem(BAG, 0, 0)]);
     const a = describeScene(pair, GRID, new Rng(5), 6);
     const b = describeScene(swapped, GRID, new Rng(5), 6);
     expect(a.canonical).toBe('sneaker@0,0 bag@0,1 | sneaker left-of bag');
@@ -60,7 +49,7 @@ describe('canonical descriptions', () => {
     expect(b.captions).toEqual(a.captions.map(mirror));
     for (let i = 0; i < a.captions.length; i++) expect(b.captions[i]).not.toBe(a.captions[i]);
     // vertical swap of a 3-item scene also changes the canonical description
-    const three = [item(SNEAKER, 0, 0), item(BAG, 0, 1), item(DRESS, 1, 0)];
+    const three = [sceneItem(SNEAKER, 0, 0), sceneItem(BAG, 0, 1), sceneItem(DRESS, 1, 0)];
     expect(canonicalDescription(swapPositions(three, 0, 2))).toBe('dress@0,0 bag@0,1 sneaker@1,0 | dress left-of bag, dress above sneaker');
   });
 });
@@ -69,7 +58,7 @@ describe('scene questions', () => {
   it('have the right answers for a hand-built scene', () => {
     // sneaker | bag
     // dress   | (empty)
-    const { qa } = describeScene([item(BAG, 0, 1), item(DRESS, 1, 0), item(SNEAKER, 0, 0)], GRID, new Rng(3));
+    const { qa } = describeScene([sceneItem(BAG, 0, 1), sceneItem(DRESS, 1, 0), sceneItem(SNEAKER, 0, 0)], GRID, new Rng(3));
     const answer = (pattern: RegExp): string[] => qa.filter((p) => pattern.test(p.question)).map((p) => p.answer);
     expect(answer(/^how many/)).toEqual(['3']);
     expect(answer(/^is there a bag\?$/)).toEqual(['yes']);
@@ -106,7 +95,7 @@ describe('scene questions', () => {
 });
 
 describe('buildScenes', () => {
-  const source = syntheticSource();
+  const source = syntheticSceneSource();
 
   it('is deterministic from the seed, scene by scene', () => {
     const a = buildScenes(source, 20, 5);
@@ -161,7 +150,7 @@ describe('buildScenes', () => {
 
   it('renders a single scene into a given buffer at an offset', () => {
     const out = new Uint8Array(64 + 10).fill(7);
-    renderScene(source, [item(BAG, 1, 1, 8)], GRID, out, 10);
+    renderScene(source, [sceneItem(BAG, 1, 1, 8)], GRID, out, 10);
     expect(Array.from(out.subarray(0, 10))).toEqual(new Array(10).fill(7));
     expect(out[10]).toBe(0);
     expect(out[10 + 4 * 8 + 4]).toBe(source.images[8 * 16]);
