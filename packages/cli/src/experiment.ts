@@ -1,4 +1,5 @@
-import { readFileSync, existsSync } from 'fs';
+import { readFileSync, existsSync, statSync } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
@@ -36,10 +37,13 @@ export function applyOverrides(value: Record<string, unknown>, sets: string[]): 
 /**
  * Reads and validates an experiment YAML: the `model:` section against the registry's schema for `model.name`,
  * the rest against the experiment schema. `modelOnly` validates just `model:` (paper-size presets for `info`).
- * @throws ConfigError with `file:line:col: path: message` lines
+ * Also checked here, before anything is built: every `patchSize` divides its `imageSize`, and the model's weights
+ * fit in this machine's memory ({@link checkModelMemory}).
+ * @throws ConfigError with `file:line:col: path: message` lines (`--set key=value: path: message` for an
+ *   overridden value); `<file>: config file not found` / `is a folder, expected a YAML file`
  */
 export function loadExperiment(file: string, sets: string[] = [], opts: { modelOnly?: boolean } = {}): LoadedExperiment {
-  if (!existsSync(file)) throw new ConfigError(`${file}: config file not found`);
+  checkConfigFile(file);
   const source = parseYaml(readFileSync(file, 'utf8'), file);
   const value = source.value as Record<string, unknown>;
   applyOverrides(value, sets);
@@ -53,6 +57,13 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
     throw new ConfigError(`${file}${loc ? `:${loc}` : ''}: ${(e as Error).message}`);
   }
   const model = validate(entry.schema, value.model, source, ['model']);
+  const placeOf = (p: (string | number)[]) => {
+    const origin = source.origin?.(p);
+    const loc = source.locate(p);
+    return `${origin ?? `${file}${loc ? `:${loc}` : ''}`}: ${formatPath(p)}: `;
+  };
+  checkPatchGrid(model, placeOf);
+  checkModelMemory(model, placeOf);
   fillStageSteps(value);
   const rest = opts.modelOnly
     ? ({
@@ -64,12 +75,7 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
   const config = rest as Experiment<any>;
   if (config.stages) {
     // the stages may only name objectives the model offers, on data those objectives accept
-    const where = (p: (string | number)[]) => {
-      const full = ['stages', ...p];
-      const origin = source.origin?.(full);
-      const loc = source.locate(full);
-      return `${origin ?? `${file}${loc ? `:${loc}` : ''}`}: ${formatPath(full)}: `;
-    };
+    const where = (p: (string | number)[]) => placeOf(['stages', ...p]);
     if (!entry.stageObjectives) throw new ConfigError(`${where([])}model '${head.model.name}' does not support stagewise training`);
     const problem = checkStageObjectives(config.stages, entry.stageObjectives(model));
     if (problem) throw new ConfigError(`${where(problem.path)}${problem.message}`);
@@ -79,7 +85,138 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
     const dir = path.dirname(path.resolve(file));
     for (const k of ['root', 'train', 'test'] as const) if (config.data[k]) config.data[k] = path.resolve(dir, config.data[k]!);
   }
+  places.set(config, placeOf);
   return { file, name: experimentName(file), entry, config };
+}
+
+/** Where each loaded config's values came from, for errors found after loading (e.g. in openSession). */
+const places = new WeakMap<object, (path: (string | number)[]) => string>();
+
+/**
+ * The `file:line:col: key.path: ` (or `--set key=value: key.path: `) prefix of an error about `path` in a config
+ * returned by {@link loadExperiment}; just `key.path: ` for a config from elsewhere (e.g. a checkpoint's meta.json).
+ */
+export function configPlace(config: object, path: (string | number)[]): string {
+  return places.get(config)?.(path) ?? `${formatPath(path)}: `;
+}
+
+/** True for a config returned by {@link loadExperiment} (a config file about to be trained or inspected), false for one read back from a run (a checkpoint's meta.json). */
+export function isLoadedConfig(config: object): boolean {
+  return places.has(config);
+}
+
+/**
+ * Parses `--max-seconds S` (a wall-time budget for training).
+ * @param value the flag's text, or undefined when not given
+ * @returns seconds, a positive finite number, or undefined
+ * @throws ConfigError `--max-seconds abc: expected a positive number of seconds` for text that is not a positive
+ *   finite number (0, -1, abc, Infinity, NaN, an empty string)
+ */
+export function parseMaxSeconds(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`--max-seconds ${value}: expected a positive number of seconds`);
+  return n;
+}
+
+/**
+ * Legal but probably unintended settings of a validated experiment, one line each (the caller logs them as
+ * warnings): a warmup longer than the training (`train.warmupSteps` > `train.steps`, or a stage's warmup,
+ * its own or inherited from `train.warmupSteps`, longer than its `steps`), where the learning rate never
+ * reaches its peak.
+ */
+export function configWarnings(config: Experiment<any>): string[] {
+  const out: string[] = [];
+  const t = config.train;
+  if (!config.stages && t.warmupSteps > t.steps) {
+    out.push(`train.warmupSteps (${t.warmupSteps}) is more than train.steps (${t.steps}): the learning rate never reaches train.lr (${t.lr})`);
+  }
+  (config.stages ?? []).forEach((st, i) => {
+    const warmup = st.warmupSteps ?? t.warmupSteps;
+    if (warmup <= st.steps) return;
+    const from = st.warmupSteps === undefined ? `train.warmupSteps (${warmup}), which the stage inherits,` : `stages[${i}].warmupSteps (${warmup})`;
+    out.push(`${from} is more than stages[${i}].steps (${st.steps}) of stage '${st.name}': its learning rate never reaches its peak`);
+  });
+  return out;
+}
+
+/** The [height, width] of an `imageSize` value: a number (square) or a pair. */
+function imageHW(size: unknown): [number, number] | undefined {
+  if (typeof size === 'number') return [size, size];
+  if (Array.isArray(size) && size.length === 2 && size.every((v) => typeof v === 'number')) return size as [number, number];
+  return undefined;
+}
+
+/**
+ * Every model section with `imageSize` and `patchSize` (e.g. `model.vision`) must cut the image into whole
+ * patches (ViT, Dosovitskiy et al. 2021, section 3.1); found here, before the model is built.
+ * @throws ConfigError `file:line:col: model.vision.patchSize: 5 does not divide imageSize 28 (...)`
+ */
+function checkPatchGrid(model: unknown, placeOf: (p: (string | number)[]) => string, at: (string | number)[] = ['model']): void {
+  if (!model || typeof model !== 'object' || Array.isArray(model)) return;
+  const node = model as Record<string, unknown>;
+  const hw = imageHW(node.imageSize);
+  const p = node.patchSize;
+  if (hw && typeof p === 'number' && p > 0 && (hw[0] % p !== 0 || hw[1] % p !== 0)) {
+    const size = hw[0] === hw[1] ? `${hw[0]}` : `${hw[0]}x${hw[1]}`;
+    const lower = [...Array(p).keys()].reverse().find((d) => d > 0 && hw[0] % d === 0 && hw[1] % d === 0);
+    throw new ConfigError(`${placeOf([...at, 'patchSize'])}${p} does not divide imageSize ${size}; use a divisor such as ${lower}, or change imageSize`);
+  }
+  for (const [k, v] of Object.entries(node)) checkPatchGrid(v, placeOf, [...at, k]);
+}
+
+/** Bytes in GB (TB from 1,000 GB), e.g. `196 GB`, `1.5 GB`, `48 TB`. */
+function gigabytes(bytes: number): string {
+  if (bytes >= 1e12) return `${(bytes / 1e12).toLocaleString('en-US', { maximumFractionDigits: 1 })} TB`;
+  return `${(bytes / 1e9).toFixed(bytes < 1e10 ? 1 : 0)} GB`;
+}
+
+/**
+ * Refuses, before anything is built, a model whose float32 weights alone would not fit in this machine's memory
+ * (`os.totalmem()`): building it would fail with `Invalid typed array length` or be killed for memory. The size is
+ * estimated from each model section with a `width`: `layers` transformer blocks of (4 + 2 mlpRatio) width^2
+ * weights, plus vocabSize, contextLength and image-patch positions times width; the key of the largest term is
+ * named.
+ * @throws ConfigError `file:line:col: model.text.width: 70000 needs about 235 GB of float32 weights (...); reduce it`
+ */
+export function checkModelMemory(model: unknown, placeOf: (p: (string | number)[]) => string, totalBytes = os.totalmem()): void {
+  const terms: { path: (string | number)[]; value: number; params: number }[] = [];
+  const walk = (node: unknown, at: (string | number)[], inherited?: number) => {
+    if (!node || typeof node !== 'object' || Array.isArray(node)) return;
+    const n = node as Record<string, unknown>;
+    const num = (k: string) => (typeof n[k] === 'number' && Number.isFinite(n[k]) ? (n[k] as number) : undefined);
+    const width = num('width') ?? inherited;
+    if (width !== undefined) {
+      const layers = num('layers');
+      const mlp = num('mlpRatio') ?? 4;
+      if (layers !== undefined && num('width') !== undefined) terms.push({ path: [...at, 'width'], value: width, params: layers * (4 + 2 * mlp) * width * width });
+      for (const k of ['vocabSize', 'contextLength']) {
+        const v = num(k);
+        if (v !== undefined) terms.push({ path: [...at, k], value: v, params: v * width });
+      }
+      const hw = imageHW(n.imageSize);
+      const p = num('patchSize');
+      if (hw && p) terms.push({ path: [...at, 'imageSize'], value: Math.max(...hw), params: Math.ceil(hw[0] / p) * Math.ceil(hw[1] / p) * width });
+    }
+    for (const [k, v] of Object.entries(n)) walk(v, [...at, k], width);
+  };
+  walk(model, ['model']);
+  const params = terms.reduce((a, t) => a + t.params, 0);
+  if (params * 4 <= totalBytes || terms.length === 0) return;
+  const top = terms.reduce((a, t) => (t.params > a.params ? t : a));
+  throw new ConfigError(
+    `${placeOf(top.path)}${top.value} needs about ${gigabytes(params * 4)} of float32 weights (${(params / 1e9).toLocaleString('en-US', { maximumFractionDigits: 1 })} billion parameters), `
+    + `more than this machine's ${gigabytes(totalBytes)} of memory; reduce it`,
+  );
+}
+
+/**
+ * A config path must name a file.
+ * @throws ConfigError `<file>: config file not found` / `<file>: is a folder, expected a YAML file`
+ */
+export function checkConfigFile(file: string): void {
+  if (!existsSync(file)) throw new ConfigError(`${file}: config file not found`);
+  if (statSync(file).isDirectory()) throw new ConfigError(`${file}: is a folder, expected a YAML file`);
 }
 
 /** `configs/clip/fmnist-tiny.yaml` -> `clip-fmnist-tiny`. */

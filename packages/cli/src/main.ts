@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '@mmzoo/core';
+import { ConfigError, parseBackendName } from '@mmzoo/core';
+import { describeFsError } from './errors';
 import { trainCommand } from './commands/train';
 import { evalCommand } from './commands/eval';
 import { infoCommand } from './commands/info';
@@ -9,26 +10,31 @@ import { captionCommand } from './commands/caption';
 import { capfiltCommand } from './commands/capfilt';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+/** `--backend NAME`, checked when parsed: an unknown name is a usage error (exit 2) before anything runs. */
+const backendName = (v: string) => parseBackendName(v, '--backend');
 
 /**
  * Runs the `mmzoo` command line and resolves to the exit code: 0 success, 1 runtime error, 2 usage or config
  * error (unknown command or flag, malformed YAML, unknown key, wrong type), 130 interrupted (checkpoint saved).
+ * Errors print as one line `mmzoo: <message>`; file-system errors as `mmzoo: cannot write <path>: <reason> (<CODE>)`.
  */
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = new Command('mmzoo')
-    .description('mmzoo: vision-language architectures side by side (CLIP, ALBEF, VLMo, BLIP, CoCa, BEiT-3)')
+    .description('vision-language architectures side by side (CLIP, ALBEF, VLMo, BLIP, CoCa, BEiT-3)')
     .exitOverride()
     .showHelpAfterError(true)
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // usage errors are one `mmzoo: ...` line like every other error (the help that follows is not)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`mmzoo: ${s.replace(/^error: /, '')}`) });
   program
     .command('train')
     .description('train and evaluate a model from an experiment YAML')
     .argument('<config>', 'experiment file, e.g. configs/clip/fmnist-tiny.yaml')
     .option('--out <dir>', 'run folder (default runs/<config folder>-<config name>, e.g. runs/clip-fmnist-tiny)')
     .option('--resume', 'continue the run folder from its latest checkpoint')
-    .option('--overwrite', 'replace an existing run folder')
-    .option('--backend <name>', 'tfjs backend: tensorflow, native, wasm or cpu')
+    .option('--overwrite', 'replace an existing run folder (the old run is deleted once the new one has written its first checkpoint)')
+    .option('--force', 'with --resume: continue even though the config differs from the checkpoint\'s (the differences are logged)')
+    .option('--backend <name>', 'tfjs backend: tensorflow, native, wasm or cpu', backendName)
     .option('--set <key=value>', 'override a config value (repeatable), e.g. --set train.lr=3e-4', collect, [])
     .option('--max-seconds <s>', 'stop training after this many seconds, then evaluate (a wall-time budget)')
     .action(async (config, opts) => {
@@ -39,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('train and evaluate several model configs under one budget and write a side-by-side report')
     .argument('<compare>', 'comparison file, e.g. configs/compare/smoke.yaml')
     .option('--out <dir>', 'report folder (default runs/compare-<name>)')
-    .option('--backend <name>', 'tfjs backend for every model')
+    .option('--backend <name>', 'tfjs backend for every model', backendName)
     .action(async (file, opts) => {
       code = await compareCommand(file, opts);
     });
@@ -47,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('eval')
     .description("evaluate a run folder's latest checkpoint on the test split")
     .argument('<runDir>')
-    .option('--backend <name>', 'tfjs backend')
+    .option('--backend <name>', 'tfjs backend', backendName)
     .action(async (runDir, opts) => {
       code = await evalCommand(runDir, opts);
     });
@@ -65,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     .description("caption image files with a run's latest checkpoint (models with a text decoder)")
     .argument('<runDir>')
     .argument('<images...>', 'image files (PNG, JPEG, ...)')
-    .option('--backend <name>', 'tfjs backend')
+    .option('--backend <name>', 'tfjs backend', backendName)
     .option('--set <key=value>', 'override a model.caption setting (repeatable), e.g. --set caption.strategy=greedy', collect, [])
     .action(async (runDir, images, opts) => {
       code = await captionCommand(runDir, images, opts);
@@ -76,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<config>', 'CapFilt file, e.g. configs/blip/capfilt-scenes-tiny.yaml')
     .option('--out <dir>', 'output folder (default runs/<config folder>-<config name>)')
     .option('--overwrite', 'replace an existing report in the output folder')
-    .option('--backend <name>', 'tfjs backend')
+    .option('--backend <name>', 'tfjs backend', backendName)
     .option('--set <key=value>', 'override a CapFilt setting (repeatable), e.g. --set filter.threshold=0.6', collect, [])
     .action(async (config, opts) => {
       code = await capfiltCommand(config, opts);
@@ -100,7 +106,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`mmzoo: ${e.message}\n`);
       return 2;
     }
-    process.stderr.write(`mmzoo: ${(e as Error).message.split('\n')[0]}\n`);
+    // a file-system error (read-only disk, full disk, a file where a folder belongs, ...) as one plain line
+    const fs = describeFsError(e);
+    process.stderr.write(`mmzoo: ${fs ?? String((e as Error)?.message ?? e).split('\n')[0]}\n`);
     if (process.env.MMZOO_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }

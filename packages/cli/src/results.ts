@@ -1,3 +1,4 @@
+import { readFileSync } from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '@mmzoo/core/node';
 import type { HistoryPoint, StageSummary, TrainSummary, DualEncoderMetrics } from '@mmzoo/core/node';
@@ -52,4 +53,23 @@ export async function writeResults(runDir: string, r: {
     process.stderr.write(`warning: could not draw curves.svg: ${(e as Error).message}\n`);
   }
   return results;
+}
+
+/**
+ * Reads a run's results.json (as {@link writeResults} wrote it).
+ * @throws Error `<file>: corrupt results file (<JSON error>); delete it or re-run with --overwrite` when the file
+ *   is not JSON or not an object with `metrics`; Node's file-system error when it cannot be read (e.g. ENOENT)
+ */
+export function readResultsFile(file: string): Results {
+  const text = readFileSync(file, 'utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: corrupt results file (${(e as Error).message.split('\n')[0]}); delete it or re-run with --overwrite`);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value) || typeof (value as { metrics?: unknown }).metrics !== 'object' || (value as { metrics?: unknown }).metrics === null) {
+    throw new Error(`${file}: corrupt results file (expected an object with "metrics"); delete it or re-run with --overwrite`);
+  }
+  return value as Results;
 }

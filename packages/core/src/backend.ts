@@ -1,4 +1,5 @@
 import { tf } from './tf';
+import { ConfigError } from './config/parse';
 
 /**
  * Backend names accepted by `--backend`, the config's `runtime.backend` and the environment variable
@@ -55,10 +56,13 @@ function firstLine(e: unknown): string {
   return String(e instanceof Error ? e.message : e).split('\n')[0];
 }
 
-/** Throws a clear error when `name` is not one of {@link BACKEND_NAMES}; `where` names the source. */
+/**
+ * Checks a backend name; `where` names the source (e.g. `--backend`, `MMZOO_BACKEND`).
+ * @throws ConfigError (a usage error: exit code 2) `<where>: unknown backend '<name>'; valid names: ...`
+ */
 export function parseBackendName(name: string, where: string): BackendName {
   if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
-  throw new Error(`${where}: unknown backend '${name}'; valid names: ${BACKEND_NAMES.join(', ')}`);
+  throw new ConfigError(`${where}: unknown backend '${name}'; valid names: ${BACKEND_NAMES.join(', ')}`);
 }
 
 /**
@@ -67,7 +71,7 @@ export function parseBackendName(name: string, where: string): BackendName {
  * the order tensorflow > native > wasm > cpu. The choice is reported through `log` (one line).
  *
  * @throws Error when a backend is requested explicitly (argument or `MMZOO_BACKEND`) but cannot be loaded
- *   or initialised; the message gives the reason. An unknown name throws, listing the valid names.
+ *   or initialised; the message gives the reason. An unknown name throws a ConfigError listing the valid names.
  */
 export async function initBackend(
   requested?: string,
@@ -77,7 +81,7 @@ export async function initBackend(
   const source: BackendInfo['source'] = requested ? 'request' : env ? 'env' : 'auto';
   const explicit = requested ?? (env || undefined);
   const candidates: BackendName[] = explicit
-    ? [parseBackendName(explicit, requested ? 'backend' : 'MMZOO_BACKEND')]
+    ? [parseBackendName(explicit, requested ? '--backend' : 'MMZOO_BACKEND')]
     : [...BACKEND_NAMES];
   const unavailable: BackendInfo['unavailable'] = [];
   for (const name of candidates) {

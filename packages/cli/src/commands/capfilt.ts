@@ -5,7 +5,7 @@ import {
   selectImages, tf, validate,
 } from '@mmzoo/core';
 import {
-  EMBEDDED_FASHION_MNIST_ROOT, loadCheckpoint, latestCheckpoint, loadFashionMnist, makeImageTextBatch, readCheckpointMeta, scenePairs, writePng,
+  EMBEDDED_FASHION_MNIST_ROOT, checkRunFolderPath, ensureRunFolder, markRunFolder, refuseForeign, runFolderState, loadCheckpoint, latestCheckpoint, loadFashionMnist, makeImageTextBatch, readCheckpointMeta, scenePairs, writePng,
 } from '@mmzoo/core/node';
 import { BLIP, BlipConfig, BlipConfigSchema, CapFiltConfig, CapFiltConfigSchema, CapFiltReport, buildBlip, runCapFilt } from '@mmzoo/blip';
 import { applyOverrides, experimentName, overrideOrigin } from '../experiment';
@@ -56,9 +56,13 @@ export async function capfiltCommand(configFile: string, opts: CapFiltOptions): 
   if (run.data.dataset !== 'fmnist' || !(run.data.scenes.train > 0)) {
     throw new Error(`${configFile}: checkpoint: CapFilt builds its noisy set from the run's Fashion-MNIST scenes; ${runDir} has data.dataset ${run.data.dataset}, data.scenes.train ${run.data.scenes?.train}`);
   }
-  const outDir = path.resolve(opts.out ?? path.join('runs', experimentName(configFile)));
+  const outDir = checkRunFolderPath(opts.out ?? path.join('runs', experimentName(configFile)));
+  // an output folder of mmzoo's own: new, empty, marked, or a CapFilt output from before markers (it has report.json)
+  const state = runFolderState(outDir);
+  if (state === 'foreign' && !existsSync(path.join(outDir, 'report.json'))) refuseForeign(outDir);
   if (existsSync(path.join(outDir, 'report.json')) && !opts.overwrite) throw new Error(`${outDir} already holds a CapFilt report; pass --overwrite or --out DIR`);
-  mkdirSync(outDir, { recursive: true });
+  if (state === 'foreign') markRunFolder(outDir, 'mmzoo capfilt', true);
+  else ensureRunFolder(outDir, 'mmzoo capfilt');
   const logger = createLogger();
   const t0 = Date.now();
   await initBackend(opts.backend ?? run.runtime?.backend, (line) => logger.info(line));

@@ -5,7 +5,9 @@ import * as path from 'path';
 import { parseYaml, validate, ConfigError, StageConfig } from '@mmzoo/core';
 import { CompareSchema, CompareConfig } from '../compare/schema';
 import { CompareRow, writeReport } from '../compare/report';
+import { readResultsFile } from '../results';
 import { loadExperiment } from '../experiment';
+import { checkRunFolderPath, ensureRunFolder, latestCheckpoint, markRunFolder, refuseForeign, runFolderState } from '@mmzoo/core/node';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'mmzoo.js');
 
@@ -21,7 +23,11 @@ export async function compareCommand(file: string, opts: { out?: string; backend
   if (!existsSync(file)) throw new ConfigError(`${file}: comparison file not found`);
   const source = parseYaml(readFileSync(file, 'utf8'), file);
   const cfg: CompareConfig = validate(CompareSchema, source.value, source);
-  const outDir = path.resolve(opts.out ?? path.join('runs', `compare-${path.basename(file).replace(/\.ya?ml$/, '')}`));
+  const outDir = checkRunFolderPath(opts.out ?? path.join('runs', `compare-${path.basename(file).replace(/\.ya?ml$/, '')}`));
+  // the report folder is mmzoo's own too: new, empty, marked, or a comparison's from before markers (it has runs/)
+  if (runFolderState(outDir) !== 'foreign') ensureRunFolder(outDir, 'mmzoo compare');
+  else if (existsSync(path.join(outDir, 'runs', '.')) && existsSync(path.join(outDir, 'report.md'))) markRunFolder(outDir, 'mmzoo compare', true);
+  else refuseForeign(outDir);
   mkdirSync(path.join(outDir, 'runs'), { recursive: true });
   const rows: CompareRow[] = [];
   for (const [i, modelFile] of cfg.models.entries()) {
@@ -37,18 +43,20 @@ export async function compareCommand(file: string, opts: { out?: string; backend
       const runDir = path.join(outDir, 'runs', `${name}-${hash}`);
       const resultsFile = path.join(runDir, 'results.json');
       if (existsSync(resultsFile)) {
-        rows.push({ name, model, config: modelFile, runDir, status: 'reused', results: JSON.parse(readFileSync(resultsFile, 'utf8')) });
+        rows.push({ name, model, config: modelFile, runDir, status: 'reused', results: readResultsFile(resultsFile) });
         process.stderr.write(`[${i + 1}/${cfg.models.length}] ${name}: reusing ${runDir}\n`);
         continue;
       }
-      process.stderr.write(`[${i + 1}/${cfg.models.length}] ${name}: training (log: ${path.join(runDir, 'compare.log')})\n`);
-      mkdirSync(runDir, { recursive: true });
-      const args = ['train', resolved, '--out', runDir, '--overwrite', ...sets.flatMap((s) => ['--set', s])];
+      // a run folder of mmzoo's own (marked), holding this command's log; an unfinished run in it is resumed
+      ensureRunFolder(runDir, 'mmzoo compare');
+      const unfinished = latestCheckpoint(runDir) !== undefined;
+      process.stderr.write(`[${i + 1}/${cfg.models.length}] ${name}: ${unfinished ? 'resuming' : 'training'} (log: ${path.join(runDir, 'compare.log')})\n`);
+      const args = ['train', resolved, '--out', runDir, ...(unfinished ? ['--resume'] : []), ...sets.flatMap((s) => ['--set', s])];
       if (opts.backend) args.push('--backend', opts.backend);
       if (cfg.budget.wallSeconds) args.push('--max-seconds', String(cfg.budget.wallSeconds));
       const { code, lastError } = await runChild(args, path.join(runDir, 'compare.log'), cfg.timeoutSeconds);
       if (code !== 0 || !existsSync(resultsFile)) throw new Error(lastError || `mmzoo train exited with code ${code}`);
-      rows.push({ name, model, config: modelFile, runDir, status: 'ok', results: JSON.parse(readFileSync(resultsFile, 'utf8')) });
+      rows.push({ name, model, config: modelFile, runDir, status: 'ok', results: readResultsFile(resultsFile) });
     } catch (e) {
       const error = (e as Error).message.split('\n')[0];
       process.stderr.write(`[${i + 1}/${cfg.models.length}] ${name}: failed: ${error}\n`);
@@ -95,7 +103,7 @@ export function overridesFor(cfg: CompareConfig, modelFile: string): string[] {
 /** Runs `mmzoo ARGS` as a child process with output to `logFile`; resolves to its exit code and last error line. */
 function runChild(args: string[], logFile: string, timeoutSeconds: number): Promise<{ code: number | null; lastError: string }> {
   return new Promise((resolve) => {
-    const log = createWriteStream(logFile);
+    const log = createWriteStream(logFile, { flags: 'a' });
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let lastError = '';
     child.stdout.pipe(log, { end: false });

@@ -1,33 +1,53 @@
 import * as path from 'path';
 import { readFileSync, existsSync } from 'fs';
 import { WordTokenizer, initBackend, Experiment } from '@mmzoo/core';
-import { latestCheckpoint, loadCheckpoint, readCheckpointMeta, TrainSummary } from '@mmzoo/core/node';
+import { acquireRunLock, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, runFolderState, TrainSummary } from '@mmzoo/core/node';
 import { getModel } from '../registry';
-import { createLogger } from '../logger';
+import { createLogger, createPendingLogger, flushPending } from '../logger';
 import { openSession, evaluateSession } from '../session';
-import { writeResults } from '../results';
+import { readResultsFile, writeResults } from '../results';
 import { flatMetrics, renderTable } from './train';
 
 /**
  * `mmzoo eval RUN_DIR`: rebuilds the model of a run from its latest checkpoint (config and tokenizer are stored
- * in it), evaluates it on the test split and rewrites results.json (training figures are kept).
- * @throws Error when the folder holds no checkpoint
+ * in it; the checkpoint's file hashes are verified), evaluates it on the test split and rewrites results.json
+ * (training figures are kept). Holds the run folder's lock while it runs, as training does.
+ * @throws Error naming the file when the folder holds no usable checkpoint, its meta.json has no config, a file
+ *   is corrupt, or the run is in use by another process
  */
 export async function evalCommand(runDirArg: string, opts: { backend?: string }): Promise<number> {
   const runDir = path.resolve(runDirArg);
-  const ckpt = latestCheckpoint(runDir);
+  const state = runFolderState(runDir);
+  if (state === 'missing') throw new Error(`${runDirArg}: no such run folder`);
+  const lock = acquireRunLock(runDir, `mmzoo eval ${runDirArg}`, (w) => process.stderr.write(`${w}\n`));
+  try {
+    return await evaluateRun(runDirArg, runDir, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function evaluateRun(runDirArg: string, runDir: string, opts: { backend?: string }): Promise<number> {
+  const found = resolveLatestCheckpoint(runDir);
+  const ckpt = found.dir;
   if (!ckpt) throw new Error(`${runDirArg}: no checkpoint found (expected ${path.join(runDirArg, 'checkpoints', 'latest')})`);
   const meta = readCheckpointMeta(ckpt);
-  const config = meta.config as Experiment<any>;
+  const config = meta.config as Experiment<any> | undefined;
+  if (!config || typeof config !== 'object' || !config.model) throw new Error(`${path.join(ckpt, 'meta.json')}: has no config; cannot rebuild the model it was trained with`);
+  if (!meta.tokenizer) throw new Error(`${path.join(ckpt, 'meta.json')}: has no tokenizer; it was not written by mmzoo train`);
   const entry = getModel(config.model.name);
-  const logger = createLogger(runDir);
-  const backend = await initBackend(opts.backend ?? config.runtime?.backend, (l) => logger.info(l));
+  // read what can fail before writing anything into the run (train.log included)
+  const prevFile = path.join(runDir, 'results.json');
+  const prev = existsSync(prevFile) ? readResultsFile(prevFile) : undefined;
+  const early = createPendingLogger();
+  if (found.warning) early.warn(found.warning);
+  const backend = await initBackend(opts.backend ?? config.runtime?.backend, early.info);
   const session = await openSession(entry, config, () => WordTokenizer.fromJSON(meta.tokenizer as object));
-  await loadCheckpoint(ckpt, session.model.namedParameters());
+  await loadCheckpoint(ckpt, session.model.namedParameters(), undefined, early.warn);
+  flushPending(runDir, early.pending);
+  const logger = createLogger(runDir);
   logger.info(`evaluating ${ckpt}`);
   const metrics = await evaluateSession(session);
-  const prevFile = path.join(runDir, 'results.json');
-  const prev = existsSync(prevFile) ? JSON.parse(readFileSync(prevFile, 'utf8')) : undefined;
   const history = (meta.history as TrainSummary['history']) ?? [];
   const last = history[history.length - 1];
   if (last) last.metrics = { ...last.metrics, ...flatMetrics(metrics) };

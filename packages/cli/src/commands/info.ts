@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'fs';
-import { ConfigError, initBackend, manualSeed, stageParameterNames } from '@mmzoo/core';
+import { readFileSync } from 'fs';
+import { initBackend, manualSeed, stageParameterNames } from '@mmzoo/core';
 import { loadImageTextData, buildTokenizer } from '@mmzoo/core/node';
-import { loadExperiment, LoadedExperiment } from '../experiment';
+import { checkConfigFile, loadExperiment, LoadedExperiment } from '../experiment';
 import { BuildContext } from '../registry';
 import { listConfigFiles } from './configs';
 
@@ -51,7 +51,7 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
     return 0;
   }
   if (!configFile) throw new Error('info: give a CONFIG file or --all');
-  if (!existsSync(configFile)) throw new ConfigError(`${configFile}: config file not found`);
+  checkConfigFile(configFile);
   // a full experiment (with train:) is validated whole; its vocabulary comes from the tokenizer of its data
   const full = /^train:/m.test(readFileSync(configFile, 'utf8'));
   const loaded = loadExperiment(configFile, opts.set ?? [], { modelOnly: !full });

@@ -1,12 +1,17 @@
-import { mkdirSync, rmSync, writeFileSync } from 'fs';
+import { mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { SingleBar } from 'cli-progress';
-import { WordTokenizer, initBackend, tf } from '@mmzoo/core';
-import { latestCheckpoint, makeImageTextBatch, readCheckpointMeta, runTraining, buildTokenizer, ImageTextBatch } from '@mmzoo/core/node';
+import { ConfigError, WordTokenizer, initBackend, tf } from '@mmzoo/core';
+import {
+  acquireRunLock, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint, latestCheckpoint, makeImageTextBatch,
+  moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint, restoreAside, runFolderState, runTraining, buildTokenizer,
+  assertFiniteCheckpoint, checkRunFolderPath, verifyCheckpoint, ImageTextBatch, CheckpointMeta,
+} from '@mmzoo/core/node';
 import type { StageSummary } from '@mmzoo/core/node';
-import { loadExperiment } from '../experiment';
-import { createLogger } from '../logger';
+import { configWarnings, loadExperiment, parseMaxSeconds } from '../experiment';
+import { resumeDifferences } from '../resume-check';
+import { createLogger, createPendingLogger, flushPending } from '../logger';
 import { evaluateSession, openSession } from '../session';
 import { writeResults } from '../results';
 
@@ -15,6 +20,8 @@ export interface TrainOptions {
   out?: string;
   resume?: boolean;
   overwrite?: boolean;
+  /** with --resume: accept a config that differs from the checkpoint's (the differences go to train.log) */
+  force?: boolean;
   backend?: string;
   set?: string[];
   /** wall-time budget for training in seconds (mmzoo compare's wallSeconds budget) */
@@ -25,93 +32,168 @@ export interface TrainOptions {
  * `mmzoo train CONFIG`: trains and evaluates a model from an experiment file, writing into the run folder
  * (default `runs/<config name>/`): train.log (JSON lines), config.yaml, tokenizer.json, checkpoints/,
  * results.json and curves.svg. Returns the process exit code (0 done, 130 interrupted and saved).
- * @throws ConfigError / Error with a one-line message for bad input (the CLI prints it and exits 2 or 1)
+ *
+ * Run-folder safety (issue 14): the folder must be missing, empty, or an mmzoo run folder (marker `.mmzoo-run`;
+ * an unmarked run from before markers is accepted by `--resume`, which marks it); the lock
+ * `<parent>/.<name>.lock` is held throughout. Nothing is written into the folder until the config is valid,
+ * the data open and the model built (and, for `--resume`, the checkpoint verified and the config compared with
+ * it). `--overwrite` then moves the old run aside and deletes it once the new run has written its first
+ * checkpoint; if the new run fails before that, the old run is put back.
+ * @throws ConfigError (exit 2) / Error (exit 1) with a one-line message for bad input
  */
 export async function trainCommand(configFile: string, opts: TrainOptions): Promise<number> {
+  if (opts.resume && opts.overwrite) throw new ConfigError('--resume and --overwrite together: --resume continues the run in the folder, --overwrite replaces it; pass one');
+  if (opts.force && !opts.resume) throw new ConfigError('--force only applies with --resume (it accepts a config that differs from the checkpoint\'s)');
   const loaded = loadExperiment(configFile, opts.set ?? []);
   const cfg = loaded.config;
-  const runDir = path.resolve(opts.out ?? path.join('runs', loaded.name));
-  if (!opts.resume && latestCheckpoint(runDir)) {
-    if (!opts.overwrite) throw new Error(`${runDir} already holds a run; pass --resume to continue it, --overwrite to replace it, or --out DIR`);
-    rmSync(runDir, { recursive: true, force: true });
-  }
-  mkdirSync(runDir, { recursive: true });
-  const logger = createLogger(runDir);
-  const backend = await initBackend(opts.backend ?? cfg.runtime.backend, (line) => logger.info(line));
+  const maxSeconds = parseMaxSeconds(opts.maxSeconds);
+  const runDir = checkRunFolderPath(opts.out ?? path.join('runs', loaded.name));
+  if (runFolderState(runDir) === 'foreign') refuseForeign(runDir);
+  const early = createPendingLogger();
+  for (const w of configWarnings(cfg)) early.warn(`warning: ${w}`);
+  mkdirSync(path.dirname(runDir), { recursive: true });
+  const lock = acquireRunLock(runDir, `mmzoo train ${configFile}`, early.warn);
+  let aside: string | undefined;
+  let checkpointed = false;
+  try {
+    for (const n of cleanUpAside(runDir, (d) => latestCheckpoint(d) !== undefined)) early.warn(n);
+    const state = runFolderState(runDir);
+    if (state === 'foreign') refuseForeign(runDir);
+    const existing = state === 'marked' || state === 'legacy' ? latestCheckpoint(runDir) : undefined;
+    if (!opts.resume && !opts.overwrite && (existing || state === 'legacy')) {
+      throw new Error(`${runDir} already holds a run; pass --resume to continue it, --overwrite to replace it, or --out DIR`);
+    }
 
-  const resumeDir = opts.resume ? latestCheckpoint(runDir) : undefined;
-  if (opts.resume && !resumeDir) throw new Error(`--resume: ${runDir} has no checkpoint to resume from`);
-  const session = await openSession(loaded.entry, cfg, (data) => {
-    if (resumeDir) return WordTokenizer.fromJSON(readCheckpointMeta(resumeDir).tokenizer as object);
-    return buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
-  });
-  const { model, tokenizer, data } = session;
-  if (!resumeDir) await loaded.entry.prepare?.(model, session);
-  const tokJson = (tokenizer as WordTokenizer).toJSON();
-  writeFileSync(path.join(runDir, 'config.yaml'), stringify(cfg));
-  writeFileSync(path.join(runDir, 'tokenizer.json'), JSON.stringify(tokJson));
-  const towers = loaded.entry.towers(model);
-  logger.info({ params: model.numParams(), towers, trainPairs: data.train.size, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters; ${data.train.size} training pairs`);
-
-  let stop = false;
-  const onSigint = () => {
-    if (stop) process.exit(130);
-    stop = true;
-    logger.warn('interrupt: saving a checkpoint after this step (Ctrl-C again to abort without saving)');
-  };
-  process.on('SIGINT', onSigint);
-  const t = cfg.train;
-  const seed = cfg.data.seed ?? t.seed;
-  const bar = process.stderr.isTTY ? new SingleBar({ format: 'train |{bar}| {value}/{total} steps | loss {loss} | {sps} samples/s | ETA {eta_formatted}', hideCursor: true }) : undefined;
-  const startStep = resumeDir ? readCheckpointMeta(resumeDir).step : 0;
-  bar?.start(t.steps, startStep, { loss: '-', sps: '-' });
-  let lastTime = Date.now();
-  let lastStep = startStep;
-  const summary = await runTraining<ImageTextBatch>({
-    runDir, model, train: t, resume: opts.resume, stages: cfg.stages,
-    // a stage's batches are pair batches of its batch size; its `data` says which side its objectives use
-    makeBatch: (i, stage) => makeImageTextBatch(data.train, tokenizer, i, stage?.batchSize ?? t.batchSize, session.contextLength, seed),
-    disposeBatch: (b) => tf.dispose([b.images, b.ids]),
-    loss: (b, stage) => model.trainingLoss(b, stage),
-    meta: { config: cfg, tokenizer: tokJson, model: cfg.model.name },
-    evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: async () => flatMetrics(await evaluateSession(session)) } : undefined,
-    shouldStop: () => stop,
-    maxSeconds: opts.maxSeconds !== undefined ? Number(opts.maxSeconds) : undefined,
-    log: (msg, fields) => logger.info(fields ?? {}, msg),
-    onStep: (step, r) => {
-      if (bar || step % t.logEvery === 0) {
-        const now = Date.now();
-        const sps = ((step - lastStep) * t.batchSize * t.accumSteps) / Math.max(1e-3, (now - lastTime) / 1000);
-        if (step % t.logEvery === 0) {
-          logger.debug({ step, loss: r.loss, ...r.parts, lr: r.lr, gradNorm: r.gradNorm }, 'step');
-          if (!bar) logger.info(`step ${step}/${t.steps} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)} ${sps.toFixed(0)} samples/s`);
-          lastTime = now;
-          lastStep = step;
-        }
-        bar?.update(step, { loss: r.loss.toFixed(4), sps: sps.toFixed(0) });
+    let resumeDir: string | undefined;
+    let resumeMeta: CheckpointMeta | undefined;
+    if (opts.resume) {
+      if (state === 'missing' || state === 'empty') throw new Error(`--resume: ${runDir} has no run to resume (${state === 'missing' ? 'no such folder' : 'the folder is empty'})`);
+      const found = resolveLatestCheckpoint(runDir);
+      if (!found.dir) throw new Error(`--resume: ${runDir} has no checkpoint to resume from (no ${path.join('checkpoints', 'latest')})`);
+      if (found.warning) early.warn(found.warning);
+      resumeDir = found.dir;
+      resumeMeta = readCheckpointMeta(resumeDir);
+      if (!resumeMeta.config || typeof resumeMeta.config !== 'object') throw new Error(`${path.join(resumeDir, 'meta.json')}: has no config; cannot check that --resume continues the same experiment`);
+      if (!resumeMeta.tokenizer) throw new Error(`${path.join(resumeDir, 'meta.json')}: has no tokenizer; it was not written by mmzoo train`);
+      const note = verifyCheckpoint(resumeDir, resumeMeta);
+      if (note) early.warn(`warning: ${note}`);
+      assertFiniteCheckpoint(resumeDir);
+      const diffs = resumeDifferences(resumeMeta.config as Record<string, unknown>, cfg as unknown as Record<string, unknown>);
+      if (diffs.length && !opts.force) {
+        throw new ConfigError(`--resume: the config differs from the checkpoint's (${diffs.join('; ')}); pass --force to continue with the new values`);
       }
-    },
-  });
-  bar?.stop();
-  process.off('SIGINT', onSigint);
-  logger.info({ tensorsBefore: summary.tensorsBefore, tensorsAfter: summary.tensorsAfter }, `trained ${summary.stepsThisRun} steps in this process; tf tensors before/after: ${summary.tensorsBefore}/${summary.tensorsAfter}`);
-  if (summary.interrupted) {
-    logger.warn(`interrupted at step ${summary.steps}; checkpoint saved. Continue with: mmzoo train ${configFile} --resume${opts.out ? ` --out ${opts.out}` : ''}`);
+      if (diffs.length) early.warn(`--force: resuming with a config that differs from the checkpoint's: ${diffs.join('; ')}`);
+    }
+
+    const backend = await initBackend(opts.backend ?? cfg.runtime.backend, early.info);
+    const session = await openSession(loaded.entry, cfg, (data) => {
+      if (resumeMeta) return WordTokenizer.fromJSON(resumeMeta.tokenizer as object);
+      return buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
+    });
+    const { model, tokenizer, data } = session;
+    if (!resumeDir) await loaded.entry.prepare?.(model, session);
+
+    // the new run is known to start: only now is the folder written
+    if (opts.overwrite && (existing || state === 'legacy')) {
+      aside = moveAside(runDir);
+      early.warn(`--overwrite: moved the old run aside to ${aside}; it is deleted once this run writes its first checkpoint`);
+    }
+    ensureRunFolder(runDir, 'mmzoo train');
+    killPoint('overwrite-aside');
+    flushPending(runDir, early.pending);
+    const logger = createLogger(runDir);
+    for (const t of await cleanUpCheckpointTemps(runDir)) logger.warn(`removed ${t}, an incomplete checkpoint left by a process that died`);
+    const tokJson = (tokenizer as WordTokenizer).toJSON();
+    writeFileSync(path.join(runDir, 'config.yaml'), stringify(cfg));
+    writeFileSync(path.join(runDir, 'tokenizer.json'), JSON.stringify(tokJson));
+    const towers = loaded.entry.towers(model);
+    logger.info({ params: model.numParams(), towers, trainPairs: data.train.size, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters; ${data.train.size} training pairs`);
+
+    let stop = false;
+    const onSigint = () => {
+      if (stop) process.exit(130);
+      stop = true;
+      logger.warn('interrupt: saving a checkpoint after this step (Ctrl-C again to abort without saving)');
+    };
+    process.on('SIGINT', onSigint);
+    const t = cfg.train;
+    const seed = cfg.data.seed ?? t.seed;
+    const bar = process.stderr.isTTY ? new SingleBar({ format: 'train |{bar}| {value}/{total} steps | loss {loss} | {sps} samples/s | ETA {eta_formatted}', hideCursor: true }) : undefined;
+    const startStep = resumeMeta ? resumeMeta.step : 0;
+    bar?.start(t.steps, startStep, { loss: '-', sps: '-' });
+    let lastTime = Date.now();
+    let lastStep = startStep;
+    let summary;
+    try {
+      summary = await runTraining<ImageTextBatch>({
+        runDir, model, train: t, resume: opts.resume, resumeFrom: resumeDir, stages: cfg.stages,
+        // a stage's batches are pair batches of its batch size; its `data` says which side its objectives use
+        makeBatch: (i, stage) => makeImageTextBatch(data.train, tokenizer, i, stage?.batchSize ?? t.batchSize, session.contextLength, seed),
+        disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+        loss: (b, stage) => model.trainingLoss(b, stage),
+        meta: { config: cfg, tokenizer: tokJson, model: cfg.model.name },
+        evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: async () => flatMetrics(await evaluateSession(session)) } : undefined,
+        shouldStop: () => stop,
+        maxSeconds,
+        log: (msg, fields) => logger.info(fields ?? {}, msg),
+        onCheckpoint: () => {
+          checkpointed = true;
+          if (aside) {
+            discardAside(aside);
+            logger.info(`--overwrite: deleted the old run (${aside})`);
+            aside = undefined;
+          }
+        },
+        onStep: (step, r) => {
+          if (bar || step % t.logEvery === 0) {
+            const now = Date.now();
+            const sps = ((step - lastStep) * t.batchSize * t.accumSteps) / Math.max(1e-3, (now - lastTime) / 1000);
+            if (step % t.logEvery === 0) {
+              logger.debug({ step, loss: r.loss, ...r.parts, lr: r.lr, gradNorm: r.gradNorm }, 'step');
+              if (!bar) logger.info(`step ${step}/${t.steps} loss ${r.loss.toFixed(4)} lr ${r.lr.toExponential(2)} ${sps.toFixed(0)} samples/s`);
+              lastTime = now;
+              lastStep = step;
+            }
+            bar?.update(step, { loss: r.loss.toFixed(4), sps: sps.toFixed(0) });
+          }
+        },
+      });
+    } finally {
+      bar?.stop();
+      process.off('SIGINT', onSigint);
+    }
+    logger.info({ tensorsBefore: summary.tensorsBefore, tensorsAfter: summary.tensorsAfter }, `trained ${summary.stepsThisRun} steps in this process; tf tensors before/after: ${summary.tensorsBefore}/${summary.tensorsAfter}`);
+    if (summary.interrupted) {
+      logger.warn(`interrupted at step ${summary.steps}; checkpoint saved. Continue with: mmzoo train ${configFile} --resume${opts.out ? ` --out ${opts.out}` : ''}`);
+      model.dispose();
+      return 130;
+    }
+    logger.info('evaluating on the test split');
+    const metrics = await evaluateSession(session);
+    const last = summary.history[summary.history.length - 1];
+    if (last) last.metrics = { ...last.metrics, ...flatMetrics(metrics) };
+    const results = await writeResults(runDir, {
+      model: cfg.model.name, config: loaded.file, backend: backend.name, params: model.numParams(), towers,
+      summary, metrics, history: summary.history, samplesPerStep: t.batchSize * t.accumSteps, stages: summary.stages,
+    });
+    logger.info({ metrics: results.metrics }, 'results written to ' + path.join(runDir, 'results.json'));
+    process.stdout.write(renderTable(results) + '\n');
     model.dispose();
-    return 130;
+    return 0;
+  } catch (e) {
+    // the replacement failed before its first checkpoint: put the old run back
+    if (aside && !checkpointed) {
+      try {
+        restoreAside(aside, runDir);
+        process.stderr.write(`--overwrite: the new run failed before its first checkpoint; restored the old run in ${runDir}\n`);
+      } catch (r) {
+        process.stderr.write(`--overwrite: could not restore the old run from ${aside}: ${(r as Error).message}\n`);
+      }
+    }
+    throw e;
+  } finally {
+    lock.release();
   }
-  logger.info('evaluating on the test split');
-  const metrics = await evaluateSession(session);
-  const last = summary.history[summary.history.length - 1];
-  if (last) last.metrics = { ...last.metrics, ...flatMetrics(metrics) };
-  const results = await writeResults(runDir, {
-    model: cfg.model.name, config: loaded.file, backend: backend.name, params: model.numParams(), towers,
-    summary, metrics, history: summary.history, samplesPerStep: t.batchSize * t.accumSteps, stages: summary.stages,
-  });
-  logger.info({ metrics: results.metrics }, 'results written to ' + path.join(runDir, 'results.json'));
-  process.stdout.write(renderTable(results) + '\n');
-  model.dispose();
-  return 0;
 }
 
 /** Flattens metrics to name -> number for curves (e.g. `retrieval.imageToText.r1`). */

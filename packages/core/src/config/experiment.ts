@@ -3,6 +3,17 @@ import { BACKEND_NAMES } from '../backend';
 import { StagesSchema, totalStageSteps } from './stages';
 
 /**
+ * Text encodings accepted by `data.encoding` for caption files (csv, coco json, jsonl): names Node's TextDecoder
+ * supports (WHATWG Encoding Standard labels; `latin1` and `iso-8859-1` decode as windows-1252 there).
+ */
+export const CAPTION_ENCODINGS = [
+  'utf-8', 'utf-16le', 'utf-16be', 'latin1', 'iso-8859-1', 'windows-1252', 'iso-8859-2', 'iso-8859-15', 'windows-1251',
+  'koi8-r', 'shift_jis', 'euc-jp', 'euc-kr', 'gbk', 'gb18030', 'big5',
+] as const;
+/** One of {@link CAPTION_ENCODINGS}. */
+export type CaptionEncoding = (typeof CAPTION_ENCODINGS)[number];
+
+/**
  * The `data:` section: which images and captions to train and evaluate on (DESIGN.md, "Data").
  * - `fmnist`: Fashion-MNIST from `root` (default: the embedded subset under data/fashion-mnist), each
  *   training image captioned from templates and synonyms, plus `scenes.train` compositional scenes.
@@ -45,6 +56,12 @@ export const DataSchema = z
     /** user caption files (csv/coco/jsonl) */
     train: z.string().optional(),
     test: z.string().optional(),
+    /**
+     * text encoding of the caption files ({@link CAPTION_ENCODINGS}: WHATWG names as Node's TextDecoder
+     * reads them, `latin1` being windows-1252). Left out: UTF-8, where an invalid byte is an error naming the file
+     * and line, never a silent U+FFFD. Not filled in by default, so configs without it keep their hash.
+     */
+    encoding: z.enum(CAPTION_ENCODINGS).optional(),
     /** seed of the caption and scene generators (default: train.seed) */
     seed: z.number().int().optional(),
   })

@@ -1,7 +1,7 @@
 export { ConfigError, parseYaml, validate, formatPath } from './parse';
 export type { YamlSource } from './parse';
-export { DataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema } from './experiment';
-export type { DataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './experiment';
+export { DataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema, CAPTION_ENCODINGS } from './experiment';
+export type { CaptionEncoding, DataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './experiment';
 export { CaptionDecodingSchema } from './caption';
 export type { CaptionDecodingConfig } from './caption';
 export { PatchInputSchema, VitConfigSchema } from './vit';

@@ -26,7 +26,8 @@ export interface YamlSource {
 
 /**
  * Parses YAML text, reporting syntax errors as `file:line:col: message`.
- * @throws ConfigError for malformed YAML or a document that is not a mapping
+ * @throws ConfigError for malformed YAML, a document that is not a mapping, or aliases that expand beyond
+ *   {@link MAX_YAML_ALIASES} (`file: YAML aliases expand too much ...`)
  */
 export function parseYaml(text: string, file: string): YamlSource {
   const lineCounter = new LineCounter();
@@ -56,8 +57,20 @@ export function parseYaml(text: string, file: string): YamlSource {
     }
     return '';
   };
-  return { value: doc.toJS(), file, locate };
+  let value: unknown;
+  try {
+    // aliases are expanded with yaml's default limit (maxAliasCount 100), which stops a "billion laughs" file
+    value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/excessive alias count|resource exhaustion/i.test(msg)) throw new ConfigError(`${file}: YAML aliases expand too much (more than ${MAX_YAML_ALIASES} alias expansions; a "billion laughs" document?): write the values out instead`);
+    throw new ConfigError(`${file}: malformed YAML: ${msg.split('\n')[0]}`);
+  }
+  return { value, file, locate };
 }
+
+/** The most alias expansions {@link parseYaml} allows (the `yaml` package's `maxAliasCount`). */
+export const MAX_YAML_ALIASES = 100;
 
 /** Renders a path as YAML dotted notation, e.g. `train.lr` or `model.vision.imageSize[1]`. */
 export function formatPath(path: readonly PropertyKey[]): string {

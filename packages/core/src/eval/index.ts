@@ -1,11 +1,11 @@
 export { embedInBatches } from './dual-encoder';
 export type { DualEncoder } from './dual-encoder';
 export { ensembleClassEmbeddings, zeroShotAccuracy } from './zero-shot';
-export { retrievalRecall, retrievalRecallFromScores, chanceAtK } from './retrieval';
+export { retrievalRecall, retrievalRecallFromScores, chanceAtK, pessimisticRank } from './retrieval';
 export type { RecallAtK } from './retrieval';
 export { captionTokens, ngramCounts, corpusBleu, ciderD, captionScores, bestConstantCaptions, ConstantScorer } from './caption-metrics';
 export type { BleuResult, CiderOptions, CiderResult, CaptionScores, ConstantCaption } from './caption-metrics';
-export { linearProbe } from './linear-probe';
+export { linearProbe, top1Accuracy } from './linear-probe';
 export type { LinearProbeOptions, LinearProbeResult } from './linear-probe';
 export { itmRerankedRecall, itmLogOdds, scorePairs } from './itm-rerank';
 export { filterPrecisionRecall } from './filter-metrics';

@@ -49,10 +49,11 @@ export function scorePairs(scorer: ItmScorer, imageFeatures: Tensor, textFeature
   return out;
 }
 
-/** Indices of the k largest values of `row` (ties: lower index first), best first. */
+/** Indices of the k largest values of `row` (ties: lower index first; NaN below every number), best first. */
 function topK(row: ArrayLike<number>, k: number): number[] {
   const idx = Array.from({ length: row.length }, (_, i) => i);
-  idx.sort((a, b) => row[b] - row[a] || a - b);
+  const v = (i: number) => (Number.isNaN(row[i]) ? -Infinity : row[i]);
+  idx.sort((a, b) => (v(b) > v(a) ? 1 : v(b) < v(a) ? -1 : a - b));
   return idx.slice(0, k);
 }
 
@@ -68,7 +69,8 @@ export interface RerankedRecall {
  * ALBEF's retrieval procedure (Li et al. 2021, section 4.1 and its evaluation code): for each query, the k
  * candidates of highest ITC similarity are re-scored by ITM and ranked by that score (optionally plus the ITC
  * similarity, as BLIP's evaluation does); every other candidate ranks below them in ITC order. Recall@{1,5,10} is
- * then computed as {@link retrievalRecallFromScores} does (hits by key).
+ * then computed as {@link retrievalRecallFromScores} does (hits by key; ties and NaN scores count against the
+ * query, so a NaN ITM score or ITC similarity never turns into a hit).
  * @param itc row-major [N, N] ITC similarities, image i x text j
  * @param keys length N: item keys (a hit when equal)
  * @param k candidates per query (clamped to N)
@@ -105,8 +107,15 @@ export function itmRerankedRecall(
   // outside the top k: below every re-scored candidate, in ITC order
   let lo = Infinity;
   let itcMax = -Infinity;
-  for (let p = 0; p < s.length; p++) lo = Math.min(lo, s[p] + (opts.addItc ? itc[imgIdx[p] * n + txtIdx[p]] : 0));
-  for (let p = 0; p < n * n; p++) itcMax = Math.max(itcMax, itc[p]);
+  // NaN scores are left out of these bounds; they stay NaN in the score matrices, where they count against
+  // the query (retrievalRecallFromScores)
+  for (let p = 0; p < s.length; p++) {
+    const v = s[p] + (opts.addItc ? itc[imgIdx[p] * n + txtIdx[p]] : 0);
+    if (v < lo) lo = v;
+  }
+  for (let p = 0; p < n * n; p++) if (itc[p] > itcMax) itcMax = itc[p];
+  if (lo === Infinity) lo = 0;
+  if (itcMax === -Infinity) itcMax = 0;
   const i2t = new Float64Array(n * n);
   const t2i = new Float64Array(n * n);
   for (let p = 0; p < n * n; p++) {

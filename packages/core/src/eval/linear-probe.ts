@@ -2,6 +2,7 @@ import { tf, Tensor, Tensor2D } from '../tf';
 import { matMul2d } from '../ops/matmul';
 import { crossEntropy } from '../losses/cross-entropy';
 import { AdamW } from '../train/optimizer';
+import { pessimisticRank } from './retrieval';
 
 /** Options of {@link linearProbe}. */
 export interface LinearProbeOptions {
@@ -24,7 +25,8 @@ export interface LinearProbeResult {
 /**
  * Linear probe (CLIP, Radford et al. 2021, section 3.2; BEiT, Bao et al. 2022, section 3.1): frozen features,
  * standardised with the training mean and standard deviation, classified by multinomial logistic regression
- * (`features @ W + b`, full-batch AdamW on the mean cross-entropy); reports top-1 on the held-out features.
+ * (`features @ W + b`, full-batch AdamW on the mean cross-entropy); reports top-1 on the held-out features
+ * ({@link top1Accuracy}: a tie or a NaN logit is a wrong prediction).
  * @param train float32 [N, D] features and int32 labels [N] in [0, C)
  * @param test float32 [M, D] features and labels [M]
  * @throws Error when feature widths or label counts disagree
@@ -54,15 +56,28 @@ export function linearProbe(
       opt.apply(new Map([['probe.weight', grads[w.name]], ['probe_bias', grads[b.name]]]), opts.lr ?? 0.05);
       tf.dispose([value, ...Object.values(grads)]);
     }
-    const accuracy = (x: Tensor, labels: ArrayLike<number>) => {
-      const pred = tf.tidy(() => logitsOf(x).argMax(1).dataSync());
-      let hits = 0;
-      for (let i = 0; i < labels.length; i++) if (pred[i] === labels[i]) hits++;
-      return hits / Math.max(1, labels.length);
-    };
+    const accuracy = (x: Tensor, labels: ArrayLike<number>) => top1Accuracy(tf.tidy(() => logitsOf(x).dataSync()), labels, c);
     return { top1: accuracy(xTest, test.labels), trainTop1: accuracy(xTrain, train.labels) };
   } finally {
     opt.dispose();
     tf.dispose([mean, std, w, b, xTrain, xTest, yTrain]);
   }
+}
+
+/**
+ * Top-1 accuracy of class logits: a row counts as correct only when its true class's logit is strictly above
+ * every other class's ({@link pessimisticRank} 0). A tie is wrong (argmax would give it to the lower index) and
+ * so is a row with a NaN logit on the true class or a NaN rival (argmax over NaN is backend-defined).
+ * @param logits row-major float32 [N, C]
+ * @param labels true classes [N] in [0, C)
+ * @param numClasses C
+ * @returns accuracy in [0, 1] (0 for N = 0)
+ */
+export function top1Accuracy(logits: ArrayLike<number>, labels: ArrayLike<number>, numClasses: number): number {
+  let hits = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const row = Array.from({ length: numClasses }, (_, c) => logits[i * numClasses + c]);
+    if (pessimisticRank(row[labels[i]], row.filter((_, c) => c !== labels[i])) === 0) hits++;
+  }
+  return hits / Math.max(1, labels.length);
 }

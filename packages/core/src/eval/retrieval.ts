@@ -24,9 +24,26 @@ export function retrievalRecall(imageEmbeddings: Tensor, textEmbeddings: Tensor,
 }
 
 /**
+ * The pessimistic rank of a correct answer among competitors: how many competitors score at or above `own`
+ * (ties count against the answer, so a model that scores everything alike ranks last, not first). A NaN never
+ * helps: a NaN `own` gives Infinity (a miss at every k), and a NaN competitor counts as above.
+ * @param own the correct answer's score (higher is better)
+ * @param competitors the scores of the wrong answers
+ * @returns 0 when `own` beats every competitor strictly; Infinity when `own` is NaN
+ */
+export function pessimisticRank(own: number, competitors: Iterable<number>): number {
+  if (Number.isNaN(own)) return Infinity;
+  let above = 0;
+  for (const c of competitors) if (!(c < own)) above++; // c >= own, or c NaN
+  return above;
+}
+
+/**
  * {@link retrievalRecall} from a precomputed score matrix (e.g. ITC similarities re-ranked by an ITM head,
- * ALBEF section 4.1), with the same rule: a query's rank is the number of non-hits scoring strictly above its
- * best-scoring hit.
+ * ALBEF section 4.1), with the same rule: a query's rank is the number of non-hits scoring at or above its
+ * best-scoring hit ({@link pessimisticRank}: ties count against the query). NaN never counts in a query's
+ * favour: a NaN hit is ignored when choosing the best hit, a query whose hits are all NaN is a miss, and a NaN
+ * non-hit counts as above the best hit.
  * @param scores row-major [N, N]: scores[i * N + j] is the score of image i with text j (higher is better)
  * @param keys length N: the canonical key of item i
  */
@@ -39,11 +56,15 @@ export function retrievalRecallFromScores(scores: ArrayLike<number>, keys: reado
     const hits = [0, 0, 0];
     const chance = [0, 0, 0];
     for (let q = 0; q < n; q++) {
-      // rank of the best-scoring hit = number of non-hits scoring strictly above it
-      let best = -Infinity;
-      for (let c = 0; c < n; c++) if (keys[c] === keys[q]) best = Math.max(best, score(q, c));
-      let above = 0;
-      for (let c = 0; c < n; c++) if (keys[c] !== keys[q] && score(q, c) > best) above++;
+      // rank of the best-scoring hit = number of non-hits scoring at or above it
+      let best = NaN;
+      const others: number[] = [];
+      for (let c = 0; c < n; c++) {
+        const v = score(q, c);
+        if (keys[c] !== keys[q]) others.push(v);
+        else if (!Number.isNaN(v) && !(v <= best)) best = v; // NaN best: no valid hit yet
+      }
+      const above = pessimisticRank(best, others);
       const m = matches.get(keys[q])!;
       [1, 5, 10].forEach((k, j) => {
         if (above < k) hits[j]++;

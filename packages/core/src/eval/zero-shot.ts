@@ -1,6 +1,7 @@
 import { tf, Tensor, Tensor2D } from '../tf';
 import { l2Normalize } from '../losses/contrastive';
 import { matMul2d } from '../ops/matmul';
+import { pessimisticRank } from './retrieval';
 
 /**
  * Class embeddings by prompt ensembling (CLIP, Radford et al. 2021, section 3.1.4): each class's prompts are
@@ -18,7 +19,8 @@ export function ensembleClassEmbeddings(promptEmbeddings: Tensor, numClasses: nu
 
 /**
  * Top-k accuracies of zero-shot classification: each image is assigned the classes of highest cosine
- * similarity with the class embeddings.
+ * similarity with the class embeddings. The true class's rank counts the other classes scoring at or above it
+ * ({@link pessimisticRank}): a tie is a wrong prediction, and a NaN score never counts as a correct one.
  * @param imageEmbeddings float32 [N, E] normalised
  * @param classEmbeddings float32 [K, E] normalised
  * @param labels true classes [N]
@@ -32,8 +34,7 @@ export function zeroShotAccuracy(imageEmbeddings: Tensor, classEmbeddings: Tenso
   for (let i = 0; i < labels.length; i++) {
     const row = scores.subarray(i * k, (i + 1) * k);
     const own = row[labels[i]];
-    let rank = 0; // number of classes strictly better than the true one
-    for (let c = 0; c < k; c++) if (row[c] > own) rank++;
+    const rank = pessimisticRank(own, row.filter((_, c) => c !== labels[i]));
     ks.forEach((kk, j) => {
       if (rank < kk) hits[j]++;
     });

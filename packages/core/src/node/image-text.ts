@@ -93,13 +93,14 @@ export async function loadImageTextData(data: DataConfig, imageShape: [number, n
 /**
  * User image-caption files (`data.dataset` csv | coco | jsonl): `data.train` (required) and `data.test`
  * (optional, for retrieval) are read with the readers (errors name file and line), images decoded and resized
- * with sharp. Captions of one image are grouped; training draws one per sample.
+ * with sharp. Captions of one image are grouped; training draws one per sample. The files are decoded as
+ * `data.encoding` (default UTF-8; an invalid byte is an error naming file and line).
  * @throws Error naming the config path, file and line for a missing or malformed file
  */
 async function loadCaptionFiles(data: DataConfig, imageShape: [number, number, number], configDir: string): Promise<ImageTextData> {
   if (!data.train) throw new Error(`data.train: a ${data.dataset} file is required when data.dataset is '${data.dataset}'`);
   const load = async (file: string) => {
-    const recs = readCaptions(path.resolve(configDir, file));
+    const recs = readCaptions(path.resolve(configDir, file), { encoding: data.encoding });
     if (recs.length === 0) throw new Error(`${file}: no records`);
     const ids = [...new Set(recs.map((r) => r.imageId))];
     const captions = new Map<string, string[]>(ids.map((id) => [id, []]));

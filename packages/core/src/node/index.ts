@@ -11,8 +11,12 @@ export { decodeImage } from './image';
 export type { DecodeOptions } from './image';
 export { writePng } from './image-write';
 export { writeFileAtomic, readSafetensorsFile, writeSafetensorsFile } from './files';
-export { saveCheckpoint, latestCheckpoint, loadCheckpoint, readCheckpointMeta, loadWeightsFile, CHECKPOINT_DIR } from './checkpoint';
-export type { CheckpointMeta } from './checkpoint';
+export {
+  saveCheckpoint, latestCheckpoint, resolveLatestCheckpoint, loadCheckpoint, readCheckpointMeta, loadWeightsFile, verifyCheckpoint, assertFiniteTensors,
+  assertFiniteCheckpoint,
+  isCompleteCheckpoint, cleanUpCheckpointTemps, CHECKPOINT_DIR,
+} from './checkpoint';
+export type { CheckpointMeta, CheckpointFileHash, LatestCheckpoint } from './checkpoint';
 export { runTraining } from './trainer';
 export type { TrainerOptions, TrainSummary, HistoryPoint, ActiveStage, StageSummary, StagePosition } from './trainer';
 export {
@@ -23,3 +27,11 @@ export { captionTestSet, constantCaptionPool, evaluateCaptioning } from './capti
 export type { CaptionEvalOptions, CaptionMetrics, CaptionTestSet } from './caption-eval';
 export { evaluateItm, swappedSceneCaptions } from './itm-eval';
 export type { ItmMetrics, ItmEvalOptions } from './itm-eval';
+export { acquireRunLock, lockPath, RunLockedError, LOCK_HEARTBEAT_SECONDS, LOCK_STALE_SECONDS } from './lock';
+export type { LockInfo, RunLock } from './lock';
+export {
+  RUN_MARKER, isMarkedRunFolder, markRunFolder, checkRunFolderPath, runFolderState, refuseForeign, ensureRunFolder, moveAside, discardAside,
+  restoreAside, cleanUpAside,
+} from './run-folder';
+export type { RunMarker, RunFolderState } from './run-folder';
+export { killPoint } from './test-hooks';

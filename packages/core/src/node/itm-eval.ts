@@ -21,7 +21,8 @@ export interface ItmMetrics {
     pairs: number; positiveAccuracy: number; negativeAccuracy: number; negatives: 'swapped-positions' | 'other-caption';
     /**
      * threshold-free: the fraction of images whose positive caption scores higher than its hard negative (ties
-     * count half), the two-choice accuracy of compositional benchmarks (e.g. ARO, Yuksekgonul et al., ICLR 2023)
+     * count half, so a head that scores everything alike gets chance, 0.5; a NaN score counts as a loss), the
+     * two-choice accuracy of compositional benchmarks (e.g. ARO, Yuksekgonul et al., ICLR 2023)
      */
     pairwiseAccuracy: number;
     /** mean ITM log-odds of the positive and of the negative pairs */
@@ -131,11 +132,13 @@ export function evaluateItm(
     const negText = concatInBatches(keep.length, bs, (s, e) => model.itmTextFeatures(textsOf(negCaptions)(s, e)));
     const negScores = scorePairs(model, imageFeatures, negText, Int32Array.from(keep), Int32Array.from(keep.map((_, j) => j)), opts.batchSize);
     tf.dispose(negText);
+    // a NaN score is never a correct prediction (NaN > 0 and NaN <= 0 are both false)
     const posOk = posScores.filter((v) => v > 0).length;
     const negOk = negScores.filter((v) => v <= 0).length;
     out.itmAccuracy = (posOk + negOk) / (2 * keep.length);
     let wins = 0;
     posScores.forEach((v, k) => {
+      // a NaN on either side is a loss (NaN compares false and is never === itself)
       wins += v > negScores[k] ? 1 : v === negScores[k] ? 0.5 : 0;
     });
     const mean = (v: ArrayLike<number>) => Array.from(v).reduce((a, b) => a + b, 0) / v.length;
@@ -145,7 +148,9 @@ export function evaluateItm(
     };
     const hard = keep.map((i) => {
       let best = -1;
-      for (let j = 0; j < n; j++) if (g.keys[j] !== g.keys[i] && (best < 0 || itc[i * n + j] > itc[i * n + best])) best = j;
+      // NaN similarities rank below every number
+      const sim = (j: number) => (Number.isNaN(itc[i * n + j]) ? -Infinity : itc[i * n + j]);
+      for (let j = 0; j < n; j++) if (g.keys[j] !== g.keys[i] && (best < 0 || sim(j) > sim(best))) best = j;
       return best;
     });
     const withHard = keep.filter((_, k) => hard[k] >= 0);

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { TextDecoder } from 'util';
 import { parse as parseCsv } from 'csv-parse/sync';
 
 /** One image-caption pair. */
@@ -27,11 +28,77 @@ export interface ReaderOptions {
   captionKey?: string;
   /** CSV column / JSONL key holding an image id (default 'image_id'; optional in the data). */
   idKey?: string;
+  /**
+   * Text encoding of the file, a WHATWG label Node's TextDecoder knows (the config's `data.encoding`; default
+   * 'utf-8'). Bytes that are not valid in it are an error, never a silent U+FFFD.
+   */
+  encoding?: string;
 }
 
-function readText(file: string): string {
+/**
+ * Byte offset of the first byte that starts an invalid UTF-8 sequence in `bytes` (a byte that cannot start a
+ * sequence, a lead byte without its continuation bytes, an overlong form, a surrogate, or a code point above
+ * U+10FFFF, as the WHATWG decoder rejects them), or -1 when all of it is valid.
+ */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => k < bytes.length && bytes[k] >= lo && bytes[k] <= hi;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    if (b < 0x80) i += 1;
+    else if (b >= 0xc2 && b <= 0xdf) {
+      if (!cont(i + 1)) return i;
+      i += 2;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      const [lo, hi] = b === 0xe0 ? [0xa0, 0xbf] : b === 0xed ? [0x80, 0x9f] : [0x80, 0xbf];
+      if (!cont(i + 1, lo, hi) || !cont(i + 2)) return i;
+      i += 3;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      const [lo, hi] = b === 0xf0 ? [0x90, 0xbf] : b === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+      if (!cont(i + 1, lo, hi) || !cont(i + 2) || !cont(i + 3)) return i;
+      i += 4;
+    } else return i;
+  }
+  return -1;
+}
+
+/**
+ * Decodes a caption file's bytes with TextDecoder in fatal mode (a leading byte-order mark is dropped).
+ * @param encoding a WHATWG label (default 'utf-8')
+ * @throws Error `<file>:<line>: invalid UTF-8 (byte 0xff at column N); set data.encoding if the file is not UTF-8`
+ *   (column: 1-based, in characters of the line's valid prefix) for UTF-8; `<file>: not valid <encoding> text
+ *   (data.encoding)` for another encoding; `<file>: unknown text encoding '<encoding>'`
+ */
+export function decodeCaptionFile(bytes: Uint8Array, file: string, encoding = 'utf-8'): string {
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(encoding, { fatal: true });
+  } catch {
+    throw new Error(`${file}: unknown text encoding '${encoding}' (data.encoding)`);
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    if (decoder.encoding !== 'utf-8') throw new Error(`${file}: not valid ${encoding} text (data.encoding)`);
+    const bad = firstInvalidUtf8(bytes);
+    let lineStart = 0;
+    let line = 1;
+    for (let k = 0; k < bad; k++) {
+      if (bytes[k] === 10) {
+        line++;
+        lineStart = k + 1;
+      }
+    }
+    const column = [...new TextDecoder('utf-8').decode(bytes.subarray(lineStart, Math.max(lineStart, bad)))].length + 1;
+    const byte = bad >= 0 ? bytes[bad].toString(16).padStart(2, '0') : '??';
+    throw new Error(`${file}:${line}: invalid UTF-8 (byte 0x${byte} at column ${column}); set data.encoding if the file is not UTF-8`);
+  }
+}
+
+function readText(file: string, options: ReaderOptions = {}): string {
   if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
-  return fs.readFileSync(file, 'utf8');
+  if (fs.statSync(file).isDirectory()) throw new Error(`${file}: is a folder, expected a .csv, .json or .jsonl file`);
+  return decodeCaptionFile(fs.readFileSync(file), file, options.encoding);
 }
 
 function resolver(file: string, options: ReaderOptions): (p: string) => string {
@@ -42,14 +109,14 @@ function resolver(file: string, options: ReaderOptions): (p: string) => string {
 /**
  * Reads a CSV file with a header row, e.g. `image,caption` then `img/1.png,"a red dress"` (RFC 4180
  * quoting; blank lines skipped; a UTF-8 BOM ignored). An optional `image_id` column gives the image ids.
- * @throws Error `<file>: file not found`
+ * @throws Error `<file>: file not found`; `<file>:<line>: invalid UTF-8 (...)` ({@link decodeCaptionFile})
  * @throws Error `<file>:1: missing column "caption" (header: image, text)`
  * @throws Error `<file>:<line>: expected N columns, found M` for a row with a different column count
  * @throws Error `<file>:<line>: empty caption` / `empty image path`
  * @throws Error `<file>:<line>: <csv-parse's message>` for malformed CSV (e.g. an unclosed quote)
  */
 export function readCaptionsCsv(file: string, options: ReaderOptions = {}): CaptionRecord[] {
-  const text = readText(file);
+  const text = readText(file, options);
   let rows: { record: string[]; info: { lines: number } }[];
   try {
     rows = parseCsv(text, { info: true, relax_column_count: true, skip_empty_lines: true, bom: true }) as unknown as typeof rows;
@@ -112,19 +179,20 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * Reads COCO-style caption JSON: `{ "images": [{ "id", "file_name" }], "annotations": [{ "image_id", "caption" }] }`
  * (other fields ignored). One record per annotation, in annotation order; imageId is the image's id as a string.
  * For COCO itself pass `imageRoot` (e.g. the train2017 folder), since file names are relative to it.
- * @throws Error `<file>: file not found`
+ * @throws Error `<file>: file not found`; `<file>:<line>: invalid UTF-8 (...)` ({@link decodeCaptionFile})
  * @throws Error `<file>:<line>: invalid JSON: <reason>` (the line when the parser reports a position)
  * @throws Error `<file>: images[3]: expected {id, file_name}` / `annotations[7]: expected {image_id, caption}` /
  *   `annotations[7]: image_id 42 not in images` for structural problems (JSON path instead of a line)
  */
 export function readCocoCaptions(file: string, options: ReaderOptions = {}): CaptionRecord[] {
-  const text = readText(file);
+  const text = readText(file, options);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
     const line = jsonErrorLine(text, err as Error);
-    throw new Error(`${file}${line ? `:${line}` : ''}: invalid JSON: ${(err as Error).message}`);
+    // V8 quotes the text around the error, newlines included: keep the message on one line
+    throw new Error(`${file}${line ? `:${line}` : ''}: invalid JSON: ${(err as Error).message.replace(/\r?\n/g, '\\n')}`);
   }
   if (!isRecord(json) || !Array.isArray(json.images) || !Array.isArray(json.annotations)) {
     throw new Error(`${file}: expected an object with "images" and "annotations" arrays`);
@@ -153,12 +221,12 @@ export function readCocoCaptions(file: string, options: ReaderOptions = {}): Cap
 /**
  * Reads JSONL: one object per line, `{"image": "img/1.png", "caption": "a red dress"}`, with an optional
  * `"image_id"`; blank lines skipped.
- * @throws Error `<file>: file not found`
+ * @throws Error `<file>: file not found`; `<file>:<line>: invalid UTF-8 (...)` ({@link decodeCaptionFile})
  * @throws Error `<file>:<line>: invalid JSON: <reason>`
  * @throws Error `<file>:<line>: expected an object with string "image" and "caption"`
  */
 export function readCaptionsJsonl(file: string, options: ReaderOptions = {}): CaptionRecord[] {
-  const text = readText(file);
+  const text = readText(file, options);
   const imageKey = options.imageKey ?? 'image';
   const captionKey = options.captionKey ?? 'caption';
   const idKey = options.idKey ?? 'image_id';

@@ -6,7 +6,7 @@ import { StageConfig, StageSelection, stageParameterNames, totalStageSteps } fro
 import { AdamW } from '../train/optimizer';
 import { cosineLr } from '../train/schedule';
 import { LossOutput, StepResult, TrainableModel, trainStep } from '../train/step';
-import { CheckpointMeta, latestCheckpoint, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from './checkpoint';
+import { CheckpointMeta, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, saveCheckpoint } from './checkpoint';
 
 /** One logged point of the training curves. */
 export interface HistoryPoint {
@@ -88,8 +88,12 @@ export interface TrainerOptions<B> {
   stages?: StageConfig[];
   /** extra JSON saved in every checkpoint's meta.json (config, tokenizer, ...) */
   meta: Record<string, unknown>;
-  /** continue from the run folder's latest checkpoint */
+  /** continue from the run folder's latest checkpoint (or from `resumeFrom`) */
   resume?: boolean;
+  /** the checkpoint folder to resume from (default: the run's latest, see `resolveLatestCheckpoint`) */
+  resumeFrom?: string;
+  /** called after each checkpoint is written, with its folder (e.g. to delete a run that `--overwrite` moved aside) */
+  onCheckpoint?: (dir: string, step: number) => void | Promise<void>;
   /** periodic evaluation for the metric curves (every `every` steps; 0 disables) */
   evaluate?: { every: number; run: () => Promise<Record<string, number>> | Record<string, number> };
   /** called after each step (progress bars, logs) */
@@ -202,12 +206,20 @@ export async function runTraining<B>(opts: TrainerOptions<B>): Promise<TrainSumm
   let wallBefore = 0;
   let secondsBefore = 0;
   if (opts.resume) {
-    const dir = latestCheckpoint(opts.runDir);
-    if (!dir) {
+    let dir = opts.resumeFrom;
+    let pos: StagePosition | undefined;
+    try {
+      if (!dir) {
+        const found = resolveLatestCheckpoint(opts.runDir);
+        if (found.warning) log(found.warning);
+        dir = found.dir;
+      }
+      if (!dir) throw new Error(`--resume: ${opts.runDir} has no checkpoint to resume from`);
+      pos = readCheckpointMeta(dir).stage as StagePosition | undefined;
+    } catch (e) {
       optimizer.dispose();
-      throw new Error(`--resume: ${opts.runDir} has no checkpoint to resume from`);
+      throw e;
     }
-    const pos = readCheckpointMeta(dir).stage as StagePosition | undefined;
     if (opts.stages) {
       if (!pos || plans[pos.index]?.name !== pos.name) {
         optimizer.dispose();
@@ -225,7 +237,7 @@ export async function runTraining<B>(opts: TrainerOptions<B>): Promise<TrainSumm
     }
     let meta: CheckpointMeta;
     try {
-      meta = await loadCheckpoint(dir, model.namedParameters(), optimizer.state().tensors);
+      meta = await loadCheckpoint(dir, model.namedParameters(), optimizer.state().tensors, (w) => log(w));
     } catch (e) {
       optimizer.dispose();
       throw e;
@@ -245,6 +257,7 @@ export async function runTraining<B>(opts: TrainerOptions<B>): Promise<TrainSumm
       ...opts.meta, step, ...(stage ? { stage } : {}), history, wallSeconds: wallBefore + (Date.now() - t0) / 1000,
     });
     log(`checkpoint ${dir}`, { step, stage: stage?.name });
+    await opts.onCheckpoint?.(dir, step);
   };
   let trainMs = 0;
   let stepsMs = 0; // batch building + optimizer steps, for HistoryPoint.seconds

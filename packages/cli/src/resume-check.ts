@@ -1,0 +1,38 @@
+/**
+ * What `--resume` compares between the checkpoint's config and the config given now: everything that changes
+ * what the resumed steps compute (the model, the data, the stages, and the optimisation settings of `train:`).
+ * Logging, checkpoint frequency, evaluation and runtime settings may change freely.
+ */
+const TRAIN_KEYS = ['batchSize', 'accumSteps', 'lr', 'minLr', 'warmupSteps', 'steps', 'seed', 'betas', 'eps', 'weightDecay', 'gradClipNorm'] as const;
+
+function show(v: unknown): string {
+  if (v === undefined) return '(unset)';
+  const s = JSON.stringify(v);
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+/** Leaf-by-leaf differences of two JSON values as `path: old -> new`. */
+function diffValues(a: unknown, b: unknown, at: string, out: string[]): void {
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) diffValues(a[k], b[k], at ? `${at}.${k}` : k, out);
+    return;
+  }
+  if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${at}: ${show(a)} -> ${show(b)}`);
+}
+
+/**
+ * The settings in which `now` differs from the config stored in a checkpoint (`then`), as `path: old -> new`
+ * strings, e.g. `train.lr: 0.001 -> 0.0003`: `model`, `data`, `stages` and the optimisation keys of `train`
+ * (batch size, accumulation, learning rate and its schedule, warmup, steps, seed, AdamW settings, clipping).
+ * @returns an empty list when the resumed run continues the same experiment
+ */
+export function resumeDifferences(then: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const pick = (c: Record<string, unknown>) => {
+    const t = (c.train ?? {}) as Record<string, unknown>;
+    return { model: c.model, data: c.data, stages: c.stages, train: Object.fromEntries(TRAIN_KEYS.map((k) => [k, t[k]])) };
+  };
+  diffValues(JSON.parse(JSON.stringify(pick(then))), JSON.parse(JSON.stringify(pick(now))), '', out);
+  return out;
+}
