@@ -45,6 +45,29 @@ describeNative(`native backend memory${SKIP_NOTE}`, () => {
     tf.dispose([...views, ...churn]);
   });
 
+  test('a sweep drops free buffers of lengths no allocation asked for in a whole period; lengths in use stay (issue 14)', () => {
+    // A shape that changes every step (the feature queue's slices at a moving offset did) left one free buffer per
+    // length in the pool, up to its 1 GiB cap, while tf.memory() stayed flat.
+    const be = tf.backend() as unknown as {
+      alloc(n: number): Float32Array; releaseTemp(a: Float32Array): void; sweepEvery: number;
+      poolStats(): { hits: number; misses: number; swept: number; pooledBytes: number };
+    };
+    const period = be.sweepEvery;
+    expect(period).toBeGreaterThan(10000); // far more allocations than one training step makes
+    const stale = Array.from({ length: 50 }, (_, i) => 100003 + 7 * i); // lengths no kernel here uses
+    stale.forEach((n) => be.releaseTemp(be.alloc(n)));
+    const s0 = be.poolStats();
+    expect(s0.pooledBytes).toBeGreaterThanOrEqual(stale.reduce((a, n) => a + 4 * n, 0));
+    // two periods of allocations of one length in steady use: at least one sweep finds the stale lengths unasked
+    for (let i = 0; i < 2 * period; i++) be.releaseTemp(be.alloc(4099));
+    const s1 = be.poolStats();
+    expect(s1.swept - s0.swept).toBeGreaterThanOrEqual(stale.length);
+    expect(s1.pooledBytes).toBeLessThan(stale.reduce((a, n) => a + 4 * n, 0));
+    expect(s1.misses - s0.misses).toBeLessThanOrEqual(1); // the length in use kept its buffer across the sweeps
+    stale.forEach((n) => be.releaseTemp(be.alloc(n))); // gone: new buffers
+    expect(be.poolStats().misses - s1.misses).toBe(stale.length);
+  });
+
   test('repeated training steps: numTensors flat, buffers come from the pool, the pool stays bounded', () => {
     const w1 = tf.variable(randT(4, [64, 32]).mul(tf.scalar(0.2)));
     const w2 = tf.variable(randT(5, [32, 64]).mul(tf.scalar(0.2)));

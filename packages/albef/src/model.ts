@@ -2,7 +2,7 @@ import {
   itmLogOdds, clampTemperature, distillationAlpha,
   BertEncoder, BertLMHead, BertWithLMHead, FeatureQueue, Linear, LossOutput, MaskedTokens, Module, MomentumContrastiveOutput, MomentumPairs, Rng,
   Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, l2Normalize, logSoftmax, maskTokens, momentumContrastiveLoss,
-  sampleItmPairs, stopGradient, tf,
+  sampleItmPairs, stopGradient, tf, scalarInit,
 } from '@mmzoo/core';
 import { AlbefConfig, AlbefConfigInput, AlbefConfigSchema } from './config';
 
@@ -138,7 +138,7 @@ export class ALBEF extends Module {
     this.module('text_encoder', online.text);
     this.module('vision_proj', online.visionProj);
     this.module('text_proj', online.textProj);
-    this.temp = this.param('temp', tf.scalar(opts.temp), opts.learnableTemp);
+    this.temp = this.param('temp', scalarInit(opts.temp), opts.learnableTemp);
     this.module('itm_head', itmHead);
     this.queue = this.module('', new FeatureQueue({ dim: opts.embedDim, size: opts.queueSize, names: ['image_queue', 'text_queue'] }));
     this.module('visual_encoder_m', momentumCopy.visual);

@@ -18,6 +18,8 @@ export interface PoolStats {
   released: number;
   /** buffers dropped (left to the garbage collector) because the pool was full */
   dropped: number;
+  /** free buffers dropped by sweeps because no allocation asked for their length for a whole sweep period */
+  swept: number;
   /** bytes held by free pooled buffers now */
   pooledBytes: number;
   /** the cap on pooledBytes */
@@ -40,17 +42,24 @@ export class NativeBackend extends MathBackendCPU {
   private readonly free = new Map<number, Float32Array[]>();
   private readonly owned = new WeakMap<ArrayBufferLike, Owned>();
   private readonly stats: PoolStats;
+  /** lengths asked for by {@link alloc} since the last sweep, and how many allocations that was */
+  private readonly requested = new Set<number>();
+  private allocsSinceSweep = 0;
 
   /**
    * @param addon the loaded Node-API addon
    * @param poolCapBytes most bytes of free buffers kept for reuse (default 1 GiB)
+   * @param sweepEvery allocations between two sweeps of the pool (default 65,536, tens of training steps): a sweep
+   *   drops the free buffers of every length that no allocation asked for since the previous sweep, so the pool
+   *   holds the lengths in use, not every length ever seen (a shape that changes from step to step, such as a
+   *   slice at a moving offset, would otherwise leave one free buffer per length until the cap)
    */
-  constructor(addon: NativeAddon, poolCapBytes = 2 ** 30) {
+  constructor(addon: NativeAddon, poolCapBytes = 2 ** 30, readonly sweepEvery = 65536) {
     super();
     this.addon = addon;
     // the cpu backend prints a "use tfjs-node" banner on first use; this backend is the native one
     (this as unknown as { firstUse: boolean }).firstUse = false;
-    this.stats = { hits: 0, misses: 0, released: 0, dropped: 0, pooledBytes: 0, capBytes: poolCapBytes };
+    this.stats = { hits: 0, misses: 0, released: 0, dropped: 0, swept: 0, pooledBytes: 0, capBytes: poolCapBytes };
   }
 
   /**
@@ -58,6 +67,8 @@ export class NativeBackend extends MathBackendCPU {
    * then arbitrary: kernels write every element) or new (zero-filled).
    */
   alloc(n: number): Float32Array {
+    this.requested.add(n);
+    if (++this.allocsSinceSweep >= this.sweepEvery) this.sweep();
     const list = this.free.get(n);
     let arr = list?.pop();
     if (arr) {
@@ -101,6 +112,24 @@ export class NativeBackend extends MathBackendCPU {
   /** Pool counters (a copy). */
   poolStats(): PoolStats {
     return { ...this.stats };
+  }
+
+  /**
+   * Drops the free buffers of every length that no {@link alloc} asked for since the previous sweep (they are garbage
+   * collected); runs every `sweepEvery` allocations. A length in use at least once per period keeps its buffers.
+   */
+  private sweep(): void {
+    for (const [n, list] of this.free) {
+      if (this.requested.has(n)) continue;
+      for (const arr of list) {
+        this.owned.delete(arr.buffer);
+        this.stats.pooledBytes -= arr.byteLength;
+        this.stats.swept++;
+      }
+      this.free.delete(n);
+    }
+    this.requested.clear();
+    this.allocsSinceSweep = 0;
   }
 
   /** Drops every free pooled buffer (they are garbage collected); returns the bytes released. */

@@ -1,6 +1,6 @@
 import {
   Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, Rng, StageData, StageSelection, Tensor, Variable,
-  blockMaskBatch, contrastiveLoss, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, normal, resolveStageSelection, tf,
+  blockMaskBatch, contrastiveLoss, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, resolveStageSelection, tf, normalInit, scalarInit,
 } from '@mmzoo/core';
 import { Beit3Config, Beit3ConfigInput, Beit3ConfigSchema } from './config';
 
@@ -94,8 +94,8 @@ export class BEiT3 extends Module {
     this.numPatches = g * g;
     this.textEmbed = this.module('text_embed', new Embedding(vocabSize, w));
     this.patchEmbed = this.module('vision_embed.proj', new PatchEmbedding(cfg.vision.channels, w, cfg.vision.patchSize, { bias: true }));
-    this.maskToken = this.param('vision_embed.mask_token', normal([1, 1, w], 0.02));
-    this.clsToken = this.param('vision_embed.cls_token', normal([1, 1, w], 0.02));
+    this.maskToken = this.param('vision_embed.mask_token', normalInit([1, 1, w], 0.02));
+    this.clsToken = this.param('vision_embed.cls_token', normalInit([1, 1, w], 0.02));
     this.visionPositions = this.module('embed_positions.vision', new Embedding(this.numPatches + 3, w));
     this.textPositions = this.module('embed_positions.language', new Embedding(cfg.text.maxPositions ?? cfg.text.contextLength + 2, w));
     const released = cfg.layout === 'released';
@@ -112,7 +112,7 @@ export class BEiT3 extends Module {
     if (cfg.retrievalHeads) {
       this.visionHead = this.module('vision_head', new Linear(w, w, { bias: false }));
       this.languageHead = this.module('language_head', new Linear(w, w, { bias: false }));
-      this.logitScale = this.param('logit_scale', tf.scalar(cfg.initLogitScale));
+      this.logitScale = this.param('logit_scale', scalarInit(cfg.initLogitScale));
     }
   }
 

@@ -1,7 +1,7 @@
 import {
   itmLogOdds, clampTemperature, distillationAlpha,
   BertEncoder, BertLMHead, BertWithLMHead, FeatureQueue, GenerateOptions, GenerateResult, Linear, LossOutput, Module, MomentumContrastiveOutput, MomentumPairs, Rng,
-  Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, generate, l2Normalize, momentumContrastiveLoss, sampleItmPairs, stopGradient, tf,
+  Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, generate, l2Normalize, momentumContrastiveLoss, sampleItmPairs, stopGradient, tf, scalarInit,
 } from '@mmzoo/core';
 import { BlipConfig, BlipConfigInput, BlipConfigSchema } from './config';
 
@@ -137,7 +137,7 @@ export class BLIP extends Module {
     this.module('text_encoder', online.text);
     this.module('vision_proj', online.visionProj);
     this.module('text_proj', online.textProj);
-    this.temp = this.param('temp', tf.scalar(opts.temp), opts.learnableTemp);
+    this.temp = this.param('temp', scalarInit(opts.temp), opts.learnableTemp);
     this.module('itm_head', itmHead);
     this.queue = this.module('', new FeatureQueue({ dim: opts.embedDim, size: opts.queueSize, names: ['image_queue', 'text_queue'] }));
     this.module('visual_encoder_m', momentumCopy.visual);

@@ -37,12 +37,13 @@ export function applyOverrides(value: Record<string, unknown>, sets: string[]): 
 /**
  * Reads and validates an experiment YAML: the `model:` section against the registry's schema for `model.name`,
  * the rest against the experiment schema. `modelOnly` validates just `model:` (paper-size presets for `info`).
- * Also checked here, before anything is built: every `patchSize` divides its `imageSize`, and the model's weights
- * fit in this machine's memory ({@link checkModelMemory}).
+ * Also checked here, before anything is built: every `patchSize` divides its `imageSize`, and, unless
+ * `checkMemory` is false (`info` of a preset, counted by a shape-only build that allocates nothing), the model's
+ * weights fit in this machine's memory ({@link checkModelMemory}).
  * @throws ConfigError with `file:line:col: path: message` lines (`--set key=value: path: message` for an
  *   overridden value); `<file>: config file not found` / `is a folder, expected a YAML file`
  */
-export function loadExperiment(file: string, sets: string[] = [], opts: { modelOnly?: boolean } = {}): LoadedExperiment {
+export function loadExperiment(file: string, sets: string[] = [], opts: { modelOnly?: boolean; checkMemory?: boolean } = {}): LoadedExperiment {
   checkConfigFile(file);
   const source = parseYaml(readFileSync(file, 'utf8'), file);
   const value = source.value as Record<string, unknown>;
@@ -63,7 +64,7 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
     return `${origin ?? `${file}${loc ? `:${loc}` : ''}`}: ${formatPath(p)}: `;
   };
   checkPatchGrid(model, placeOf);
-  checkModelMemory(model, placeOf);
+  if (opts.checkMemory ?? true) checkModelMemory(model, placeOf);
   fillStageSteps(value);
   const rest = opts.modelOnly
     ? ({

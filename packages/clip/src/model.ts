@@ -1,5 +1,5 @@
 import {
-  Module, Tensor, Tensor2D, Variable, matMul2d, VisionTransformer, TextTransformer, contrastiveLoss, l2Normalize, tf,
+  Module, Tensor, Tensor2D, Variable, matMul2d, VisionTransformer, TextTransformer, contrastiveLoss, l2Normalize, tf, scalarInit,
 } from '@mmzoo/core';
 import { ClipConfig, ClipConfigInput, ClipConfigSchema } from './config';
 
@@ -47,7 +47,7 @@ export class CLIP extends Module {
     super();
     this.module('visual', visual);
     this.module('', text);
-    this.logitScaleLog = this.param('logit_scale', tf.scalar(opts.initLogitScale ?? Math.log(1 / 0.07)));
+    this.logitScaleLog = this.param('logit_scale', scalarInit(opts.initLogitScale ?? Math.log(1 / 0.07)));
   }
 
   /** @param images float32 [B, C, H, W] @returns float32 [B, E], not normalised */

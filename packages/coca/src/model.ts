@@ -1,6 +1,6 @@
 import {
   GenerateOptions, GenerateResult, Module, MultimodalDecoder, NextTokenLogits, Tensor, Tensor2D, Variable, VisionTransformer,
-  contrastiveLoss, crossEntropy, generate, l2Normalize, matMul2d, tf,
+  contrastiveLoss, crossEntropy, generate, l2Normalize, matMul2d, tf, scalarInit,
 } from '@mmzoo/core';
 import { CocaConfig, CocaConfigInput, CocaConfigSchema } from './config';
 import { CocaTextEncoder } from './text';
@@ -78,7 +78,7 @@ export class CoCa extends Module {
     this.module('visual', visual);
     this.module('text', text);
     this.module('text_decoder', decoder);
-    this.logitScaleLog = this.param('logit_scale', tf.scalar(opts.initLogitScale ?? Math.log(1 / 0.07)));
+    this.logitScaleLog = this.param('logit_scale', scalarInit(opts.initLogitScale ?? Math.log(1 / 0.07)));
   }
 
   /** @param images float32 [B, C, H, W] @returns float32 [B, E] image embedding, not normalised */

@@ -1,6 +1,5 @@
 import {
-  ActivationName, Embedding, LayerNorm, Module, Tensor, Tensor2D, Transformer, Variable, causalMask, keyPaddingMask, normal,
-  project, tf,
+  ActivationName, Embedding, LayerNorm, Module, Tensor, Tensor2D, Transformer, Variable, causalMask, keyPaddingMask, project, tf, normalInit,
 } from '@mmzoo/core';
 
 /** Which attention mask the appended CLS token gets (see {@link CocaTextEncoder}). */
@@ -52,14 +51,14 @@ export class CocaTextEncoder extends Module {
     const { width, layers } = opts;
     const projStd = width ** -0.5 * (2 * layers) ** -0.5;
     this.tokenEmbedding = this.module('token_embedding', new Embedding(opts.vocabSize, width, { std: 0.02 }));
-    this.clsEmb = this.param('cls_emb', normal([width], 0.01));
-    this.positionalEmbedding = this.param('positional_embedding', normal([opts.contextLength + 1, width], 0.01));
+    this.clsEmb = this.param('cls_emb', normalInit([width], 0.01));
+    this.positionalEmbedding = this.param('positional_embedding', normalInit([opts.contextLength + 1, width], 0.01));
     this.transformer = this.module('transformer', new Transformer(layers, {
       width, numHeads: opts.numHeads, mlpWidth: opts.mlpWidth, activation: opts.activation ?? 'gelu', lnEps: opts.lnEps,
       init: { attnInStd: width ** -0.5, attnOutStd: projStd, fcStd: (2 * width) ** -0.5, projStd },
     }));
     this.lnFinal = this.module('ln_final', new LayerNorm(width, opts.lnEps ?? 1e-5));
-    this.textProjection = this.param('text_projection', normal([width, opts.outputDim], width ** -0.5));
+    this.textProjection = this.param('text_projection', normalInit([width, opts.outputDim], width ** -0.5));
   }
 
   /**

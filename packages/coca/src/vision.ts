@@ -1,4 +1,4 @@
-import { AttentionalPooler, LayerNorm, Module, Tensor, Tensor2D, Variable, VisionTransformer, normal, project, tf } from '@mmzoo/core';
+import { AttentionalPooler, LayerNorm, Module, Tensor, Tensor2D, Variable, VisionTransformer, project, tf, normalInit } from '@mmzoo/core';
 
 /** Which attentional-pooler design a {@link CocaVision} uses (see CocaVisionSchema `poolers`). */
 export type PoolerDesign = 'paper' | 'open_clip';
@@ -46,7 +46,7 @@ export class CocaVision extends Module {
     this.attnPool = this.module('attn_pool', new AttentionalPooler({ ...common, numQueries: opts.numQueries }));
     if (design === 'paper') this.attnPoolContrastive = this.module('attn_pool_contrastive', new AttentionalPooler({ ...common, numQueries: 1 }));
     this.lnPost = this.module('ln_post', new LayerNorm(d, opts.lnEps ?? 1e-5));
-    this.proj = this.param('proj', normal([d, d], vit.opts.width ** -0.5));
+    this.proj = this.param('proj', normalInit([d, d], vit.opts.width ** -0.5));
   }
 
   /**

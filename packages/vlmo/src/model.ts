@@ -1,8 +1,8 @@
 import {
   BertEmbeddings, BertLMHead, Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, RelativePositionBias,
   RelativePositionIndex, Rng, StageData, StageSelection, Tensor, Variable, blockMaskBatch, contrastiveLoss, crossEntropy, imageRelativePositionIndex,
-  itmLogOdds, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, normal, resolveStageSelection, sampleItmPairs, stopGradient, tf,
-  vlmoFusionRelativePositionIndex, vlmoRelativeLayout, vlmoTextRelativePositionIndex,
+  itmLogOdds, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, resolveStageSelection, sampleItmPairs, stopGradient, tf,
+  vlmoFusionRelativePositionIndex, vlmoRelativeLayout, vlmoTextRelativePositionIndex, normalInit, scalarInit,
 } from '@mmzoo/core';
 import type { ItmScorer } from '@mmzoo/core';
 import { VlmoConfig, VlmoConfigInput, VlmoConfigSchema } from './config';
@@ -110,8 +110,8 @@ export class VLMo extends Module implements ItmScorer {
     const g = cfg.vision.imageSize / cfg.vision.patchSize;
     this.grid = [g, g];
     this.patchEmbed = this.module('patch_embed', new PatchEmbedding(cfg.vision.channels, w, cfg.vision.patchSize, { bias: true }));
-    this.clsToken = this.param('cls_token', normal([1, 1, w], 0.02));
-    if (cfg.absolutePositions) this.posEmbed = this.param('pos_embed', normal([1, 1 + g * g, w], 0.02));
+    this.clsToken = this.param('cls_token', normalInit([1, 1, w], 0.02));
+    if (cfg.absolutePositions) this.posEmbed = this.param('pos_embed', normalInit([1, 1 + g * g, w], 0.02));
     this.transformer = this.module('transformer', new MultiwayEncoder({
       width: w, numHeads: cfg.numHeads, layers: cfg.layers, mlpWidth: Math.round(w * cfg.mlpRatio), activation: 'gelu',
       lnEps: cfg.lnEps, attention: 'shared', qkvLayout: 'fused', qkvBias: 'qv', layerScale: cfg.layerScale,
@@ -137,14 +137,14 @@ export class VLMo extends Module implements ItmScorer {
       this.itcVlTextProj = this.module('itc_vl_text_proj.fc', new Linear(w, w, { bias: false }));
       this.itcVlImageProj = this.module('itc_vl_image_proj.fc', new Linear(w, w, { bias: false }));
     }
-    this.logitScale = this.param('logit_scale', tf.scalar(cfg.initLogitScale));
-    if (hasVl) this.logitVlScale = this.param('logit_vl_scale', tf.scalar(cfg.initLogitScale));
+    this.logitScale = this.param('logit_scale', scalarInit(cfg.initLogitScale));
+    if (hasVl) this.logitVlScale = this.param('logit_vl_scale', scalarInit(cfg.initLogitScale));
     // VLMo's heads.MLMHead: BERT's prediction head, decoder not tied to the word embeddings
     if (cfg.objectives.mlm > 0) this.mlmScore = this.module('mlm_score', new BertLMHead({ width: w, vocabSize }));
     // the image-only stage (section 3.3) is BEiT's masked image modelling: [MASK] patches, a linear head over the
     // visual tokens (BEiT section 2.3), targets from a visual tokenizer (here k-means, as BEiT-3's in mmzoo)
     if (cfg.objectives.mim > 0) {
-      this.maskToken = this.param('mask_token', normal([1, 1, w], 0.02));
+      this.maskToken = this.param('mask_token', normalInit([1, 1, w], 0.02));
       this.mimHead = this.module('mim_head', new Linear(w, cfg.tokenizer.codebookSize));
       this.visualTokenizer = this.module('visual_tokenizer', new KMeansVisualTokenizer(cfg.tokenizer.codebookSize, cfg.vision.channels, cfg.vision.patchSize));
     }

@@ -56,6 +56,33 @@ describe('FeatureQueue', () => {
     q.dispose();
   });
 
+  test('enqueue runs the same kernels on the same shapes at every pointer position (issue 14)', async () => {
+    // Slices at pointer-dependent offsets made tensors of a new length at each position; the native backend's pool
+    // of free output buffers (kept by length) then held one buffer per length: memory growing with the steps while
+    // tf.memory() stayed flat. Batches of 4 into 10 slots visit pointers 0, 4, 8 (wrapping), 2, 6.
+    const q = new FeatureQueue({ dim: 3, size: 10, names: ['a', 'b'] });
+    const signatures: string[] = [];
+    const expected = new Map<number, number>();
+    for (let step = 0; step < 5; step++) {
+      const ids = [0, 1, 2, 3].map((k) => 4 * step + k);
+      const f = tf.tensor2d(ids.flatMap((id) => [id, id + 0.5, -id]), [4, 3]);
+      const ptr = q.position();
+      const info = await tf.profile(() => q.enqueue({ a: f, b: f }, ids));
+      signatures.push(info.kernels.map((k) => `${k.name}:${k.outputShapes.map((sh) => `[${sh}]`).join(',')}`).join(' '));
+      ids.forEach((id, k) => expected.set((ptr + k) % 10, id));
+      f.dispose();
+    }
+    expect(new Set(signatures).size).toBe(1);
+    expect(q.position()).toBe(0);
+    const ids = Array.from(q.queuedIds());
+    const cols = columns(q.get('b'));
+    for (let s = 0; s < 10; s++) {
+      expect(ids[s]).toBe(expected.get(s));
+      expect(cols[s]).toEqual([expected.get(s), expected.get(s)! + 0.5, -expected.get(s)!]);
+    }
+    q.dispose();
+  });
+
   test('enqueue checks shapes and leaks nothing', () => {
     const q = new FeatureQueue({ dim: 2, size: 4, names: ['a', 'b'] });
     const f = tf.ones([2, 2]);

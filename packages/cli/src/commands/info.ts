@@ -1,13 +1,16 @@
 import { readFileSync } from 'fs';
-import { initBackend, manualSeed, stageParameterNames } from '@mmzoo/core';
+import { initBackend, stageParameterNames, withShapesOnly } from '@mmzoo/core';
 import { loadImageTextData, buildTokenizer } from '@mmzoo/core/node';
 import { checkConfigFile, loadExperiment, LoadedExperiment } from '../experiment';
 import { BuildContext } from '../registry';
 import { listConfigFiles } from './configs';
 
-function count(loaded: LoadedExperiment, ctx: BuildContext = {}): { towers: Record<string, number>; total: number; stages: [string, number][] } {
-  manualSeed(0);
-  const model = loaded.entry.build(loaded.config.model, ctx);
+/**
+ * Parameter counts of the model a config describes, from a shape-only build (core `withShapesOnly`: parameters
+ * are recorded by shape, no weights are allocated, so a paper-size preset counts in milliseconds).
+ */
+export function countParameters(loaded: LoadedExperiment, ctx: BuildContext = {}): { towers: Record<string, number>; total: number; stages: [string, number][] } {
+  const model = withShapesOnly(() => loaded.entry.build(loaded.config.model, ctx));
   try {
     // each stage's trainable/frozen patterns resolved against the built model (a pattern matching nothing throws)
     const params = model.trainableParameters();
@@ -29,7 +32,8 @@ function table(rows: string[][]): string {
 /**
  * `mmzoo info CONFIG`: validates the `model:` section and prints the trainable parameter count per tower and the
  * total, and for a `stages:` list how many parameters each stage trains (its patterns resolved on the model). `mmzoo info --all`: the same for every paper-size preset (configs with a `reference:` section) in one
- * table beside the published figure. Models are built on the cpu backend (a few seconds for paper sizes).
+ * table beside the published figure. Counts come from a shape-only build (no weights allocated: well under a
+ * second and a few MB for a paper-size preset).
  * @throws ConfigError for an invalid config
  */
 export async function infoCommand(configFile: string | undefined, opts: { set?: string[]; all?: boolean }): Promise<number> {
@@ -39,10 +43,10 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
     const notes: string[] = [];
     for (const f of listConfigFiles('configs')) {
       if (!/^\s*reference:/m.test(readFileSync(f, 'utf8'))) continue;
-      const loaded = loadExperiment(f, [], { modelOnly: true });
+      const loaded = loadExperiment(f, [], { modelOnly: true, checkMemory: false });
       const ref = loaded.config.reference;
       if (!ref) continue;
-      const { total } = count(loaded);
+      const { total } = countParameters(loaded);
       const diff = total - ref.params;
       rows.push([f, loaded.config.model.name, total.toLocaleString('en-US'), ref.params.toLocaleString('en-US'), `${diff >= 0 ? '+' : ''}${diff.toLocaleString('en-US')} (${((100 * diff) / ref.params).toFixed(1)}%)`, ref.source]);
       if (ref.note) notes.push(`${f}: ${ref.note}`);
@@ -54,7 +58,9 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
   checkConfigFile(configFile);
   // a full experiment (with train:) is validated whole; its vocabulary comes from the tokenizer of its data
   const full = /^train:/m.test(readFileSync(configFile, 'utf8'));
-  const loaded = loadExperiment(configFile, opts.set ?? [], { modelOnly: !full });
+  // a preset (no train:) is only counted, never built, so it may be larger than this machine's memory; a config
+  // to train here is refused as `mmzoo train` would refuse it
+  const loaded = loadExperiment(configFile, opts.set ?? [], { modelOnly: !full, checkMemory: full });
   let ctx: BuildContext = {};
   if (full) {
     const cfg = loaded.config;
@@ -62,7 +68,7 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
     const tok = buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
     ctx = { vocabSize: tok.vocabSize, eotId: tok.endId, padId: tok.padId };
   }
-  const { towers, total, stages } = count(loaded, ctx);
+  const { towers, total, stages } = countParameters(loaded, ctx);
   const rows: [string, string][] = [['model', `${loaded.config.model.name} (${loaded.file})`]];
   for (const [k, v] of Object.entries(towers)) rows.push([`  ${k}`, v.toLocaleString('en-US')]);
   rows.push(['total parameters', total.toLocaleString('en-US')]);

@@ -4,7 +4,7 @@ import { mergeHeads, scaledDotProductAttention, splitHeads } from '../ops/attent
 import { Linear } from './linear';
 import { LayerNorm } from './layer-norm';
 import { Module } from './module';
-import { normal } from './init';
+import { normalInit, zerosInit } from './init';
 
 /** Projected queries, keys and values, each [B, N, width]. */
 export interface QKV {
@@ -81,16 +81,16 @@ export class MultiHeadAttention extends Module {
     const std = opts.inStd ?? width ** -0.5;
     if (this.layout === 'fused') {
       if (this.kvWidth === width) {
-        this.fused.inProj = this.param('in_proj_weight', normal([3 * width, width], std));
+        this.fused.inProj = this.param('in_proj_weight', normalInit([3 * width, width], std));
       } else {
-        this.fused.q = this.param('q_proj_weight', normal([width, width], std));
-        this.fused.k = this.param('k_proj_weight', normal([width, this.kvWidth], std));
-        this.fused.v = this.param('v_proj_weight', normal([width, this.kvWidth], std));
+        this.fused.q = this.param('q_proj_weight', normalInit([width, width], std));
+        this.fused.k = this.param('k_proj_weight', normalInit([width, this.kvWidth], std));
+        this.fused.v = this.param('v_proj_weight', normalInit([width, this.kvWidth], std));
       }
       if (qvOnly) {
-        this.fused.qBias = this.param('q_bias', tf.zeros([width]));
-        this.fused.vBias = this.param('v_bias', tf.zeros([width]));
-      } else if (bias) this.fused.bias = this.param('in_proj_bias', tf.zeros([3 * width]));
+        this.fused.qBias = this.param('q_bias', zerosInit([width]));
+        this.fused.vBias = this.param('v_bias', zerosInit([width]));
+      } else if (bias) this.fused.bias = this.param('in_proj_bias', zerosInit([3 * width]));
     } else {
       const n = opts.names ?? {};
       this.separate.q = this.module(n.q ?? 'q_proj', new Linear(width, width, { bias, std }));

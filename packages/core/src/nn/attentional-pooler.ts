@@ -2,7 +2,7 @@ import { tf, Tensor, Variable } from '../tf';
 import { MultiHeadAttention } from './attention';
 import { LayerNorm } from './layer-norm';
 import { Module } from './module';
-import { normal } from './init';
+import { normalInit } from './init';
 
 /** Constructor options of {@link AttentionalPooler} (open_clip `AttentionalPooler(d_model, context_dim, n_head, n_queries)`). */
 export interface AttentionalPoolerOptions {
@@ -39,7 +39,7 @@ export class AttentionalPooler extends Module {
     super();
     const { width, contextWidth, numQueries, numHeads } = opts;
     const eps = opts.lnEps ?? 1e-5;
-    this.query = this.param('query', normal([numQueries, width], opts.queryStd ?? 1));
+    this.query = this.param('query', normalInit([numQueries, width], opts.queryStd ?? 1));
     this.attn = this.module('attn', new MultiHeadAttention({ width, numHeads, kvWidth: contextWidth }));
     this.lnQ = this.module('ln_q', new LayerNorm(width, eps));
     this.lnK = this.module('ln_k', new LayerNorm(contextWidth, eps));

@@ -8,7 +8,7 @@ import { LayerNorm } from './layer-norm';
 import { Linear } from './linear';
 import { MLP } from './mlp';
 import { Module } from './module';
-import { normal } from './init';
+import { normalInit, zerosInit } from './init';
 import { BlockList } from './transformer';
 
 /*
@@ -346,9 +346,9 @@ export class BertLMHead extends Module {
       if (v !== opts.vocabSize || d !== opts.width) throw new Error(`BertLMHead: tied weight [${opts.tiedWeight.shape}] is not [${opts.vocabSize}, ${opts.width}]`);
       this.decoderWeight = opts.tiedWeight;
     } else {
-      this.decoderWeight = this.param('predictions.decoder.weight', normal([opts.vocabSize, opts.width], std));
+      this.decoderWeight = this.param('predictions.decoder.weight', normalInit([opts.vocabSize, opts.width], std));
     }
-    this.bias = this.param('predictions.bias', tf.zeros([opts.vocabSize]));
+    this.bias = this.param('predictions.bias', zerosInit([opts.vocabSize]));
   }
 
   /** @param hidden float32 [..., width] @returns float32 [..., vocabSize] logits */

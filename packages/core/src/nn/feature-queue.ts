@@ -1,7 +1,7 @@
 import { tf, Tensor, Variable } from '../tf';
 import { l2Normalize } from '../losses/contrastive';
 import { Module } from './module';
-import { normal } from './init';
+import { fillInit, normal, tensorInit, zerosInit } from './init';
 
 /** Constructor options of {@link FeatureQueue}. */
 export interface FeatureQueueOptions {
@@ -43,12 +43,12 @@ export class FeatureQueue extends Module {
     if (!(Number.isInteger(dim) && dim > 0 && Number.isInteger(size) && size > 0)) throw new Error(`FeatureQueue: dim and size must be positive integers, got ${dim}, ${size}`);
     if (opts.names.length === 0) throw new Error('FeatureQueue: needs at least one queue name');
     for (const name of opts.names) {
-      const init = tf.tidy(() => l2Normalize(normal([dim, size], 1).transpose()).transpose());
+      const init = tensorInit([dim, size], () => tf.tidy(() => l2Normalize(normal([dim, size], 1).transpose()).transpose()));
       this.queues.set(name, this.param(name, init, false));
     }
     this.emptyId = opts.emptyId ?? -100;
-    this.ids = this.param(opts.idsName ?? 'idx_queue', tf.fill([1, size], this.emptyId, 'int32'), false);
-    this.pointer = this.param(opts.pointerName ?? 'queue_ptr', tf.zeros([1], 'int32'), false);
+    this.ids = this.param(opts.idsName ?? 'idx_queue', fillInit([1, size], this.emptyId, 'int32'), false);
+    this.pointer = this.param(opts.pointerName ?? 'queue_ptr', zerosInit([1], 'int32'), false);
   }
 
   /** Number of slots Q. */
@@ -95,28 +95,21 @@ export class FeatureQueue extends Module {
     }
     if (b === 0) return;
     const ptr = this.position();
-    // the last min(B, Q) columns land in slots (ptr + k) mod Q
+    // the last n = min(B, Q) columns land in slots (ptr + first + k) mod Q. Every queue is rewritten as one gather
+    // over [queue | new columns] with a Q-long slot index, so that every intermediate has the same shape whatever the
+    // pointer: slices at pointer-dependent offsets made buffers of a new length at each of the Q / B positions, and
+    // the native backend's output-buffer pool (free buffers kept by length) held one of each (issue 14).
     const first = Math.max(0, b - q);
     const n = b - first;
-    const start = (ptr + first) % q;
-    const head = Math.min(n, q - start); // columns written at [start, start + head)
-    const wrapped = n - head; // columns written at [0, wrapped)
-    const write = (buffer: Variable, cols: Tensor) => {
-      tf.tidy(() => {
-        const parts: Tensor[] = [];
-        if (wrapped > 0) parts.push(cols.slice([0, head], [-1, wrapped]));
-        const midStart = wrapped;
-        if (start > midStart) parts.push(buffer.slice([0, midStart], [-1, start - midStart]));
-        parts.push(cols.slice([0, 0], [-1, head]));
-        const end = start + head;
-        if (end < q) parts.push(buffer.slice([0, end], [-1, q - end]));
-        buffer.assign(tf.concat(parts, 1));
-      });
-    };
-    for (const [name, buffer] of this.queues) {
-      tf.tidy(() => write(buffer, features[name].slice([first, 0], [n, -1]).transpose()));
-    }
-    tf.tidy(() => write(this.ids, tf.tensor2d(Int32Array.from(ids).subarray(first), [1, n], 'int32')));
+    const slots = new Int32Array(q);
+    for (let j = 0; j < q; j++) slots[j] = j;
+    for (let k = 0; k < n; k++) slots[(ptr + first + k) % q] = q + k;
+    tf.tidy(() => {
+      const index = tf.tensor1d(slots, 'int32');
+      const write = (buffer: Variable, cols: Tensor) => tf.tidy(() => buffer.assign(tf.gather(tf.concat([buffer, cols], 1), index, 1)));
+      for (const [name, buffer] of this.queues) write(buffer, features[name].slice([first, 0], [n, -1]).transpose());
+      write(this.ids, tf.tensor2d(Int32Array.from(ids).subarray(first), [1, n], 'int32'));
+    });
     tf.tidy(() => this.pointer.assign(tf.tensor1d([(ptr + b) % q], 'int32')));
   }
 }

@@ -1,5 +1,9 @@
-export { Module } from './module';
-export { manualSeed, normal, truncatedNormal, uniform } from './init';
+export { Module, ParamPlaceholder, isShapeOnlyParam } from './module';
+export {
+  manualSeed, normal, truncatedNormal, uniform, normalInit, truncatedNormalInit, uniformInit, zerosInit, onesInit, fillInit,
+  scalarInit, tensorInit, withShapesOnly, isShapeOnlyMode,
+} from './init';
+export type { ParamInit } from './init';
 export { Linear } from './linear';
 export { LayerNorm } from './layer-norm';
 export { Embedding } from './embedding';

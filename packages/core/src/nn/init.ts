@@ -30,3 +30,83 @@ export function truncatedNormal(shape: number[], std: number): Tensor {
 export function uniform(shape: number[], bound: number): Tensor {
   return tf.randomUniform(shape, -bound, bound, 'float32', nextSeed());
 }
+
+/**
+ * A parameter's initial value, described before it is made: its shape and dtype, and `create`, which makes the
+ * tensor (drawing its seed, if random, only when called). {@link Module}'s `param` calls `create` at once in a
+ * normal build, so the seed sequence is the one of calling the eager initialisers in the same order; in a
+ * shape-only build ({@link withShapesOnly}) it never calls it.
+ */
+export interface ParamInit {
+  readonly shape: readonly number[];
+  readonly dtype: 'float32' | 'int32';
+  /** makes the initial tensor (owned by the caller) */
+  create(): Tensor;
+}
+
+/** A {@link ParamInit} from an arbitrary factory (e.g. a normalised random queue); `create` must return `shape`. */
+export function tensorInit(shape: readonly number[], create: () => Tensor, dtype: 'float32' | 'int32' = 'float32'): ParamInit {
+  return { shape: [...shape], dtype, create };
+}
+
+/** Lazy {@link normal}: float32 N(0, std^2), its seed drawn when created. */
+export function normalInit(shape: readonly number[], std: number): ParamInit {
+  return tensorInit(shape, () => normal([...shape], std));
+}
+
+/** Lazy {@link truncatedNormal}. */
+export function truncatedNormalInit(shape: readonly number[], std: number): ParamInit {
+  return tensorInit(shape, () => truncatedNormal([...shape], std));
+}
+
+/** Lazy {@link uniform}. */
+export function uniformInit(shape: readonly number[], bound: number): ParamInit {
+  return tensorInit(shape, () => uniform([...shape], bound));
+}
+
+/** Zeros of `shape` (float32 unless `dtype` says int32). */
+export function zerosInit(shape: readonly number[], dtype: 'float32' | 'int32' = 'float32'): ParamInit {
+  return tensorInit(shape, () => tf.zeros([...shape], dtype), dtype);
+}
+
+/** float32 ones of `shape`. */
+export function onesInit(shape: readonly number[]): ParamInit {
+  return tensorInit(shape, () => tf.ones([...shape]));
+}
+
+/** `value` everywhere in `shape` (float32 unless `dtype` says int32). */
+export function fillInit(shape: readonly number[], value: number, dtype: 'float32' | 'int32' = 'float32'): ParamInit {
+  return tensorInit(shape, () => tf.fill([...shape], value, dtype), dtype);
+}
+
+/** A 0-d tensor holding `value` (float32 unless `dtype` says int32). */
+export function scalarInit(value: number, dtype: 'float32' | 'int32' = 'float32'): ParamInit {
+  return tensorInit([], () => tf.scalar(value, dtype), dtype);
+}
+
+let shapeOnlyDepth = 0;
+
+/**
+ * Runs `build` in shape-only mode: every {@link Module} constructed inside registers its parameters as
+ * placeholders (name, shape, dtype, trainable, size; no tf.Variable, no tensor memory, no seed drawn), so that
+ * `numParams()`, `namedParameters()` shapes and per-component counts of a paper-size model cost milliseconds and
+ * no weight memory. A shape-only module cannot run (its placeholders hold no values); `dispose()` is a no-op.
+ * The initialisation seed counter is the same after as before, so real builds that follow draw the same seeds.
+ * Nests; the mode ends when `build` returns or throws.
+ * @returns what `build` returns
+ */
+export function withShapesOnly<T>(build: () => T): T {
+  const saved = seedCounter;
+  shapeOnlyDepth++;
+  try {
+    return build();
+  } finally {
+    shapeOnlyDepth--;
+    seedCounter = saved;
+  }
+}
+
+/** Whether the code runs inside {@link withShapesOnly}. */
+export function isShapeOnlyMode(): boolean {
+  return shapeOnlyDepth > 0;
+}

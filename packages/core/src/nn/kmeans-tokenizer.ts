@@ -1,6 +1,7 @@
 import { tf, Tensor, Tensor2D, Variable } from '../tf';
 import { Rng } from '../data/rng';
 import { Module } from './module';
+import { scalarInit, zerosInit } from './init';
 
 /**
  * A discrete visual tokenizer for masked image modelling (BEiT, Bao et al. 2022, section 2.1.2 "Visual Tokens";
@@ -21,8 +22,8 @@ export class KMeansVisualTokenizer extends Module {
    */
   constructor(readonly codebookSize: number, readonly channels: number, readonly patchSize: number) {
     super();
-    this.codebook = this.param('codebook', tf.zeros([codebookSize, channels * patchSize * patchSize]), false);
-    this.fittedFlag = this.param('fitted', tf.scalar(0), false);
+    this.codebook = this.param('codebook', zerosInit([codebookSize, channels * patchSize * patchSize]), false);
+    this.fittedFlag = this.param('fitted', scalarInit(0), false);
   }
 
   /** Patch vector length C * P * P. */

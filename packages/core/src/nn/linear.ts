@@ -1,7 +1,7 @@
 import { Tensor, Tensor2D, Variable } from '../tf';
 import { linear } from '../ops/matmul';
 import { Module } from './module';
-import { normal } from './init';
+import { normalInit, zerosInit } from './init';
 import { tf } from '../tf';
 
 /**
@@ -19,8 +19,8 @@ export class Linear extends Module {
    */
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; std?: number } = {}) {
     super();
-    this.weight = this.param('weight', normal([outFeatures, inFeatures], opts.std ?? 0.02));
-    if (opts.bias ?? true) this.bias = this.param('bias', tf.zeros([outFeatures]));
+    this.weight = this.param('weight', normalInit([outFeatures, inFeatures], opts.std ?? 0.02));
+    if (opts.bias ?? true) this.bias = this.param('bias', zerosInit([outFeatures]));
   }
 
   /** @param x float32 [..., in] @returns float32 [..., out] */

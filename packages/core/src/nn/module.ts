@@ -1,4 +1,39 @@
-import { tf, Tensor, Variable } from '../tf';
+import { tf, Variable } from '../tf';
+import { ParamInit, isShapeOnlyMode } from './init';
+
+/**
+ * What a module built inside `withShapesOnly` registers in place of a tf.Variable: the parameter's shape, dtype,
+ * size and trainability, and no values. `namedParameters()` and `trainableParameters()` of such a module list
+ * these (typed as Variable, so counting code runs unchanged); reading or assigning one throws.
+ */
+export class ParamPlaceholder {
+  readonly shapeOnly = true;
+  readonly size: number;
+  readonly rank: number;
+  readonly isDisposed = false;
+
+  constructor(readonly name: string, readonly shape: number[], readonly dtype: 'float32' | 'int32', public trainable: boolean) {
+    this.size = shape.reduce((a, b) => a * b, 1);
+    this.rank = shape.length;
+  }
+
+  private noValues(): never {
+    throw new Error(`parameter '${this.name}' [${this.shape}] was built shape-only (withShapesOnly) and holds no values`);
+  }
+
+  dataSync(): never { return this.noValues(); }
+  data(): never { return this.noValues(); }
+  array(): never { return this.noValues(); }
+  clone(): never { return this.noValues(); }
+  assign(): never { return this.noValues(); }
+  /** nothing to free */
+  dispose(): void {}
+}
+
+/** Whether `v` is a shape-only placeholder (see {@link ParamPlaceholder}) rather than a real variable. */
+export function isShapeOnlyParam(v: unknown): v is ParamPlaceholder {
+  return v instanceof ParamPlaceholder;
+}
 
 /**
  * Base class of every layer and model: a tree of named parameters and child modules whose dotted names
@@ -10,22 +45,27 @@ export abstract class Module {
   private readonly children = new Map<string, Module>();
 
   /**
-   * Registers a parameter (a tf.Variable created from `init`, which is consumed).
+   * Registers a parameter: a tf.Variable made by `init.create()` (called here, so random initialisers draw their
+   * seeds in registration order), or, inside `withShapesOnly`, a {@link ParamPlaceholder} of `init`'s shape and
+   * dtype (nothing created, no seed drawn).
+   * @param init from the helpers of nn/init (`normalInit`, `zerosInit`, `onesInit`, `fillInit`, `scalarInit`, `tensorInit`)
    * @param trainable false for buffers such as queues (saved, never optimised)
    */
-  protected param(name: string, init: Tensor, trainable = true): Variable {
-    const v = tf.variable(init, trainable);
-    init.dispose();
+  protected param(name: string, init: ParamInit, trainable = true): Variable {
+    const v = isShapeOnlyMode() ? placeholder(name, init, trainable) : makeVariable(init, trainable);
     this.params.set(name, v);
     return v;
   }
 
-  /** Replaces (and disposes) the parameter `name` with a new variable made from `init` (consumed). */
-  protected replaceParam(name: string, init: Tensor): Variable {
+  /**
+   * Replaces (and disposes) the parameter `name` with one made from `init`, keeping its trainability; a
+   * placeholder when the old one is a placeholder or inside `withShapesOnly` (then `init.create` is not called).
+   * @throws Error when there is no parameter `name`
+   */
+  protected replaceParam(name: string, init: ParamInit): Variable {
     const old = this.params.get(name);
     if (!old) throw new Error(`no parameter named '${name}' to replace`);
-    const v = tf.variable(init, old.trainable);
-    init.dispose();
+    const v = isShapeOnlyMode() || isShapeOnlyParam(old) ? placeholder(name, init, old.trainable) : makeVariable(init, old.trainable);
     old.dispose();
     this.params.set(name, v);
     return v;
@@ -44,7 +84,8 @@ export abstract class Module {
    * All parameters (trainable and buffers) by dotted name, depth first in registration order. A variable
    * reachable under several names (a child module registered in two places: tied weights, e.g. BLIP's encoder
    * and decoder sharing cross-attention, Li et al. 2022 section 3.1) is listed once, under the first name met,
-   * so it is saved, counted and optimised once.
+   * so it is saved, counted and optimised once. For a module built inside `withShapesOnly` the values are
+   * {@link ParamPlaceholder}s (shape, dtype, size, trainable; no data).
    */
   namedParameters(prefix = ''): Map<string, Variable> {
     const out = new Map<string, Variable>();
@@ -77,4 +118,19 @@ export abstract class Module {
   dispose(): void {
     for (const v of this.namedParameters().values()) v.dispose();
   }
+}
+
+function makeVariable(init: ParamInit, trainable: boolean): Variable {
+  const t = init.create();
+  if (t.dtype !== init.dtype || t.shape.join(',') !== init.shape.join(',')) {
+    t.dispose();
+    throw new Error(`parameter initialiser declared ${init.dtype} [${init.shape}] but made ${t.dtype} [${t.shape}]`);
+  }
+  const v = tf.variable(t, trainable);
+  t.dispose();
+  return v;
+}
+
+function placeholder(name: string, init: ParamInit, trainable: boolean): Variable {
+  return new ParamPlaceholder(name, [...init.shape], init.dtype, trainable) as unknown as Variable;
 }

@@ -4,7 +4,7 @@ import { causalMask } from '../ops/attention';
 import { project } from '../ops/matmul';
 import { LayerNorm } from './layer-norm';
 import { Module } from './module';
-import { normal } from './init';
+import { normalInit } from './init';
 import { BlockList, TransformerBlock } from './transformer';
 
 /** Constructor options of {@link MultimodalDecoder} (open_clip `MultimodalTransformer` arguments). */
@@ -56,7 +56,7 @@ export class MultimodalDecoder extends Module {
       this.crossBlocks.push(crossList.add(String(i), new TransformerBlock({ ...common, attention: 'cross', kvWidth: opts.contextWidth ?? width })));
     }
     this.lnFinal = this.module('ln_final', new LayerNorm(width, opts.lnEps ?? 1e-5));
-    if (opts.outputDim !== undefined) this.textProjection = this.param('text_projection', normal([width, opts.outputDim], width ** -0.5));
+    if (opts.outputDim !== undefined) this.textProjection = this.param('text_projection', normalInit([width, opts.outputDim], width ** -0.5));
   }
 
   /**

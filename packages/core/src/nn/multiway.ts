@@ -6,6 +6,7 @@ import { LayerNorm } from './layer-norm';
 import { MLP } from './mlp';
 import { BlockList } from './transformer';
 import { Module } from './module';
+import { fillInit } from './init';
 
 /**
  * The multiway transformer (mixture-of-modality-experts, MoME): VLMo (Bao et al., NeurIPS 2022, section 3.1,
@@ -169,8 +170,8 @@ export class MultiwayBlock extends Module {
       this.attn = this.module('attn', new ExpertSet(modalities, makeAttn));
     }
     if (opts.layerScale !== undefined) {
-      this.gamma1 = this.param('gamma_1', tf.fill([width], opts.layerScale));
-      this.gamma2 = this.param('gamma_2', tf.fill([width], opts.layerScale));
+      this.gamma1 = this.param('gamma_1', fillInit([width], opts.layerScale));
+      this.gamma2 = this.param('gamma_2', fillInit([width], opts.layerScale));
     }
     const experts: FfnExpert[] = this.hasVlExpert ? ['vision', 'language', 'vl'] : ['vision', 'language'];
     const hidden = opts.mlpWidth ?? 4 * width;

@@ -1,7 +1,7 @@
 import { tf, Tensor, Tensor2D, Variable } from '../tf';
 import { linear } from '../ops/matmul';
 import { Module } from './module';
-import { normal } from './init';
+import { normalInit, zerosInit } from './init';
 
 /**
  * Non-overlapping patch projection (ViT, Dosovitskiy et al. 2021, section 3.1), equal to a stride-P
@@ -20,8 +20,8 @@ export class PatchEmbedding extends Module {
    */
   constructor(readonly channels: number, readonly width: number, readonly patchSize: number, opts: { bias?: boolean; std?: number } = {}) {
     super();
-    this.weight = this.param('weight', normal([width, channels, patchSize, patchSize], opts.std ?? 0.02));
-    if (opts.bias) this.bias = this.param('bias', tf.zeros([width]));
+    this.weight = this.param('weight', normalInit([width, channels, patchSize, patchSize], opts.std ?? 0.02));
+    if (opts.bias) this.bias = this.param('bias', zerosInit([width]));
   }
 
   /**

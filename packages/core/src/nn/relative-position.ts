@@ -1,6 +1,7 @@
 import { tf, Tensor, Tensor2D, Variable } from '../tf';
 import { embeddingLookup } from '../ops/embedding';
 import { Module } from './module';
+import { zerosInit } from './init';
 
 /**
  * Relative position bias (BEiT, Bao et al. 2022 "BEiT: BERT Pre-Training of Image Transformers", section 2.5;
@@ -142,7 +143,7 @@ export class RelativePositionBias extends Module {
    */
   constructor(readonly rows: number, readonly layers: number, readonly numHeads: number) {
     super();
-    this.table = this.param('relative_position_bias_table', tf.zeros([rows, layers * numHeads]));
+    this.table = this.param('relative_position_bias_table', zerosInit([rows, layers * numHeads]));
   }
 
   /**

@@ -5,7 +5,7 @@ import { project } from '../ops/matmul';
 import { Embedding } from './embedding';
 import { LayerNorm } from './layer-norm';
 import { Module } from './module';
-import { normal } from './init';
+import { normalInit } from './init';
 import { Transformer } from './transformer';
 
 /**
@@ -82,13 +82,13 @@ export class TextTransformer extends Module {
     if (pool === 'mean' && opts.padId === undefined) throw new Error("text pool 'mean' needs padId");
     const projStd = width ** -0.5 * (2 * layers) ** -0.5;
     this.tokenEmbedding = this.module('token_embedding', new Embedding(opts.vocabSize, width, { std: 0.02 }));
-    this.positionalEmbedding = this.param('positional_embedding', normal([opts.contextLength, width], 0.01));
+    this.positionalEmbedding = this.param('positional_embedding', normalInit([opts.contextLength, width], 0.01));
     this.transformer = this.module('transformer', new Transformer(layers, {
       width, numHeads: opts.numHeads, mlpWidth: opts.mlpWidth, activation: opts.activation, lnEps: opts.lnEps,
       init: { attnInStd: width ** -0.5, attnOutStd: projStd, fcStd: (2 * width) ** -0.5, projStd },
     }));
     this.lnFinal = this.module('ln_final', new LayerNorm(width, opts.lnEps ?? 1e-5));
-    if (opts.outputDim !== undefined) this.textProjection = this.param('text_projection', normal([width, opts.outputDim], width ** -0.5));
+    if (opts.outputDim !== undefined) this.textProjection = this.param('text_projection', normalInit([width, opts.outputDim], width ** -0.5));
   }
 
   /**

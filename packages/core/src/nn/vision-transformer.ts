@@ -3,7 +3,7 @@ import { ActivationName } from '../ops/activations';
 import { project } from '../ops/matmul';
 import { LayerNorm } from './layer-norm';
 import { Module } from './module';
-import { normal } from './init';
+import { normalInit, tensorInit } from './init';
 import { PatchEmbedding } from './patch-embedding';
 import { bicubicResize } from './position';
 import { Transformer } from './transformer';
@@ -66,15 +66,15 @@ export class VisionTransformer extends Module {
     const width = opts.width;
     const scale = width ** -0.5;
     this.conv1 = this.module('conv1', new PatchEmbedding(opts.channels ?? 3, width, p, { bias: opts.patchBias ?? false }));
-    this.classEmbedding = this.param('class_embedding', normal([width], scale));
-    this.positionalEmbedding = this.param('positional_embedding', normal([1 + this.grid[0] * this.grid[1], width], scale));
+    this.classEmbedding = this.param('class_embedding', normalInit([width], scale));
+    this.positionalEmbedding = this.param('positional_embedding', normalInit([1 + this.grid[0] * this.grid[1], width], scale));
     const eps = opts.lnEps ?? 1e-5;
     if (opts.lnPre ?? true) this.lnPre = this.module('ln_pre', new LayerNorm(width, eps));
     this.transformer = this.module('transformer', new Transformer(opts.layers, {
       width, numHeads: opts.numHeads, mlpWidth: opts.mlpWidth, activation: opts.activation, lnEps: eps,
     }));
     if (opts.lnPost ?? true) this.lnPost = this.module('ln_post', new LayerNorm(width, eps));
-    if (opts.outputDim !== undefined) this.proj = this.param('proj', normal([width, opts.outputDim], scale));
+    if (opts.outputDim !== undefined) this.proj = this.param('proj', normalInit([width, opts.outputDim], scale));
   }
 
   /**
@@ -87,12 +87,16 @@ export class VisionTransformer extends Module {
     if (height % p !== 0 || width % p !== 0) throw new Error(`image size ${height}x${width} is not a multiple of patchSize ${p}`);
     const newGrid: [number, number] = [height / p, width / p];
     const d = this.opts.width;
-    const old = this.positionalEmbedding.dataSync() as Float32Array;
-    const resized = bicubicResize(old.subarray(d), this.grid, newGrid, d);
-    const data = new Float32Array(d + resized.length);
-    data.set(old.subarray(0, d));
-    data.set(resized, d);
-    this.positionalEmbedding = this.replaceParam('positional_embedding', tf.tensor2d(data, [1 + newGrid[0] * newGrid[1], d]));
+    const oldGrid = this.grid;
+    const shape = [1 + newGrid[0] * newGrid[1], d];
+    this.positionalEmbedding = this.replaceParam('positional_embedding', tensorInit(shape, () => {
+      const old = this.positionalEmbedding.dataSync() as Float32Array;
+      const resized = bicubicResize(old.subarray(d), oldGrid, newGrid, d);
+      const data = new Float32Array(d + resized.length);
+      data.set(old.subarray(0, d));
+      data.set(resized, d);
+      return tf.tensor2d(data, [shape[0], d]);
+    }));
     this.grid = newGrid;
   }
 

@@ -1,5 +1,5 @@
 import { tf, Variable } from '../tf';
-import { Module } from '../nn/module';
+import { Module, isShapeOnlyParam } from '../nn/module';
 
 /**
  * Momentum (exponential moving average) copies of modules, as in MoCo (He et al. 2020, eq. 2) and ALBEF's momentum
@@ -34,9 +34,12 @@ export class MomentumPairs {
     }
   }
 
-  /** Sets every momentum parameter equal to its online twin (ALBEF/BLIP `copy_params`, at construction). */
+  /**
+   * Sets every momentum parameter equal to its online twin (ALBEF/BLIP `copy_params`, at construction); a pair
+   * built shape-only (`withShapesOnly`) has no values and is skipped.
+   */
   copy(): void {
-    for (const [p, q] of this.pairs) tf.tidy(() => q.assign(p.clone()));
+    for (const [p, q] of this.pairs) if (!isShapeOnlyParam(p) && !isShapeOnlyParam(q)) tf.tidy(() => q.assign(p.clone()));
   }
 
   /**
