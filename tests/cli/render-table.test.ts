@@ -16,11 +16,19 @@ describe('the end-of-run table', () => {
       },
     }).split('\n');
     expect(out[0]).toMatch(/^model +vlmo$/);
-    expect(out).toContain('parameters                         416,026');
+    expect(out).toContain('parameters' + ' '.repeat(27) + '416,026'); // padded to the longest label (35) + 2
     expect(out.find((l) => l.startsWith('ITM re-ranked'))).toMatch(/^ITM re-ranked R@1 i2t \/ t2i \(k 8\) +0\.234 \/ 0\.267$/);
-    expect(out.find((l) => l.startsWith('ITM accuracy'))).toMatch(/^ITM accuracy \(pairwise\) +0\.7175 \(0\.7580\)  negatives: swapped-positions$/);
+    expect(out.find((l) => l.startsWith('ITM accuracy'))).toMatch(/^ITM accuracy \/ pairwise \(negatives\) +0\.7175 \/ 0\.7580  \(swapped-positions\)$/);
     expect(out.find((l) => l.startsWith('linear probe'))).toMatch(/^linear probe top-1 +0\.7704$/);
     expect(out.find((l) => l.startsWith('BLEU-4'))).toMatch(/^BLEU-4 \/ CIDEr \(constant\) +0\.850 \/ 3\.359  \(0\.338 \/ 0\.883\)$/);
+  });
+
+  test('the ITM row names each value in its own order: accuracy at log-odds 0, then pairwise, then the negatives (issue 15)', () => {
+    // itmAccuracy (threshold) and pairwiseAccuracy (positive above its negative) differ, so a swap would show
+    const row = (metrics: Record<string, unknown>) => renderTable({ ...base, metrics }).split('\n').find((l) => l.startsWith('ITM accuracy'));
+    expect(row({ itmAccuracy: 0.5, itmAccuracyDetail: { pairwiseAccuracy: 0.9375, negatives: 'other-caption' } }))
+      .toBe('ITM accuracy / pairwise (negatives)  0.5000 / 0.9375  (other-caption)');
+    expect(row({ itmAccuracy: 0.8125 })).toBe('ITM accuracy / pairwise (negatives)  0.8125 / n/a  (n/a)');
   });
 
   test('metrics a run lacks get no row', () => {

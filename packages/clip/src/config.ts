@@ -30,8 +30,13 @@ export const ClipTextSchema = z
     layers: z.number().int().positive(),
     numHeads: z.number().int().positive(),
     mlpRatio: z.number().positive().default(4),
-    /** 'argmax' pools at the largest id (OpenAI BPE, where end-of-text is the largest id); 'eot' at the first eotId */
-    pool: z.enum(['argmax', 'eot', 'cls', 'mean']).default('argmax'),
+    /**
+     * Text pooling. Default: 'eot' (the first end-of-text token) whenever an end-of-text id is known (`eotId`
+     * here, or the tokenizer's end id), else 'argmax'. 'argmax' pools at the largest id: open_clip's default
+     * (`text_global_pool`, `pool_type='argmax'`), right only for OpenAI's BPE, where <end_of_text> is the largest
+     * id; name it explicitly for OpenAI ids. See `defaultTextPool` in @mmzoo/core.
+     */
+    pool: z.enum(['argmax', 'eot', 'cls', 'mean']).optional(),
     /** end-of-text id; when omitted with a trained tokenizer, the tokenizer's end id is used */
     eotId: z.number().int().nonnegative().optional(),
     padId: z.number().int().nonnegative().default(0),

@@ -1,4 +1,4 @@
-import { Rng, hardNegativeWeights, itmPairs, sampleHardNegatives } from '@mmzoo/core';
+import { Rng, hardNegativeWeights, itmPairs, sampleHardNegatives, sampleItmPairs } from '@mmzoo/core';
 
 describe('hard-negative sampling (ALBEF section 3.2)', () => {
   const sim = [
@@ -57,6 +57,37 @@ describe('hard-negative sampling (ALBEF section 3.2)', () => {
     expect(Array.from(w).every((v) => v === 0)).toBe(true);
     // the only valid candidate underflows to weight 0: still chosen (uniform fallback), never NaN or -1
     expect(Array.from(sampleHardNegatives([0, -1e5, -1e5, 0], [0, 1], new Rng(0)))).toEqual([1, 0]);
+  });
+
+  test('a NaN or infinite similarity is an error naming the row, never a silent uniform draw (issue 15)', () => {
+    // each row's one strongly similar non-self candidate (logit 50 vs 0) is drawn with probability 1 - 3e-22
+    const t2i = [
+      [9, 50, 0, 0],
+      [0, 9, 50, 0],
+      [0, 0, 9, 50],
+      [50, 0, 0, 9],
+    ];
+    const i2t = t2i.map((_, i) => t2i.map((row) => row[i])); // the transpose: image i's text j = text j's image i
+    const host = (rows: number[][]) => ({ dataSync: () => Float32Array.from(rows.flat()), shape: [rows.length, rows[0].length] });
+    const ok = sampleItmPairs(host(i2t), host(t2i), [0, 1, 2, 3], new Rng(0));
+    expect(Array.from(ok.negImageForText)).toEqual([1, 2, 3, 0]);
+    expect(Array.from(ok.negTextForImage)).toEqual([3, 0, 1, 2]);
+    expect(Array.from(ok.labels)).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+    const bad = t2i.map((row) => [...row]);
+    bad[3][1] = NaN;
+    expect(() => sampleItmPairs(host(i2t), host(bad), [0, 1, 2, 3], new Rng(0))).toThrow(
+      "sampleItmPairs: ITC text-to-image similarity row 3 holds NaN (column 1); the model's embeddings are not finite " +
+        '(check the learning rate, or resume from an earlier checkpoint)',
+    );
+    const inf = i2t.map((row) => [...row]);
+    inf[2][0] = Infinity;
+    expect(() => sampleItmPairs(host(inf), host(t2i), [0, 1, 2, 3], new Rng(0))).toThrow(
+      /^sampleItmPairs: ITC image-to-text similarity row 2 holds Infinity \(column 0\)/,
+    );
+    const flatBad = [...flat];
+    flatBad[2 * 4 + 3] = NaN;
+    expect(() => sampleHardNegatives(flatBad, [0, 1, 2, 3], new Rng(0))).toThrow(/^sampleHardNegatives: ITC similarity row 2 holds NaN/);
   });
 
   test('itmPairs: positives, then a negative image per text, then a negative text per image; -1 is left out', () => {

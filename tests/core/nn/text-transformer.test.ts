@@ -55,6 +55,22 @@ describe.each(BACKENDS)('nn/text-transformer on %s', (backend) => {
     model.dispose();
   });
 
+  test('no pool named: eot when eotId is given (not the largest id), argmax when not (issue 15)', () => {
+    const withEot = build({ eotId: EOT });
+    const withoutEot = build({});
+    expect([withEot.pool, withoutEot.pool]).toEqual(['eot', 'argmax']);
+    tf.tidy(() => {
+      const ids = tf.tensor2d(IDS, undefined, 'int32');
+      const { pooled, tokens } = withEot.apply(ids);
+      // IDS: end-of-text first at positions 2 and 1; the largest ids (19, 17) sit at positions 4 and 0
+      expectAllClose(pooled, [...tokenAt(tokens, 0, 2), ...tokenAt(tokens, 1, 1)], 'default with eotId', { atol: 1e-6 });
+      const out = withoutEot.apply(ids);
+      expectAllClose(out.pooled, [...tokenAt(out.tokens, 0, 4), ...tokenAt(out.tokens, 1, 0)], 'default without eotId', { atol: 1e-6 });
+    });
+    withEot.dispose();
+    withoutEot.dispose();
+  });
+
   test('a row without the end-of-text id is an error naming the row', () => {
     const bad = [[5, 9, EOT, 7, 19, 0], [5, 6, 7, 8, 9, 0]];
     for (const pool of ['eot', 'argmax'] as const) {

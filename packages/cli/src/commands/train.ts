@@ -229,7 +229,8 @@ export function renderTable(r: { model: string; backend: string; params: number;
   if (m.retrievalItmRerank) rows.push([`ITM re-ranked R@1 i2t / t2i (k ${m.retrievalItmRerank.k})`, `${num(m.retrievalItmRerank.imageToText?.r1, 3)} / ${num(m.retrievalItmRerank.textToImage?.r1, 3)}`]);
   if (m.itmAccuracy !== undefined) {
     const d = m.itmAccuracyDetail;
-    rows.push(['ITM accuracy (pairwise)', `${num(m.itmAccuracy, 4)} (${num(d?.pairwiseAccuracy, 4)})${d?.negatives ? `  negatives: ${d.negatives}` : ''}`]);
+    // itmAccuracy: balanced accuracy at log-odds 0; pairwiseAccuracy: positive scored above its negative (ItmMetrics)
+    rows.push(['ITM accuracy / pairwise (negatives)', `${num(m.itmAccuracy, 4)} / ${num(d?.pairwiseAccuracy, 4)}  (${d?.negatives ?? 'n/a'})`]);
   }
   if (m.linearProbeTop1 !== undefined) rows.push(['linear probe top-1', num(m.linearProbeTop1, 4)]);
   if (m.bleu4 !== undefined) rows.push(['BLEU-4 / CIDEr (constant)', `${num(m.bleu4, 3)} / ${num(m.cider, 3)}  (${num(m.bleu4ConstantBaseline, 3)} / ${num(m.ciderConstantBaseline, 3)})`]);

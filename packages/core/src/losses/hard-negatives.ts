@@ -42,6 +42,27 @@ export function hardNegativeWeights(
 }
 
 /**
+ * Throws when a similarity is NaN or infinite: the softmax weights of its row would be NaN and the draw would
+ * silently fall back to uniform, hiding a diverged model.
+ * @param sim row-major [N, M] similarities
+ * @param where the message's prefix, e.g. `sampleItmPairs: ITC text-to-image similarity`
+ * @throws Error naming the first row and the value, e.g. "... row 3 holds NaN; the model's embeddings are not finite ..."
+ */
+function checkFinite(sim: ArrayLike<number>, n: number, m: number, where: string): void {
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      const v = sim[i * m + j];
+      if (!Number.isFinite(v)) {
+        throw new Error(
+          `${where} row ${i} holds ${v} (column ${j}); the model's embeddings are not finite ` +
+            '(check the learning rate, or resume from an earlier checkpoint)',
+        );
+      }
+    }
+  }
+}
+
+/**
  * Draws one hard negative per query in proportion to {@link hardNegativeWeights} (torch.multinomial in the
  * reference code), never the positive and never a candidate with the query's id.
  *
@@ -53,13 +74,15 @@ export function hardNegativeWeights(
  * @param rng the generator (forked from the batch seed and index, so resumed runs draw the same negatives);
  *   one draw per query that has a valid candidate
  * @returns int32 [N]: the chosen candidate index per query, or -1
- * @throws RangeError when the lengths do not match
+ * @throws RangeError when the lengths do not match; Error naming the row when a similarity is NaN or infinite
+ *   (a diverged model; never a silent uniform draw)
  */
 export function sampleHardNegatives(
   sim: ArrayLike<number>, queryIds: ArrayLike<number>, rng: Rng, candidateIds: ArrayLike<number> = queryIds, opts: HardNegativeOptions = {},
 ): Int32Array {
   const n = queryIds.length;
   const m = candidateIds.length;
+  if (sim.length === n * m) checkFinite(sim, n, m, 'sampleHardNegatives: ITC similarity');
   const w = hardNegativeWeights(sim, queryIds, candidateIds, opts);
   const out = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
@@ -155,6 +178,7 @@ export interface SampledItmPairs extends ItmPairs {
  * @param simT2i float32 [B, B + Q] text-to-image similarities
  * @param ids the B image ids
  * @param rng one draw per query with a valid candidate, texts first
+ * @throws Error naming the matrix and row when a batch similarity is NaN or infinite (the model diverged)
  */
 export function sampleItmPairs(
   simI2t: { dataSync(): ArrayLike<number>; shape: number[] }, simT2i: { dataSync(): ArrayLike<number>; shape: number[] },
@@ -170,6 +194,8 @@ export function sampleItmPairs(
   };
   const t2i = batchBlock(simT2i);
   const i2t = batchBlock(simI2t);
+  checkFinite(t2i, b, b, 'sampleItmPairs: ITC text-to-image similarity');
+  checkFinite(i2t, b, b, 'sampleItmPairs: ITC image-to-text similarity');
   const negImageForText = sampleHardNegatives(t2i, ids, rng, ids, opts);
   const negTextForImage = sampleHardNegatives(i2t, ids, rng, ids, opts);
   return {

@@ -12,7 +12,7 @@ export { PatchEmbedding } from './patch-embedding';
 export { bicubicResize, cubicWeights } from './position';
 export { VisionTransformer } from './vision-transformer';
 export type { VisionTransformerOptions, VisionOutput } from './vision-transformer';
-export { TextTransformer } from './text-transformer';
+export { TextTransformer, defaultTextPool } from './text-transformer';
 export type { TextTransformerOptions, TextOutput, TextPool } from './text-transformer';
 export { AttentionalPooler } from './attentional-pooler';
 export type { AttentionalPoolerOptions } from './attentional-pooler';

@@ -10,12 +10,24 @@ import { Transformer } from './transformer';
 
 /**
  * How a text encoder pools its token states into one vector:
- * - `argmax`: the position of the largest token id (open_clip/OpenAI CLIP, where end-of-text is the largest id);
- * - `eot`: the first position holding `eotId`;
+ * - `argmax`: the position of the largest token id (open_clip's `text_global_pool(pool_type='argmax')`, which
+ *   is right only because OpenAI's BPE gives end-of-text the largest id; other tokenizers need `eot`);
+ * - `eot`: the first position holding `eotId` (transformers' `CLIPTextTransformer` with `eos_token_id` set);
  * - `cls`: position 0;
  * - `mean`: mean over positions whose id is not `padId`.
  */
 export type TextPool = 'argmax' | 'eot' | 'cls' | 'mean';
+
+/**
+ * The pool used when none is named: 'eot' whenever the end-of-text id is known, else 'argmax'. open_clip pools
+ * with 'argmax' (`text_global_pool`, `pool_type='argmax'`) because OpenAI's BPE gives <end_of_text> the largest
+ * id; a tokenizer whose end id is not the largest (mmzoo's word tokenizer) needs 'eot', so 'argmax' is kept only
+ * when named or when no end id is given.
+ * @param eotId the tokenizer's end-of-text id, when known
+ */
+export function defaultTextPool(eotId: number | undefined): TextPool {
+  return eotId === undefined ? 'argmax' : 'eot';
+}
 
 /** Constructor options of {@link TextTransformer} (open_clip text tower arguments). */
 export interface TextTransformerOptions {
@@ -29,6 +41,7 @@ export interface TextTransformerOptions {
   lnEps?: number;
   /** causal (autoregressive) mask, default true (CLIP); false for a bidirectional encoder */
   causal?: boolean;
+  /** default: 'eot' when `eotId` is given, else 'argmax' (see {@link defaultTextPool}) */
   pool?: TextPool;
   /** end-of-text id: required for pool 'eot'; with 'argmax' each row is checked to contain it */
   eotId?: number;
@@ -57,12 +70,14 @@ export class TextTransformer extends Module {
   readonly transformer: Transformer;
   readonly lnFinal: LayerNorm;
   readonly textProjection?: Variable;
+  /** the pooling in use: `opts.pool`, or {@link defaultTextPool} of `opts.eotId` */
+  readonly pool: TextPool;
 
   /** @throws Error when the pool needs an id (eotId, padId) that is not given */
   constructor(readonly opts: TextTransformerOptions) {
     super();
     const { width, layers } = opts;
-    const pool = opts.pool ?? 'argmax';
+    const pool = (this.pool = opts.pool ?? defaultTextPool(opts.eotId));
     if (pool === 'eot' && opts.eotId === undefined) throw new Error("text pool 'eot' needs eotId");
     if (pool === 'mean' && opts.padId === undefined) throw new Error("text pool 'mean' needs padId");
     const projStd = width ** -0.5 * (2 * layers) ** -0.5;
@@ -86,7 +101,7 @@ export class TextTransformer extends Module {
     const [b, l] = ids.shape;
     const data = ids.dataSync();
     const w = new Float32Array(b * l);
-    const pool = this.opts.pool ?? 'argmax';
+    const pool = this.pool;
     for (let r = 0; r < b; r++) {
       const row = data.subarray(r * l, (r + 1) * l);
       if ((pool === 'eot' || pool === 'argmax') && this.opts.eotId !== undefined && !row.includes(this.opts.eotId)) {
