@@ -15,16 +15,16 @@
  * - oneWrongItem: one item replaced by a class absent from the scene, in the same cell;
  * - otherScene: the oracle caption of the next test scene.
  */
-import { DataSchema } from '../packages/core/src/config/experiment';
-import { FMNIST_SHORT_NAMES, FMNIST_SYNONYMS } from '../packages/core/src/data/fmnist-classes';
+import { DataSchema } from '../packages/train/src/config/experiment';
+import { FMNIST_SHORT_NAMES, FMNIST_SYNONYMS } from '../packages/train/src/data/fmnist-classes';
 import { Rng } from '../packages/core/src/data/rng';
 import {
   SCENE_CAPTION_STYLES, SceneCaptionStyle, SceneGrid, SceneItem, buildScenes, layoutCaption, sceneCaptions, swapPositions, twinSwap,
-} from '../packages/core/src/data/scenes';
-import { bestConstantCaptions, captionScores } from '../packages/core/src/eval/caption-metrics';
-import { captionTestSet, constantCaptionPool } from '../packages/core/src/node/caption-eval';
-import { loadFashionMnist } from '../packages/core/src/node/fmnist';
-import { RETRIEVAL_GALLERY_SEED, loadImageTextData } from '../packages/core/src/node/image-text';
+} from '../packages/train/src/data/scenes';
+import { bestConstantCaptions, captionScores } from '../packages/train/src/eval/caption-metrics';
+import { captionTestSet, constantCaptionPool } from '../packages/train/src/eval/caption-eval';
+import { loadFashionMnist } from '../packages/train/src/data/fmnist';
+import { RETRIEVAL_GALLERY_SEED, loadImageTextData } from '../packages/train/src/data/image-text';
 
 function arg(name: string, fallback: number, min = 1): number {
   const i = process.argv.indexOf(`--${name}`);

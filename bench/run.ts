@@ -32,7 +32,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { performance } from 'perf_hooks';
-import { tf, initBackend, linear, manualSeed, AdamW, BACKEND_NAMES, BackendName, parseBackendName } from '@mmzoo/core';
+import { tf, linear, manualSeed } from '@mmzoo/core';
+import { initBackend, AdamW, BACKEND_NAMES, BackendName, parseBackendName } from '@mmzoo/train';
 import type { Tensor, Tensor2D } from '@mmzoo/core';
 import { buildClip } from '@mmzoo/clip';
 

@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { readIdx, writeIdx } from '../packages/core/src/node/idx';
+import { readIdx, writeIdx } from '../packages/train/src/data/idx';
 
 const source = process.argv[2] ?? '/usr/share/datasets/fashion-mnist';
 const perClass = Number(process.argv[3] ?? 1600);

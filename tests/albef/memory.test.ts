@@ -1,4 +1,5 @@
-import { AdamW, Rng, manualSeed, tf, trainStep } from '@mmzoo/core';
+import { Rng, manualSeed, tf } from '@mmzoo/core';
+import { AdamW, trainStep } from '@mmzoo/train';
 import { AlbefBatch, buildAlbef } from '@mmzoo/albef';
 import { describeNative, SKIP_NOTE, switchTo } from '../backend-native/helpers';
 

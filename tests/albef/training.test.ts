@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { AdamW, Rng, manualSeed, tf, trainStep } from '@mmzoo/core';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '@mmzoo/core/node';
+import { AdamW, trainStep, latestCheckpoint, loadCheckpoint, saveCheckpoint } from '@mmzoo/train';
+import { Rng, manualSeed, tf } from '@mmzoo/core';
 import { ALBEF, AlbefBatch, AlbefConfigInput, buildAlbef } from '@mmzoo/albef';
 import { useBackend } from '../helpers/fixtures';
 

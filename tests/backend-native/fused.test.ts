@@ -1,7 +1,8 @@
 import {
   tf, Tensor, Tensor4D, Variable, layerNorm, gelu, quickGelu, scaledDotProductAttention, causalMask, keyPaddingMask,
-  AdamW, FUSED_KERNELS, manualSeed, loadStateDict, trainStep,
+  FUSED_KERNELS, manualSeed, loadStateDict,
 } from '@mmzoo/core';
+import { AdamW, trainStep } from '@mmzoo/train';
 import { buildClip, CLIP } from '@mmzoo/clip';
 import { readCase, readWeights } from '../helpers/fixtures';
 import { describeNative, expectSame, onBoth, randT, SKIP_NOTE, switchTo } from './helpers';

@@ -1,4 +1,5 @@
-import { tf, Tensor, Tensor2D, linear, layerNorm, quickGelu, AdamW } from '@mmzoo/core';
+import { tf, Tensor, Tensor2D, linear, layerNorm, quickGelu } from '@mmzoo/core';
+import { AdamW } from '@mmzoo/train';
 import { describeNative, randT, SKIP_NOTE, switchTo } from './helpers';
 
 // The native backend's output-buffer pool must never let user-visible memory be reused, and training must not leak

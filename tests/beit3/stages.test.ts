@@ -1,5 +1,6 @@
 import * as path from 'path';
-import { tf, AdamW, StageConfig, stageParameterNames, trainStep } from '@mmzoo/core';
+import { tf } from '@mmzoo/core';
+import { AdamW, StageConfig, stageParameterNames, trainStep } from '@mmzoo/train';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 import { useBackend } from '../helpers/fixtures';
 import { syntheticImageTextBatch } from '../helpers/batches';

@@ -1,5 +1,6 @@
 import * as path from 'path';
-import { tf, AdamW, trainStep } from '@mmzoo/core';
+import { tf } from '@mmzoo/core';
+import { AdamW, trainStep } from '@mmzoo/train';
 import { buildBeit3, beit3Rename } from '@mmzoo/beit3';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 import { useBackend } from '../helpers/fixtures';

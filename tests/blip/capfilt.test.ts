@@ -1,12 +1,13 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, WordTokenizer, Experiment, ExperimentSchema, buildScenes, noisySceneCaptions, filterPrecisionRecall } from '@mmzoo/core';
 import {
-  EMBEDDED_FASHION_MNIST_ROOT, ImageTextBatch, buildTokenizer, decodeImage, loadFashionMnist, makeImageTextBatch, readCaptionsJsonl, runTraining,
-} from '@mmzoo/core/node';
-import { BlipBatch, CapFiltConfigSchema, buildBlip, capfiltTrainable, finetuneBlip } from '@mmzoo/blip';
-import { Rng, manualSeed } from '@mmzoo/core';
+  Experiment, ExperimentSchema, buildScenes, noisySceneCaptions, filterPrecisionRecall, EMBEDDED_FASHION_MNIST_ROOT,
+  ImageTextBatch, buildTokenizer, decodeImage, loadFashionMnist, makeImageTextBatch, readCaptionsJsonl, runTraining,
+} from '@mmzoo/train';
+import { BlipBatch, buildBlip } from '@mmzoo/blip';
+import { CapFiltConfigSchema, capfiltTrainable, finetuneBlip } from '@mmzoo/blip/capfilt';
+import { Rng, manualSeed, tf, WordTokenizer } from '@mmzoo/core';
 import { getModel } from '../../packages/cli/src/registry';
 import { openSession } from '../../packages/cli/src/session';
 import { capfiltCommand, loadCapFiltConfig } from '../../packages/cli/src/commands/capfilt';

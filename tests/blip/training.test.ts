@@ -1,4 +1,5 @@
-import { AdamW, Rng, manualSeed, tf, trainStep } from '@mmzoo/core';
+import { AdamW, trainStep } from '@mmzoo/train';
+import { Rng, manualSeed, tf } from '@mmzoo/core';
 import { BLIP, BlipBatch, BlipConfigInput, buildBlip } from '@mmzoo/blip';
 import { useBackend } from '../helpers/fixtures';
 

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { StageConfig } from '@mmzoo/core';
+import { StageConfig } from '@mmzoo/train';
 import { overridesFor } from '../../packages/cli/src/commands/compare';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 

@@ -1,8 +1,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, WordTokenizer, Experiment, ExperimentSchema } from '@mmzoo/core';
-import { runTraining, makeImageTextBatch, buildTokenizer, ImageTextBatch, readCheckpointMeta, latestCheckpoint } from '@mmzoo/core/node';
+import { tf, WordTokenizer } from '@mmzoo/core';
+import {
+  Experiment, ExperimentSchema, runTraining, makeImageTextBatch, buildTokenizer, ImageTextBatch, readCheckpointMeta,
+  latestCheckpoint,
+} from '@mmzoo/train';
 import { getModel } from '../../packages/cli/src/registry';
 import { openSession } from '../../packages/cli/src/session';
 import { useBackend } from '../helpers/fixtures';

@@ -3,8 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { buildScenes } from '@mmzoo/core';
-import { EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist } from '@mmzoo/core/node';
+import { buildScenes, EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist } from '@mmzoo/train';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 
 // CoCa through the `mmzoo` command as a user runs it: the shipped configs validate, a tiny run trains, reports

@@ -1,4 +1,5 @@
-import { tf, BACKEND_NAMES, parseBackendName, initBackend, backendHasKernel } from '@mmzoo/core';
+import { tf, backendHasKernel } from '@mmzoo/core';
+import { BACKEND_NAMES, parseBackendName, initBackend } from '@mmzoo/train';
 
 /** Whether `pkg` can be resolved from core (tfjs-node is an optional dependency that cannot install offline). */
 function installed(pkg: string): boolean {

@@ -2,7 +2,7 @@
 // then re-saves step 2 (a Ctrl-C right after a periodic checkpoint), with MMZOO_TEST_KILL_AT choosing where it
 // SIGKILLs itself. argv[2] is the run folder. Weights of step s are all equal to s.
 import { tf } from '@mmzoo/core';
-import { saveCheckpoint } from '@mmzoo/core/node';
+import { saveCheckpoint } from '@mmzoo/train';
 
 async function main(runDir: string) {
   await tf.setBackend('cpu');

@@ -1,6 +1,6 @@
 import { Rng } from '../../packages/core/src/data/rng';
-import { SceneItem } from '../../packages/core/src/data/scenes';
-import { ImageSet } from '../../packages/core/src/data/types';
+import { SceneItem } from '../../packages/train/src/data/scenes';
+import { ImageSet } from '../../packages/train/src/data/types';
 
 /**
  * 30 labelled 4x4 single-channel images (3 per class, labels i % 10), every pixel in [1, 255] so that empty scene

@@ -1,5 +1,6 @@
 import * as path from 'path';
-import { tf, AdamW, Rng, manualSeed, sampleItmPairs, scorePairs, trainStep } from '@mmzoo/core';
+import { tf, Rng, manualSeed, sampleItmPairs } from '@mmzoo/core';
+import { AdamW, scorePairs, trainStep } from '@mmzoo/train';
 import { VLMo, buildVlmo } from '@mmzoo/vlmo';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 import { useBackend } from '../helpers/fixtures';

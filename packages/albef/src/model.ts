@@ -96,7 +96,7 @@ export interface AlbefStepOutput {
   mlm?: { textEmbeds: Tensor; fusionEmbeds: Tensor; logits: Tensor };
 }
 
-/** A batch as the trainer gives it (structurally `ImageTextBatch` of @mmzoo/core/node). */
+/** A batch as the trainer gives it (structurally `ImageTextBatch` of @mmzoo/train). */
 export interface AlbefBatch {
   images: Tensor;
   ids: Tensor;

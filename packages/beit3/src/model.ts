@@ -36,7 +36,7 @@ export type Beit3Loss = {
   parts: Record<string, Tensor>;
 };
 
-/** A training batch as the generic trainer builds it (see @mmzoo/core/node ImageTextBatch). */
+/** A training batch as the generic trainer builds it (see @mmzoo/train ImageTextBatch). */
 export interface Beit3Batch {
   images: Tensor;
   ids: Tensor;

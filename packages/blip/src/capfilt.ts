@@ -7,9 +7,9 @@
  */
 import { z } from 'zod';
 import {
-  AdamW, CaptionDecodingSchema, FilterScores, ImageSet, LossOutput, NoisyCaption, Rng, Tensor, TextTokenizer, cosineLr, filterPrecisionRecall,
-  imageBatch, scorePairs, tf, trainStep, Variable,
-} from '@mmzoo/core';
+  AdamW, FilterScores, ImageSet, NoisyCaption, cosineLr, filterPrecisionRecall, imageBatch, scorePairs, trainStep,
+} from '@mmzoo/train';
+import { CaptionDecodingSchema, LossOutput, Rng, Tensor, TextTokenizer, tf, Variable } from '@mmzoo/core';
 import type { BLIP, BlipBatch } from './model';
 import type { BlipConfig } from './config';
 import { blipCaptions } from './captions';
@@ -141,7 +141,7 @@ export function capfiltTrainable(model: BLIP, objective: 'captioner' | 'filter')
  * image-grounded decoder (with the model's label smoothing); `filter` = ITC + ITM of the unimodal and image-grounded
  * encoders (with hard negatives). AdamW with linear warmup and cosine decay (core `trainStep`); the momentum
  * encoders and queues follow as in pre-training; only {@link capfiltTrainable} parameters change. Leaves no tensors behind.
- * @param makeBatch micro-batch `index` (a pure function of it; e.g. core/node `makeImageTextBatch`)
+ * @param makeBatch micro-batch `index` (a pure function of it; e.g. @mmzoo/train `makeImageTextBatch`)
  * @param disposeBatch frees a batch's tensors
  * @throws Error when the loss is not finite (core `trainStep`)
  */

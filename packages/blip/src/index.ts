@@ -5,8 +5,4 @@ export { BlipConfigSchema, BlipVisionSchema, BlipTextSchema } from './config';
 export type { BlipConfig, BlipConfigInput } from './config';
 export { salesforceBlipName, loadSalesforceBlip } from './weights';
 export { blipCaptions } from './captions';
-export {
-  CapFiltConfigSchema, CapFiltNoisySchema, CapFiltFinetuneSchema, CapFiltNucleusSchema, CapFiltCaptionerSchema, CapFiltFilterSchema,
-  capfiltTrainable, finetuneBlip, syntheticCaptions, itmMatchProbabilities, runCapFilt,
-} from './capfilt';
-export type { CapFiltConfig, CapFiltText, CapFiltCounts, CapFiltReport, CapFiltInputs, FinetuneOptions, FinetuneSummary } from './capfilt';
+// CapFilt (section 3.3) is harness code (it fine-tunes with @mmzoo/train, a Node package): `@mmzoo/blip/capfilt`.

@@ -91,7 +91,7 @@ export interface BlipStepOutput {
   };
 }
 
-/** A batch as the trainer gives it (structurally `ImageTextBatch` of @mmzoo/core/node). */
+/** A batch as the trainer gives it (structurally `ImageTextBatch` of @mmzoo/train). */
 export interface BlipBatch {
   images: Tensor;
   ids: Tensor;

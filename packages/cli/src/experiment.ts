@@ -3,7 +3,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, Experiment, ExperimentSchema, ReferenceSchema, StagesSchema, checkStageObjectives, fillStageSteps, formatPath, parseYaml, validate } from '@mmzoo/core';
+import { ConfigError } from '@mmzoo/core';
+import {
+  Experiment, ExperimentSchema, ReferenceSchema, StagesSchema, checkStageObjectives, fillStageSteps, formatPath,
+  parseYaml, validate,
+} from '@mmzoo/train';
 import { getModel, ModelEntry } from './registry';
 
 /** A loaded, validated experiment file. */

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError, parseBackendName } from '@mmzoo/core';
+import { ConfigError } from '@mmzoo/core';
+import { parseBackendName } from '@mmzoo/train';
 import { describeFsError } from './errors';
 import { trainCommand } from './commands/train';
 import { evalCommand } from './commands/eval';

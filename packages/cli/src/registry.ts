@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { DualEncoder, LossOutput, Module, StageData, StageSelection, TrainableModel } from '@mmzoo/core';
-import type { ImageTextBatch } from '@mmzoo/core/node';
+import { DualEncoder } from '@mmzoo/train';
+import { LossOutput, Module, StageData, StageSelection, TrainableModel } from '@mmzoo/core';
+import type { ImageTextBatch } from '@mmzoo/train';
 import { ClipConfigSchema, buildClip, CLIP } from '@mmzoo/clip';
 import { vlmoEntry } from './models/vlmo';
 import { beit3Entry } from './models/beit3';

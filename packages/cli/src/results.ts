@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from '@mmzoo/core/node';
-import type { HistoryPoint, StageSummary, TrainSummary, DualEncoderMetrics } from '@mmzoo/core/node';
+import { writeFileAtomic } from '@mmzoo/train';
+import type { HistoryPoint, StageSummary, TrainSummary, DualEncoderMetrics } from '@mmzoo/train';
 import { plotCurves, SeriesPoint } from './plot';
 
 /** Legend label of a flattened metric: `retrieval.imageToText.r1` -> `i2t R@1`. */

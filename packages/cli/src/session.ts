@@ -1,5 +1,5 @@
-import { DualEncoderMetrics, ImageTextData, evaluateDualEncoder, loadImageTextData } from '@mmzoo/core/node';
-import { ConfigError, TextTokenizer, manualSeed, Experiment } from '@mmzoo/core';
+import { DualEncoderMetrics, ImageTextData, evaluateDualEncoder, loadImageTextData, Experiment } from '@mmzoo/train';
+import { ConfigError, TextTokenizer, manualSeed } from '@mmzoo/core';
 import { BuildContext, ImageTextModel, ModelEntry } from './registry';
 import { configPlace, isLoadedConfig } from './experiment';
 

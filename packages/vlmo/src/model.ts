@@ -40,7 +40,7 @@ export type VlmoLoss = {
   parts: Record<string, Tensor>;
 };
 
-/** A training batch as the generic trainer builds it (see @mmzoo/core/node ImageTextBatch). */
+/** A training batch as the generic trainer builds it (see @mmzoo/train ImageTextBatch). */
 export interface VlmoBatch {
   /** float32 [B, C, H, W] */
   images: Tensor;

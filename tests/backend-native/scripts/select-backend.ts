@@ -2,7 +2,8 @@
  * Child-process helper of tests/backend-native/fallback.test.ts: selects a backend automatically (the order
  * tensorflow > native > wasm > cpu) and prints the log lines, then a JSON line with the result.
  */
-import { initBackend, tf } from '@mmzoo/core';
+import { initBackend } from '@mmzoo/train';
+import { tf } from '@mmzoo/core';
 
 const lines: string[] = [];
 initBackend(undefined, (l) => lines.push(l))

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseYaml, validate } from '@mmzoo/core';
+import { parseYaml, validate } from '@mmzoo/train';
 
 const Schema = z.object({
   model: z.object({ width: z.number(), layers: z.number(), weightDecay: z.number().default(0.05), lr: z.number().default(1e-3) }).strict(),

@@ -1,7 +1,8 @@
+import { ConfigError, resolveStageSelection } from '@mmzoo/core';
 import {
-  ConfigError, ExperimentSchema, StagesSchema, checkStageObjectives, compilePattern, fillStageSteps, parseYaml, resolveStageSelection, stageParameterNames,
+  ExperimentSchema, StagesSchema, checkStageObjectives, compilePattern, fillStageSteps, parseYaml, stageParameterNames,
   validate,
-} from '@mmzoo/core';
+} from '@mmzoo/train';
 
 const NAMES = [
   'cls_token', 'transformer.blocks.0.attn.in_proj_weight', 'transformer.blocks.0.ffn.vision.c_fc.weight', 'transformer.blocks.0.ffn.language.c_fc.weight',

@@ -1,4 +1,4 @@
-import { CAPTION_TEMPLATES, captionFor, captionsFor } from '../../../packages/core/src/data/captions';
+import { CAPTION_TEMPLATES, captionFor, captionsFor } from '../../../packages/train/src/data/captions';
 import {
   FMNIST_CLASS_NAMES,
   FMNIST_PROMPT_TEMPLATES,
@@ -6,7 +6,7 @@ import {
   FMNIST_SYNONYMS,
   classPrompts,
   fillTemplate,
-} from '../../../packages/core/src/data/fmnist-classes';
+} from '../../../packages/train/src/data/fmnist-classes';
 import { Rng } from '../../../packages/core/src/data/rng';
 
 describe('Fashion-MNIST classes', () => {

@@ -1,7 +1,7 @@
 import { Rng } from '../../../packages/core/src/data/rng';
-import { buildScenes } from '../../../packages/core/src/data/scenes';
-import { corruptCaptions, noisySceneCaptions } from '../../../packages/core/src/data/noisy-captions';
-import { ImageSet } from '../../../packages/core/src/data/types';
+import { buildScenes } from '../../../packages/train/src/data/scenes';
+import { corruptCaptions, noisySceneCaptions } from '../../../packages/train/src/data/noisy-captions';
+import { ImageSet } from '../../../packages/train/src/data/types';
 
 const CAPTIONS = Array.from({ length: 50 }, (_, i) => `caption number ${i}`);
 

@@ -6,10 +6,10 @@ import {
   layoutCaptions,
   sceneCaptions,
   swapPositions,
-} from '../../../packages/core/src/data/scenes';
-import { FMNIST_SYNONYMS } from '../../../packages/core/src/data/fmnist-classes';
-import { DataSchema } from '../../../packages/core/src/config/experiment';
-import { bestConstantCaptions, captionScores } from '../../../packages/core/src/eval/caption-metrics';
+} from '../../../packages/train/src/data/scenes';
+import { FMNIST_SYNONYMS } from '../../../packages/train/src/data/fmnist-classes';
+import { DataSchema } from '../../../packages/train/src/config/experiment';
+import { bestConstantCaptions, captionScores } from '../../../packages/train/src/eval/caption-metrics';
 import { GRID, sceneItem, syntheticSceneSource } from '../../helpers/scenes';
 
 const SNEAKER = 7;

@@ -1,7 +1,9 @@
 import { Rng } from '../../../packages/core/src/data/rng';
-import { SceneItem, buildScenes, canonicalDescription, describeScene, swapPositions, twinSwap } from '../../../packages/core/src/data/scenes';
-import { batchIndices, concatPairs, epochOrder, groupedPairs, imageSetPairs } from '../../../packages/core/src/data/pairs';
-import { ImageSet, imageBytes } from '../../../packages/core/src/data/types';
+import {
+  SceneItem, buildScenes, canonicalDescription, describeScene, swapPositions, twinSwap,
+} from '../../../packages/train/src/data/scenes';
+import { batchIndices, concatPairs, epochOrder, groupedPairs, imageSetPairs } from '../../../packages/train/src/data/pairs';
+import { ImageSet, imageBytes } from '../../../packages/train/src/data/types';
 import { GRID, sceneItem, syntheticSceneSource } from '../../helpers/scenes';
 
 // Swapped-twin scenes (data.scenes.twins): hard negatives that differ from their layout only in positions.

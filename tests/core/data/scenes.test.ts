@@ -6,9 +6,9 @@ import {
   positionName,
   renderScene,
   swapPositions,
-} from '../../../packages/core/src/data/scenes';
-import { FMNIST_SYNONYMS } from '../../../packages/core/src/data/fmnist-classes';
-import { imageBytes } from '../../../packages/core/src/data/types';
+} from '../../../packages/train/src/data/scenes';
+import { FMNIST_SYNONYMS } from '../../../packages/train/src/data/fmnist-classes';
+import { imageBytes } from '../../../packages/train/src/data/types';
 import { GRID, sceneItem, syntheticSceneSource } from '../../helpers/scenes';
 
 const SNEAKER = 7;

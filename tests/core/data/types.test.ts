@@ -1,4 +1,4 @@
-import { ImageSet, checkImageSet, imageAt, imageBatch, imageBytes, selectImages } from '../../../packages/core/src/data/types';
+import { ImageSet, checkImageSet, imageAt, imageBatch, imageBytes, selectImages } from '../../../packages/train/src/data/types';
 
 describe('ImageSet helpers', () => {
   it('give one image as floats in [0, 1] and batches and subsets', () => {

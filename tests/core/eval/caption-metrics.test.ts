@@ -1,6 +1,7 @@
 import {
-  ConstantScorer, bestConstantCaptions, captionScores, captionTokens, ciderD, corpusBleu, ngramCounts, Rng,
-} from '@mmzoo/core';
+  ConstantScorer, bestConstantCaptions, captionScores, captionTokens, ciderD, corpusBleu, ngramCounts,
+} from '@mmzoo/train';
+import { Rng } from '@mmzoo/core';
 
 const w = (s: string) => s.split(' ');
 const close = (a: number, b: number) => expect(Math.abs(a - b)).toBeLessThan(1e-12);

@@ -1,4 +1,4 @@
-import { filterPrecisionRecall } from '../../../packages/core/src/eval/filter-metrics';
+import { filterPrecisionRecall } from '../../../packages/train/src/eval/filter-metrics';
 
 describe('filterPrecisionRecall', () => {
   it('counts corrupted among removed (precision) and removed among corrupted (recall)', () => {

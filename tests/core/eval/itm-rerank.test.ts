@@ -1,6 +1,8 @@
-import { ItmScorer, itmLogOdds, itmRerankedRecall, retrievalRecall, retrievalRecallFromScores, scorePairs, tf } from '@mmzoo/core';
-import { EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist, swappedSceneCaptions } from '@mmzoo/core/node';
-import { buildScenes, canonicalDescription } from '@mmzoo/core';
+import {
+  itmRerankedRecall, retrievalRecall, retrievalRecallFromScores, scorePairs, EMBEDDED_FASHION_MNIST_ROOT,
+  loadFashionMnist, swappedSceneCaptions, buildScenes, canonicalDescription,
+} from '@mmzoo/train';
+import { ItmScorer, itmLogOdds, tf } from '@mmzoo/core';
 
 describe('ITM re-ranked retrieval (ALBEF section 4.1)', () => {
   const keys = ['a', 'b', 'c', 'd'];

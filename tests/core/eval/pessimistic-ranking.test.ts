@@ -1,4 +1,7 @@
-import { itmRerankedRecall, pessimisticRank, retrievalRecall, retrievalRecallFromScores, tf, top1Accuracy, zeroShotAccuracy } from '@mmzoo/core';
+import {
+  itmRerankedRecall, pessimisticRank, retrievalRecall, retrievalRecallFromScores, top1Accuracy, zeroShotAccuracy,
+} from '@mmzoo/train';
+import { tf } from '@mmzoo/core';
 
 // Issue 14: a metric is never computed in the model's favour from ties or NaN. Before the fix, NaN weights gave
 // retrieval R@1 = 1.000 both ways (NaN > best is false, so no non-hit ranked above the hit) and zero-shot top-1 = 1.

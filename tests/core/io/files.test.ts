@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '@mmzoo/core/node/files';
+import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '@mmzoo/train';
 
 let dir: string;
 beforeEach(() => {
@@ -43,7 +43,7 @@ describe('writeFileAtomic', () => {
     const target = path.join(dir, 'big.bin');
     const size = 4 << 20;
     const script = path.join(dir, 'writer.ts');
-    const filesModule = path.resolve(__dirname, '../../../packages/core/src/node/files.ts');
+    const filesModule = path.resolve(__dirname, '../../../packages/train/src/run/files.ts');
     fs.writeFileSync(
       script,
       `import { writeFileAtomic } from ${JSON.stringify(filesModule)};

@@ -1,9 +1,10 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import {
-  Linear, Module, ParamPlaceholder, Variable, initBackend, isShapeOnlyMode, isShapeOnlyParam, manualSeed, normal, normalInit,
+  Linear, Module, ParamPlaceholder, Variable, isShapeOnlyMode, isShapeOnlyParam, manualSeed, normal, normalInit,
   scalarInit, tensorInit, tf, withShapesOnly, zerosInit,
 } from '@mmzoo/core';
+import { initBackend } from '@mmzoo/train';
 import { buildClip, ClipConfigInput } from '@mmzoo/clip';
 import { loadExperiment } from '../../../packages/cli/src/experiment';
 import { listConfigFiles } from '../../../packages/cli/src/commands/configs';

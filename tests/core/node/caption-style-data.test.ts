@@ -1,9 +1,9 @@
-import { DataSchema } from '../../../packages/core/src/config/experiment';
-import { buildScenes, layoutCaption, swapPositions } from '../../../packages/core/src/data/scenes';
-import { loadImageTextData, RETRIEVAL_GALLERY_SEED } from '../../../packages/core/src/node/image-text';
-import { captionTestSet, constantCaptionPool } from '../../../packages/core/src/node/caption-eval';
-import { swappedSceneCaptions } from '../../../packages/core/src/node/itm-eval';
-import { EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist } from '../../../packages/core/src/node/fmnist';
+import { DataSchema } from '../../../packages/train/src/config/experiment';
+import { buildScenes, layoutCaption, swapPositions } from '../../../packages/train/src/data/scenes';
+import { loadImageTextData, RETRIEVAL_GALLERY_SEED } from '../../../packages/train/src/data/image-text';
+import { captionTestSet, constantCaptionPool } from '../../../packages/train/src/eval/caption-eval';
+import { swappedSceneCaptions } from '../../../packages/train/src/eval/itm-eval';
+import { EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist } from '../../../packages/train/src/data/fmnist';
 
 // data.scenes.captionStyle through the loader: training captions, gallery, caption references and ITM negatives
 // all use the configured wording.

@@ -4,8 +4,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { tf } from '@mmzoo/core';
 import {
-  cleanUpCheckpointTemps, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, saveCheckpoint, verifyCheckpoint, loadWeightsFile,
-} from '@mmzoo/core/node';
+  cleanUpCheckpointTemps, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, saveCheckpoint, verifyCheckpoint,
+  loadWeightsFile,
+} from '@mmzoo/train';
 import { serializeSafetensors } from '@mmzoo/core/io';
 import { FIXTURES, useBackend } from '../../helpers/fixtures';
 

@@ -5,10 +5,10 @@ import {
   EMBEDDED_FASHION_MNIST_ROOT,
   FULL_FASHION_MNIST_ROOT,
   loadFashionMnist,
-} from '../../../packages/core/src/node/fmnist';
-import { writeIdx } from '../../../packages/core/src/node/idx';
-import { buildScenes } from '../../../packages/core/src/data/scenes';
-import { ImageSet, imageBytes } from '../../../packages/core/src/data/types';
+} from '../../../packages/train/src/data/fmnist';
+import { writeIdx } from '../../../packages/train/src/data/idx';
+import { buildScenes } from '../../../packages/train/src/data/scenes';
+import { ImageSet, imageBytes } from '../../../packages/train/src/data/types';
 
 function classCounts(set: ImageSet): number[] {
   const counts = new Array(10).fill(0);

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { encodeIdx, parseIdx, readIdx, writeIdx } from '../../../packages/core/src/node/idx';
+import { encodeIdx, parseIdx, readIdx, writeIdx } from '../../../packages/train/src/data/idx';
 import { Rng } from '../../../packages/core/src/data/rng';
 
 let dir: string;

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { decodeImage } from '../../../packages/core/src/node/image';
+import { decodeImage } from '../../../packages/train/src/data/image';
 
 let dir: string;
 let grey: string;

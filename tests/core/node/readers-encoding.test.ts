@@ -1,8 +1,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DataSchema } from '@mmzoo/core';
-import { decodeCaptionFile, firstInvalidUtf8, readCaptions, readCaptionsCsv, readCaptionsJsonl, readCocoCaptions } from '../../../packages/core/src/node/readers';
+import { DataSchema } from '@mmzoo/train';
+import {
+  decodeCaptionFile, firstInvalidUtf8, readCaptions, readCaptionsCsv, readCaptionsJsonl, readCocoCaptions,
+} from '../../../packages/train/src/data/readers';
 
 // Issue 14: caption files with invalid UTF-8 are an error naming the file and line, never a silent U+FFFD;
 // `data.encoding` reads files in another encoding.

@@ -6,7 +6,7 @@ import {
   readCaptionsCsv,
   readCaptionsJsonl,
   readCocoCaptions,
-} from '../../../packages/core/src/node/readers';
+} from '../../../packages/train/src/data/readers';
 
 let dir: string;
 beforeAll(() => {

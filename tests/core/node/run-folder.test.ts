@@ -3,8 +3,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  acquireRunLock, checkRunFolderPath, cleanUpAside, ensureRunFolder, lockPath, moveAside, restoreAside, runFolderState, RUN_MARKER, LOCK_STALE_SECONDS,
-} from '@mmzoo/core/node';
+  acquireRunLock, checkRunFolderPath, cleanUpAside, ensureRunFolder, lockPath, moveAside, restoreAside, runFolderState,
+  RUN_MARKER, LOCK_STALE_SECONDS,
+} from '@mmzoo/train';
 
 // Issue 14: mmzoo writes only into folders it created (marker), refuses dangerous --out paths, and holds one
 // exclusive lock per run folder.

@@ -1,6 +1,6 @@
 import { tf } from '../../../packages/core/src/tf';
-import { DataSchema } from '../../../packages/core/src/config/experiment';
-import { buildTokenizer, loadImageTextData, makeImageTextBatch, scenePairs } from '../../../packages/core/src/node/image-text';
+import { DataSchema } from '../../../packages/train/src/config/experiment';
+import { buildTokenizer, loadImageTextData, makeImageTextBatch, scenePairs } from '../../../packages/train/src/data/image-text';
 
 // data.scenes.twins through the loader and the batch maker: twins have distinct image ids and share batches.
 

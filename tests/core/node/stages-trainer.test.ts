@@ -1,8 +1,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, Linear, Module, Tensor, StageConfig, StageSchema, TrainSchema, manualSeed } from '@mmzoo/core';
-import { runTraining, readCheckpointMeta, latestCheckpoint, ActiveStage } from '@mmzoo/core/node';
+import { tf, Linear, Module, Tensor, manualSeed } from '@mmzoo/core';
+import {
+  StageConfig, StageSchema, TrainSchema, runTraining, readCheckpointMeta, latestCheckpoint, ActiveStage,
+} from '@mmzoo/train';
 import { useBackend } from '../../helpers/fixtures';
 
 // The generic trainer's stages on a two-layer toy regression: stage `a` trains layer a only, stage `b` trains

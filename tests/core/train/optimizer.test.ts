@@ -1,4 +1,5 @@
-import { tf, AdamW, adamwUpdate, clipGradNorm, cosineLr, defaultDecayFilter, trainStep, Tensor } from '@mmzoo/core';
+import { tf, Tensor } from '@mmzoo/core';
+import { AdamW, adamwUpdate, clipGradNorm, cosineLr, defaultDecayFilter, trainStep } from '@mmzoo/train';
 import { buildClip } from '@mmzoo/clip';
 import { useBackend } from '../../helpers/fixtures';
 

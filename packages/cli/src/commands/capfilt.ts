@@ -1,13 +1,14 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import * as path from 'path';
+import { ConfigError, WordTokenizer, manualSeed, tf } from '@mmzoo/core';
 import {
-  ConfigError, Experiment, ImageSet, WordTokenizer, buildScenes, imageSetPairs, initBackend, manualSeed, noisySceneCaptions, parseYaml, resizeImageSet,
-  selectImages, tf, validate,
-} from '@mmzoo/core';
-import {
-  EMBEDDED_FASHION_MNIST_ROOT, checkRunFolderPath, ensureRunFolder, markRunFolder, refuseForeign, runFolderState, loadCheckpoint, latestCheckpoint, loadFashionMnist, makeImageTextBatch, readCheckpointMeta, scenePairs, writePng,
-} from '@mmzoo/core/node';
-import { BLIP, BlipConfig, BlipConfigSchema, CapFiltConfig, CapFiltConfigSchema, CapFiltReport, buildBlip, runCapFilt } from '@mmzoo/blip';
+  Experiment, ImageSet, buildScenes, imageSetPairs, initBackend, noisySceneCaptions, parseYaml, resizeImageSet,
+  selectImages, validate, EMBEDDED_FASHION_MNIST_ROOT, checkRunFolderPath, ensureRunFolder, markRunFolder,
+  refuseForeign, runFolderState, loadCheckpoint, latestCheckpoint, loadFashionMnist, makeImageTextBatch,
+  readCheckpointMeta, scenePairs, writePng,
+} from '@mmzoo/train';
+import { BLIP, BlipConfig, BlipConfigSchema, buildBlip } from '@mmzoo/blip';
+import { CapFiltConfig, CapFiltConfigSchema, CapFiltReport, runCapFilt } from '@mmzoo/blip/capfilt';
 import { applyOverrides, experimentName, overrideOrigin } from '../experiment';
 import { createLogger } from '../logger';
 

@@ -1,6 +1,6 @@
 import * as path from 'path';
-import { ConfigError, WordTokenizer, initBackend, manualSeed, tf, Experiment } from '@mmzoo/core';
-import { decodeImage, latestCheckpoint, loadCheckpoint, readCheckpointMeta } from '@mmzoo/core/node';
+import { ConfigError, WordTokenizer, manualSeed, tf } from '@mmzoo/core';
+import { initBackend, Experiment, decodeImage, latestCheckpoint, loadCheckpoint, readCheckpointMeta } from '@mmzoo/train';
 import { applyOverrides } from '../experiment';
 import { getModel } from '../registry';
 

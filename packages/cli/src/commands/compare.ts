@@ -2,12 +2,15 @@ import { spawn } from 'child_process';
 import { createHash } from 'crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream } from 'fs';
 import * as path from 'path';
-import { parseYaml, validate, ConfigError, StageConfig } from '@mmzoo/core';
+import {
+  parseYaml, validate, StageConfig, checkRunFolderPath, ensureRunFolder, latestCheckpoint, markRunFolder, refuseForeign,
+  runFolderState,
+} from '@mmzoo/train';
+import { ConfigError } from '@mmzoo/core';
 import { CompareSchema, CompareConfig } from '../compare/schema';
 import { CompareRow, writeReport } from '../compare/report';
 import { readResultsFile } from '../results';
 import { loadExperiment } from '../experiment';
-import { checkRunFolderPath, ensureRunFolder, latestCheckpoint, markRunFolder, refuseForeign, runFolderState } from '@mmzoo/core/node';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'mmzoo.js');
 

@@ -1,7 +1,10 @@
 import * as path from 'path';
 import { readFileSync, existsSync } from 'fs';
-import { WordTokenizer, initBackend, Experiment } from '@mmzoo/core';
-import { acquireRunLock, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, runFolderState, TrainSummary } from '@mmzoo/core/node';
+import { WordTokenizer } from '@mmzoo/core';
+import {
+  initBackend, Experiment, acquireRunLock, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, runFolderState,
+  TrainSummary,
+} from '@mmzoo/train';
 import { getModel } from '../registry';
 import { createLogger, createPendingLogger, flushPending } from '../logger';
 import { openSession, evaluateSession } from '../session';

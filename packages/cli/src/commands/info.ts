@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
-import { initBackend, stageParameterNames, withShapesOnly } from '@mmzoo/core';
-import { loadImageTextData, buildTokenizer } from '@mmzoo/core/node';
+import { initBackend, stageParameterNames, loadImageTextData, buildTokenizer } from '@mmzoo/train';
+import { manualSeed, withShapesOnly } from '@mmzoo/core';
 import { checkConfigFile, loadExperiment, LoadedExperiment } from '../experiment';
 import { BuildContext } from '../registry';
 import { listConfigFiles } from './configs';

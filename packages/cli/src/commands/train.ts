@@ -2,13 +2,14 @@ import { mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { SingleBar } from 'cli-progress';
-import { ConfigError, WordTokenizer, initBackend, tf } from '@mmzoo/core';
+import { ConfigError, WordTokenizer, tf } from '@mmzoo/core';
 import {
-  acquireRunLock, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint, latestCheckpoint, makeImageTextBatch,
-  moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint, restoreAside, runFolderState, runTraining, buildTokenizer,
-  assertFiniteCheckpoint, checkRunFolderPath, verifyCheckpoint, ImageTextBatch, CheckpointMeta,
-} from '@mmzoo/core/node';
-import type { StageSummary } from '@mmzoo/core/node';
+  initBackend, acquireRunLock, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint,
+  latestCheckpoint, makeImageTextBatch, moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint,
+  restoreAside, runFolderState, runTraining, buildTokenizer, assertFiniteCheckpoint, checkRunFolderPath,
+  verifyCheckpoint, ImageTextBatch, CheckpointMeta,
+} from '@mmzoo/train';
+import type { StageSummary } from '@mmzoo/train';
 import { configWarnings, loadExperiment, parseMaxSeconds } from '../experiment';
 import { resumeDifferences } from '../resume-check';
 import { createLogger, createPendingLogger, flushPending } from '../logger';

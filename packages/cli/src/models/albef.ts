@@ -1,5 +1,5 @@
 import { Module } from '@mmzoo/core';
-import { evaluateItm } from '@mmzoo/core/node';
+import { evaluateItm } from '@mmzoo/train';
 import { ALBEF, AlbefConfig, AlbefConfigSchema, buildAlbef } from '@mmzoo/albef';
 import type { ImageTextModel, ModelEntry } from '../registry';
 

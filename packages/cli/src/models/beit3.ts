@@ -1,5 +1,5 @@
-import { ImageSet, Module, Tensor, linearProbe, resizeImageSet, tf } from '@mmzoo/core';
-import { EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist } from '@mmzoo/core/node';
+import { ImageSet, linearProbe, resizeImageSet, EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist } from '@mmzoo/train';
+import { Module, Tensor, tf } from '@mmzoo/core';
 import { BEiT3, Beit3Config, Beit3ConfigSchema, beit3StageObjectives, buildBeit3 } from '@mmzoo/beit3';
 import { fitVisualTokenizer } from './visual-tokenizer';
 import type { ImageTextModel, ModelEntry } from '../registry';

@@ -1,5 +1,5 @@
 import type { Module } from '@mmzoo/core';
-import { evaluateCaptioning, evaluateItm } from '@mmzoo/core/node';
+import { evaluateCaptioning, evaluateItm } from '@mmzoo/train';
 import { BLIP, BlipConfig, BlipConfigSchema, blipCaptions, buildBlip } from '@mmzoo/blip';
 import type { ImageTextModel, ModelEntry } from '../registry';
 

@@ -1,5 +1,5 @@
 import type { Module, Tensor, TextTokenizer } from '@mmzoo/core';
-import { evaluateCaptioning } from '@mmzoo/core/node';
+import { evaluateCaptioning } from '@mmzoo/train';
 import { CoCa, CocaConfig, CocaConfigSchema, buildCoca } from '@mmzoo/coca';
 import type { ImageTextModel, ModelEntry } from '../registry';
 

@@ -1,5 +1,5 @@
 import { Module } from '@mmzoo/core';
-import { evaluateItm } from '@mmzoo/core/node';
+import { evaluateItm } from '@mmzoo/train';
 import { VLMo, VlmoConfig, VlmoConfigSchema, buildVlmo, vlmoStageObjectives } from '@mmzoo/vlmo';
 import { fitVisualTokenizer } from './visual-tokenizer';
 import type { ImageTextModel, ModelEntry } from '../registry';

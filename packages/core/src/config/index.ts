@@ -1,16 +1,11 @@
-export { ConfigError, parseYaml, validate, formatPath } from './parse';
-export type { YamlSource } from './parse';
-export { DataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema, CAPTION_ENCODINGS } from './experiment';
-export type { CaptionEncoding, DataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './experiment';
+/** The model-facing part of configs: zod schema fragments that model configs share, ConfigError, stage selection. */
+export { ConfigError } from './error';
 export { CaptionDecodingSchema } from './caption';
 export type { CaptionDecodingConfig } from './caption';
 export { PatchInputSchema, VitConfigSchema } from './vit';
 export { momentumItcShape } from './momentum-itc';
 export { textTokenIdsShape } from './text-token-ids';
-export {
-  StageSchema, StagesSchema, STAGE_DATA, checkStageObjectives, compilePattern, fillStageSteps, patternError, resolveStageSelection, stageParameterNames,
-  totalStageSteps,
-} from './stages';
-export type { StageConfig, StageData, StageSelection } from './stages';
+export { STAGE_DATA, resolveStageSelection } from './stage-selection';
+export type { StageData, StageSelection } from './stage-selection';
 export { VisualTokenizerSchema } from './visual-tokenizer';
 export type { VisualTokenizerConfig } from './visual-tokenizer';

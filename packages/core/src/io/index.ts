@@ -1,4 +1,7 @@
-/** Browser-safe tensor I/O: the safetensors format and tfjs <-> RawTensor state dicts. File access: `node/files`. */
+/**
+ * Browser-safe tensor I/O: the safetensors format and tfjs <-> RawTensor state dicts. File access: `@mmzoo/train`
+ * (run/files).
+ */
 export {
   SAFETENSORS_DTYPE_BYTES,
   bf16BitsToFloat32,

@@ -10,8 +10,8 @@
  *            the tensors cover the buffer exactly, without gaps or overlaps.
  * ```
  *
- * Browser-safe: no Node imports (file access lives in `node/files.ts`). Decoding copies each tensor out of
- * the input, so the result does not keep the file's bytes alive and typed-array alignment never matters.
+ * Browser-safe: no Node imports (file access lives in @mmzoo/train, `run/files.ts`). Decoding copies each tensor
+ * out of the input, so the result does not keep the file's bytes alive and typed-array alignment never matters.
  */
 
 /** The tensor element types this module reads and writes (safetensors' `dtype` strings). */

@@ -7,3 +7,6 @@ export type { HardNegativeOptions, ItmPairs, SampledItmPairs } from './hard-nega
 export { momentumContrastiveLoss, clampTemperature, distillationAlpha } from './momentum-contrastive';
 export type { MomentumContrastiveInputs, MomentumContrastiveOutput } from './momentum-contrastive';
 export { maskedPredictionLoss, maskedImageModelingLoss } from './masked-modeling';
+export type { LossOutput, TrainableModel } from './objective';
+export { itmLogOdds } from './itm';
+export type { ItmScorer } from './itm';

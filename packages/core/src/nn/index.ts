@@ -37,3 +37,4 @@ export type { BertEmbeddingsOptions, BertAttentionOptions, BertLayerOptions, Ber
 export { FeatureQueue } from './feature-queue';
 export type { FeatureQueueOptions } from './feature-queue';
 export { KMeansVisualTokenizer } from './kmeans-tokenizer';
+export { MomentumPairs } from './momentum';

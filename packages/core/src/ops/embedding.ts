@@ -1,5 +1,5 @@
 import { tf, Tensor, Tensor2D } from '../tf';
-import { backendHasKernel } from '../backend';
+import { backendHasKernel } from './kernels';
 import { matMul2d } from './matmul';
 import { customOp } from './custom-op';
 

@@ -1,5 +1,5 @@
 import { tf, Tensor } from '../tf';
-import { backendHasKernel } from '../backend';
+import { backendHasKernel } from './kernels';
 
 /**
  * Fused kernels that a backend may register (issue 8; @mmzoo/backend-native registers all of them for `native`).

@@ -9,3 +9,4 @@ export { stopGradient } from './stop-gradient';
 export { gatherRows } from './gather-rows';
 export { FUSED_KERNELS, hasFusedKernel, runFused, fastTransposedMatMul, sumToShape } from './fused';
 export type { FusedKernelName } from './fused';
+export { backendHasKernel } from './kernels';

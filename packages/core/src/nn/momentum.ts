@@ -1,0 +1,57 @@
+import { tf, Variable } from '../tf';
+import { Module, isShapeOnlyParam } from './module';
+
+/**
+ * Momentum (exponential moving average) copies of modules, as in MoCo (He et al. 2020, eq. 2) and ALBEF's momentum
+ * distillation (Li et al. 2021, section 3.3): `p_m = m * p_m + (1 - m) * p` after every step, no gradients, outside
+ * the optimizer. The momentum modules stay registered in the model (as non-trainable parameters), so checkpoints
+ * save them and a resumed run restores them exactly.
+ *
+ * Build the momentum module as a second instance of the same architecture; the pairs are matched by parameter name.
+ */
+export class MomentumPairs {
+  /** [online, momentum] variables, same name and shape */
+  readonly pairs: [Variable, Variable][] = [];
+
+  /**
+   * Pairs the parameters of each (online, momentum) module by name and marks every momentum variable as
+   * non-trainable (so trainers, optimizers and gradient tapes leave it alone).
+   * @param modules [online, momentum] module pairs of identical architecture
+   * @throws Error naming the first parameter that is missing on one side or whose shape differs
+   */
+  constructor(modules: [Module, Module][]) {
+    for (const [online, momentum] of modules) {
+      const a = online.namedParameters();
+      const b = momentum.namedParameters();
+      if (a.size !== b.size) throw new Error(`MomentumPairs: online module has ${a.size} parameters, momentum copy ${b.size}`);
+      for (const [name, p] of a) {
+        const q = b.get(name);
+        if (!q) throw new Error(`MomentumPairs: momentum copy has no parameter '${name}'`);
+        if (p.shape.join(',') !== q.shape.join(',')) throw new Error(`MomentumPairs: '${name}' is [${p.shape}] online but [${q.shape}] in the momentum copy`);
+        q.trainable = false;
+        this.pairs.push([p, q]);
+      }
+    }
+  }
+
+  /**
+   * Sets every momentum parameter equal to its online twin (ALBEF/BLIP `copy_params`, at construction); a pair
+   * built shape-only (`withShapesOnly`) has no values and is skipped.
+   */
+  copy(): void {
+    for (const [p, q] of this.pairs) if (!isShapeOnlyParam(p) && !isShapeOnlyParam(q)) tf.tidy(() => q.assign(p.clone()));
+  }
+
+  /**
+   * One EMA step, in float32 as the reference code does: `p_m = p_m * m + p * (1 - m)`.
+   * @param m momentum coefficient in [0, 1] (ALBEF, BLIP: 0.995)
+   * @throws RangeError when m is outside [0, 1]
+   */
+  update(m: number): void {
+    if (!(m >= 0 && m <= 1)) throw new RangeError(`momentum must be in [0, 1], got ${m}`);
+    for (const [p, q] of this.pairs) {
+      if (q.dtype !== 'float32') continue;
+      tf.tidy(() => q.assign(q.mul(tf.scalar(m)).add(p.mul(tf.scalar(1 - m)))));
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { BACKEND_NAMES } from '../backend';
+import { StagesSchema, totalStageSteps } from './stages';
+
+/**
+ * Text encodings accepted by `data.encoding` for caption files (csv, coco json, jsonl): names Node's TextDecoder
+ * supports (WHATWG Encoding Standard labels; `latin1` and `iso-8859-1` decode as windows-1252 there).
+ */
+export const CAPTION_ENCODINGS = [
+  'utf-8', 'utf-16le', 'utf-16be', 'latin1', 'iso-8859-1', 'windows-1252', 'iso-8859-2', 'iso-8859-15', 'windows-1251',
+  'koi8-r', 'shift_jis', 'euc-jp', 'euc-kr', 'gbk', 'gb18030', 'big5',
+] as const;
+/** One of {@link CAPTION_ENCODINGS}. */
+export type CaptionEncoding = (typeof CAPTION_ENCODINGS)[number];
+
+/**
+ * The `data:` section: which images and captions to train and evaluate on (DESIGN.md, "Data").
+ * - `fmnist`: Fashion-MNIST from `root` (default: the embedded subset under data/fashion-mnist), each
+ *   training image captioned from templates and synonyms, plus `scenes.train` compositional scenes.
+ * - `csv` | `coco` | `jsonl`: user image-caption files (`train`, optional `test`) decoded and resized to the
+ *   model's image size.
+ */
+export const DataSchema = z
+  .object({
+    dataset: z.enum(['fmnist', 'csv', 'coco', 'jsonl']).default('fmnist'),
+    /** Fashion-MNIST folder with the IDX .gz files; the full set is /usr/share/datasets/fashion-mnist */
+    root: z.string().optional(),
+    /** include single Fashion-MNIST items with template captions (false: scenes only) */
+    items: z.boolean().default(true),
+    /** use at most this many training images (default: all) */
+    trainLimit: z.number().int().positive().optional(),
+    /** compositional scenes (issue 3): how many to mix into training, grid size of the canvas */
+    scenes: z
+      .object({
+        train: z.number().int().nonnegative().default(0),
+        grid: z.number().int().min(2).max(4).default(2),
+        /**
+         * how scene captions are worded (data/scenes `SceneCaptionStyle`), for training, the retrieval gallery,
+         * ITM negatives and caption references alike: `varied` (templates, synonyms, relations; the default) or
+         * `layout` (every occupied cell in reading order, "top left: a sneaker, top right: a bag.", one fixed
+         * wording per scene, varied only in synonyms): use `layout` where BLEU / CIDEr are to measure the
+         * captions (eval/caption-eval `evaluateCaptioning` gives the numbers)
+         */
+        captionStyle: z.enum(['varied', 'layout']).default('varied'),
+        /**
+         * swapped twins (data/scenes `buildScenes` option `twins`): the fraction of training layouts (true = 1,
+         * false = 0) followed by the same items with two positions exchanged (re-rendered, own captions, own
+         * image id; `train` counts twins too), kept next to their layout in batches, so that ITM's hard
+         * negatives (sampled by ITC similarity, ALBEF section 3.2) are often the twin: a negative that only
+         * spatial grounding rejects
+         */
+        twins: z.union([z.boolean(), z.number().min(0).max(1)]).default(0).transform((v) => (v === true ? 1 : v === false ? 0 : v)),
+      })
+      .strict()
+      .default({ train: 0, grid: 2, captionStyle: 'varied', twins: 0 }),
+    /** user caption files (csv/coco/jsonl) */
+    train: z.string().optional(),
+    test: z.string().optional(),
+    /**
+     * text encoding of the caption files ({@link CAPTION_ENCODINGS}: WHATWG names as Node's TextDecoder
+     * reads them, `latin1` being windows-1252). Left out: UTF-8, where an invalid byte is an error naming the file
+     * and line, never a silent U+FFFD. Not filled in by default, so configs without it keep their hash.
+     */
+    encoding: z.enum(CAPTION_ENCODINGS).optional(),
+    /** seed of the caption and scene generators (default: train.seed) */
+    seed: z.number().int().optional(),
+  })
+  .strict();
+
+/** The `train:` section: optimisation (AdamW, warmup + cosine; Loshchilov & Hutter 2019). */
+export const TrainSchema = z
+  .object({
+    seed: z.number().int().default(0),
+    batchSize: z.number().int().min(2).default(128),
+    /** optimizer steps; one step sees batchSize * accumSteps samples */
+    steps: z.number().int().positive(),
+    /** micro-batches whose gradients are averaged before each optimizer step */
+    accumSteps: z.number().int().positive().default(1),
+    lr: z.number().positive(),
+    /** decoupled weight decay; none on biases, norms, embeddings and the logit scale */
+    weightDecay: z.number().nonnegative().default(0.2),
+    /** Adam betas and eps (CLIP paper section 2.5: 0.9, 0.98, 1e-6) */
+    betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.9, 0.98]),
+    eps: z.number().positive().default(1e-6),
+    /** linear warmup steps, then cosine decay to minLr */
+    warmupSteps: z.number().int().nonnegative().default(0),
+    minLr: z.number().nonnegative().default(0),
+    /** clip the global gradient norm to this (none when omitted) */
+    gradClipNorm: z.number().positive().optional(),
+    /** checkpoint every N optimizer steps (and always at the end) */
+    checkpointEvery: z.number().int().positive().default(500),
+    /** log every N steps */
+    logEvery: z.number().int().positive().default(20),
+  })
+  .strict();
+
+/** The `eval:` section. */
+export const EvalSchema = z
+  .object({
+    /** zero-shot classification on the whole Fashion-MNIST test split with class-prompt ensembling */
+    zeroShot: z.boolean().default(true),
+    /** image-text retrieval on a fixed gallery of test scenes with one caption each (0 disables) */
+    retrievalGallery: z.number().int().nonnegative().default(1000),
+    /** evaluate every N steps during training for the metric curves (0: only at the end) */
+    every: z.number().int().nonnegative().default(0),
+    batchSize: z.number().int().positive().default(500),
+  })
+  .strict();
+
+/** The `runtime:` section. */
+export const RuntimeSchema = z
+  .object({
+    /** tfjs backend (DESIGN.md); default: the first available of tensorflow > native > wasm > cpu */
+    backend: z.enum(BACKEND_NAMES).optional(),
+  })
+  .strict();
+
+/**
+ * The `reference:` section of a paper-size preset: the published parameter count it is checked against by
+ * `mmzoo info --all`, and where that figure comes from.
+ */
+export const ReferenceSchema = z
+  .object({
+    /** the published number of parameters */
+    params: z.number().int().positive(),
+    /** citation of the figure (paper table, README) */
+    source: z.string(),
+    /** what the published figure counts, when it differs from mmzoo's count */
+    note: z.string().optional(),
+  })
+  .strict();
+
+/**
+ * A whole experiment file: `model` (validated by the model registry's schema for `model.name`), `data`, `train`,
+ * `eval`, `runtime`. Unknown sections are errors.
+ */
+export const ExperimentSchema = z
+  .object({
+    model: z.object({ name: z.string() }).passthrough(),
+    data: DataSchema.default(DataSchema.parse({})),
+    train: TrainSchema,
+    eval: EvalSchema.default(EvalSchema.parse({})),
+    runtime: RuntimeSchema.default({}),
+    reference: ReferenceSchema.optional(),
+    /** stagewise training (config/stages.ts): stages run in order; train.steps is their total */
+    stages: StagesSchema.optional(),
+  })
+  .strict()
+  .refine((e) => !e.stages || e.train.steps === totalStageSteps(e.stages), {
+    message: "with stages, train.steps must equal the sum of the stages' steps (leave it out to have it filled in)", path: ['train', 'steps'],
+  });
+
+export type DataConfig = z.infer<typeof DataSchema>;
+export type TrainConfig = z.infer<typeof TrainSchema>;
+export type EvalConfig = z.infer<typeof EvalSchema>;
+export type RuntimeConfig = z.infer<typeof RuntimeSchema>;
+/** A validated experiment whose `model` is the registry's validated model config `M`. */
+export type Experiment<M = { name: string }> = Omit<z.infer<typeof ExperimentSchema>, 'model'> & { model: M };

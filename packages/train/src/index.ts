@@ -1,0 +1,106 @@
+/**
+ * @mmzoo/train: the Node harness of mmzoo. Configs (YAML loading and validation), datasets and data loaders,
+ * tokenizer files, the trainer, optimizer and schedule, checkpoints and run folders, evaluation tasks and backend
+ * selection. Uses Node built-ins, sharp and the optional native backends; the browser-safe model code (layers,
+ * losses, generation, tokenizers) is `@mmzoo/core`.
+ */
+
+// backend selection (Node: tfjs-node, the native addon, wasm)
+export { parseBackendName, initBackend, BACKEND_NAMES } from './backend';
+export type { BackendName, BackendInfo } from './backend';
+
+// experiment configs: YAML parsing, validation, the experiment schema, stages
+export { parseYaml, validate, formatPath } from './config/parse';
+export type { YamlSource } from './config/parse';
+export {
+  DataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema, CAPTION_ENCODINGS,
+} from './config/experiment';
+export type { CaptionEncoding, DataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './config/experiment';
+export {
+  StageSchema, StagesSchema, checkStageObjectives, compilePattern, fillStageSteps, patternError, stageParameterNames,
+  totalStageSteps,
+} from './config/stages';
+export type { StageConfig } from './config/stages';
+
+// data: image sets, Fashion-MNIST, captions, scenes, pairs, IDX and caption-file readers, image decoding,
+// the image-text loader (with the run's tokenizer)
+export { checkImageSet, imageAt, imageBatch, imageBytes, imageSize, selectImages } from './data/types';
+export type { ImageSet } from './data/types';
+export {
+  FMNIST_CLASS_NAMES, FMNIST_PROMPT_TEMPLATES, FMNIST_SHORT_NAMES, FMNIST_SYNONYMS, articleFor, classPrompts,
+  fillTemplate,
+} from './data/fmnist-classes';
+export { CAPTION_TEMPLATES, captionFor, captionsFor } from './data/captions';
+export {
+  buildScenes, canonicalDescription, checkSceneItems, describeScene, layoutCaption, layoutCaptions, positionName,
+  renderScene, SCENE_CAPTION_STYLES, sceneCaptions, sceneQuestions, sceneRelations, swapPositions, twinSwap,
+} from './data/scenes';
+export type { QaPair, Scene, SceneCaptionStyle, SceneGrid, SceneItem, SceneOptions, SceneSet } from './data/scenes';
+export { corruptCaptions, noisySceneCaptions } from './data/noisy-captions';
+export type { CorruptionOptions, NoisyCaption } from './data/noisy-captions';
+export { resizeImageSet } from './data/resize';
+export { imageSetPairs, concatPairs, batchIndices, epochOrder, groupedPairs } from './data/pairs';
+export type { PairSource } from './data/pairs';
+export { IDX_UBYTE, encodeIdx, isGzip, parseIdx, readIdx, writeIdx } from './data/idx';
+export type { IdxArray } from './data/idx';
+export {
+  EMBEDDED_FASHION_MNIST_ROOT, FASHION_MNIST_FILES, FULL_FASHION_MNIST_ROOT, loadFashionMnist,
+} from './data/fmnist';
+export { readCaptions, readCaptionsCsv, readCaptionsJsonl, readCocoCaptions } from './data/readers';
+export type { CaptionRecord, ReaderOptions } from './data/readers';
+export { decodeImage } from './data/image';
+export type { DecodeOptions } from './data/image';
+export { writePng } from './data/image-write';
+export {
+  loadImageTextData, scenePairs, buildTokenizer, makeImageTextBatch, evaluateDualEncoder, RETRIEVAL_GALLERY_SEED,
+} from './data/image-text';
+export type { ImageTextBatch, ImageTextData, DualEncoderMetrics, RetrievalGallery } from './data/image-text';
+
+// training: optimizer, schedule, one step, the trainer
+export { AdamW, adamwUpdate, clipGradNorm, defaultDecayFilter } from './train/optimizer';
+export type { AdamWOptions } from './train/optimizer';
+export { cosineLr } from './train/schedule';
+export { trainStep } from './train/step';
+export type { StepResult } from './train/step';
+export { runTraining } from './train/trainer';
+export type {
+  TrainerOptions, TrainSummary, HistoryPoint, ActiveStage, StageSummary, StagePosition,
+} from './train/trainer';
+
+// run folders: atomic files, checkpoints, locks, markers, test hooks
+export { writeFileAtomic, readSafetensorsFile, writeSafetensorsFile } from './run/files';
+export {
+  saveCheckpoint, latestCheckpoint, resolveLatestCheckpoint, loadCheckpoint, readCheckpointMeta, loadWeightsFile,
+  verifyCheckpoint, assertFiniteTensors, assertFiniteCheckpoint, isCompleteCheckpoint, cleanUpCheckpointTemps,
+  CHECKPOINT_DIR,
+} from './run/checkpoint';
+export type { CheckpointMeta, CheckpointFileHash, LatestCheckpoint } from './run/checkpoint';
+export { acquireRunLock, lockPath, RunLockedError, LOCK_HEARTBEAT_SECONDS, LOCK_STALE_SECONDS } from './run/lock';
+export type { LockInfo, RunLock } from './run/lock';
+export {
+  RUN_MARKER, isMarkedRunFolder, markRunFolder, checkRunFolderPath, runFolderState, refuseForeign, ensureRunFolder,
+  moveAside, discardAside, restoreAside, cleanUpAside,
+} from './run/run-folder';
+export type { RunMarker, RunFolderState } from './run/run-folder';
+export { killPoint } from './run/test-hooks';
+
+// evaluation tasks: zero-shot, retrieval, ITM re-ranking, linear probe, caption metrics, CapFilt filter metrics
+export { embedInBatches } from './eval/dual-encoder';
+export type { DualEncoder } from './eval/dual-encoder';
+export { ensembleClassEmbeddings, zeroShotAccuracy } from './eval/zero-shot';
+export { retrievalRecall, retrievalRecallFromScores, chanceAtK, pessimisticRank } from './eval/retrieval';
+export type { RecallAtK } from './eval/retrieval';
+export { itmRerankedRecall, scorePairs } from './eval/itm-rerank';
+export type { RerankedRecall } from './eval/itm-rerank';
+export { linearProbe, top1Accuracy } from './eval/linear-probe';
+export type { LinearProbeOptions, LinearProbeResult } from './eval/linear-probe';
+export {
+  captionTokens, ngramCounts, corpusBleu, ciderD, captionScores, bestConstantCaptions, ConstantScorer,
+} from './eval/caption-metrics';
+export type { BleuResult, CiderOptions, CiderResult, CaptionScores, ConstantCaption } from './eval/caption-metrics';
+export { filterPrecisionRecall } from './eval/filter-metrics';
+export type { FilterScores } from './eval/filter-metrics';
+export { captionTestSet, constantCaptionPool, evaluateCaptioning } from './eval/caption-eval';
+export type { CaptionEvalOptions, CaptionMetrics, CaptionTestSet } from './eval/caption-eval';
+export { evaluateItm, swappedSceneCaptions } from './eval/itm-eval';
+export type { ItmMetrics, ItmEvalOptions } from './eval/itm-eval';
