@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import { main } from '../../packages/cli/src/main';
+import { TINY_CLIP_YAML } from '../helpers/configs';
 
 // Issue 14, "never lose a user's files or a run: honest errors". Every case runs the `mmzoo` CLI in-process on bad
 // input and checks three things: the exit code (2 config/usage, 1 data/runtime), exactly one error line
@@ -29,27 +30,8 @@ interface Case {
   message: RegExp;
 }
 
-// a tiny CLIP on a slice of the embedded Fashion-MNIST data (tests/cli/cli.test.ts's TINY): a case that reached
-// training by mistake would still end in seconds
-const TINY = `# tiny test config
-model:
-  name: clip
-  embedDim: 16
-  vision: { imageSize: 28, patchSize: 7, channels: 1, width: 16, layers: 1, numHeads: 2 }
-  text: { contextLength: 16, width: 16, layers: 1, numHeads: 2, pool: eot }
-data:
-  trainLimit: 256
-  scenes: { train: 32 }
-train:
-  batchSize: 16
-  steps: 6
-  lr: 1.0e-3
-  checkpointEvery: 3
-  logEvery: 2
-eval:
-  retrievalGallery: 50
-  batchSize: 1000
-`;
+// a tiny CLIP on a slice of the embedded Fashion-MNIST data: a case that reached training by mistake ends in seconds
+const TINY = TINY_CLIP_YAML;
 
 // a tiny stagewise VLMo (configs/vlmo/fmnist-scenes-stagewise.yaml, shrunk); stage cases edit it
 const VLMO = `model:

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { TINY_CLIP_YAML } from '../helpers/configs';
 
 // The `mmzoo` command as a user runs it (a child process), including its errors and exit codes.
 const ROOT = path.join(__dirname, '..', '..');
@@ -31,25 +32,7 @@ function writeConfig(name: string, text: string): string {
   return f;
 }
 
-const TINY = `# tiny test config
-model:
-  name: clip
-  embedDim: 16
-  vision: { imageSize: 28, patchSize: 7, channels: 1, width: 16, layers: 1, numHeads: 2 }
-  text: { contextLength: 16, width: 16, layers: 1, numHeads: 2, pool: eot }
-data:
-  trainLimit: 256
-  scenes: { train: 32 }
-train:
-  batchSize: 16
-  steps: 6
-  lr: 1.0e-3
-  checkpointEvery: 3
-  logEvery: 2
-eval:
-  retrievalGallery: 50
-  batchSize: 1000
-`;
+const TINY = TINY_CLIP_YAML;
 
 describe('mmzoo CLI', () => {
   test('unknown commands and flags print usage and exit 2', () => {

@@ -9,19 +9,16 @@ import {
 } from '@mmzoo/train';
 import { serializeSafetensors } from '@mmzoo/core/io';
 import { FIXTURES, useBackend } from '../../helpers/fixtures';
+import { tempDirs } from '../../helpers/temp';
 
 // Issue 14: checkpoints survive a kill at any moment, record and verify SHA-256 hashes, refuse non-finite weights,
 // and resume falls back to the newest complete checkpoint when `latest` is broken.
 const ROOT = path.join(__dirname, '..', '..', '..');
 const CHILD = path.join(ROOT, 'tests', 'helpers', 'checkpoint-child.ts');
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mmzoo-ckpt-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const temp = tempDirs('mmzoo-ckpt-');
+const tmp = temp.make;
+afterAll(temp.cleanUp);
 beforeAll(() => useBackend('cpu'));
 
 function vars(value: number) {

@@ -6,16 +6,13 @@ import {
   acquireRunLock, checkRunFolderPath, cleanUpAside, ensureRunFolder, lockPath, moveAside, restoreAside, runFolderState,
   RUN_MARKER, LOCK_STALE_SECONDS,
 } from '@mmzoo/train';
+import { tempDirs } from '../../helpers/temp';
 
 // Issue 14: mmzoo writes only into folders it created (marker), refuses dangerous --out paths, and holds one
 // exclusive lock per run folder.
-const dirs: string[] = [];
-const tmp = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mmzoo-runfolder-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+const temp = tempDirs('mmzoo-runfolder-');
+const tmp = temp.make;
+afterAll(temp.cleanUp);
 
 const deadPid = () => Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
 
