@@ -3,7 +3,7 @@
  * "Backend facts": "the small CLIP").
  *
  *   npx tsx bench/run.ts [--backends wasm,cpu] [--steps 10] [--warmup 2] [--cpu-steps 1] [--cpu-warmup 0] [--runs 20] [--profile] [--json PATH]
- *     [--no-torch] [--rss-steps 1000] [--no-demo] [--tta-target 0.8] [--tta-every 50] [--quick]
+ *     [--no-torch] [--rss-steps 1000] [--no-demo] [--tta-target 0.8] [--tta-every 50] [--quick] [--albef-rss 10000]
  *
  * 1. wasm matmul at [3200, 128] x [128, 512]: raw 2-D tf.matMul (forward), core's `linear` forward + backward
  *    (weight [512, 128] in the [out, in] layout) and tfjs' stock path (tf.matMul(x, w, false, true) with its
@@ -21,6 +21,11 @@
  * 4. RSS and tf.memory().numTensors over `--rss-steps` CLIP steps on the native backend (1000 by default; no growth).
  * 5. Time-to-accuracy of the demo: `mmzoo train configs/clip/fmnist-tiny.yaml` (default backend) with zero-shot
  *    evaluation every `--tta-every` steps; training seconds until zero-shot top-1 first reaches `--tta-target`.
+ * 6. With `--albef-rss N` (off by default): RSS, V8 heap, external memory and tf.memory() every 1,000 of N training
+ *    steps of a micro ALBEF on the native backend (bench/albef-rss.ts; issue 14), sampled after a full GC, and the
+ *    RSS slope in MB per 1,000 steps after a warm-up of 1,000 steps. `--albef-rss N` alone runs only this section
+ *    on the native backend (10,000 steps take a few minutes; `--backends wasm` measures wasm instead); `--all` runs
+ *    the other sections too.
  * `--quick` skips sections 4 and 5 (they take minutes).
  *
  * `--profile` adds one profiled CLIP step per backend (tf.profile) and prints the kernels that take the most time.
@@ -30,12 +35,15 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as v8 from 'v8';
+import * as vm from 'vm';
 import { spawnSync } from 'child_process';
 import { performance } from 'perf_hooks';
 import { tf, linear, manualSeed } from '@mmzoo/core';
 import { initBackend, AdamW, BACKEND_NAMES, BackendName, parseBackendName } from '@mmzoo/train';
 import type { Tensor, Tensor2D } from '@mmzoo/core';
 import { buildClip } from '@mmzoo/clip';
+import { benchAlbefRss, AlbefRssRow } from './albef-rss';
 
 interface Args {
   backends: BackendName[];
@@ -54,16 +62,23 @@ interface Args {
   demo: boolean;
   ttaTarget: number;
   ttaEvery: number;
+  /** micro-ALBEF steps of the RSS check on the native backend (0: skipped) */
+  albefRss: number;
+  /** only section 6 (set by --albef-rss unless --all is given) */
+  only?: 'albef-rss';
 }
 
 const USAGE = 'usage: tsx bench/run.ts [--backends wasm,cpu] [--steps N] [--warmup N] [--cpu-steps N] [--cpu-warmup N] [--runs N] [--profile] [--json PATH]\n'
-  + '  [--no-torch] [--rss-steps N] [--no-demo] [--tta-target F] [--tta-every N] [--quick (= --rss-steps 0 --no-demo)]';
+  + '  [--no-torch] [--rss-steps N] [--no-demo] [--tta-target F] [--tta-every N] [--quick (= --rss-steps 0 --no-demo)]\n'
+  + '  [--albef-rss N (only the micro-ALBEF RSS check over N steps; add --all to run the other sections too)]';
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
     backends: [...BACKEND_NAMES], steps: 10, warmup: 2, cpuSteps: 1, cpuWarmup: 0, runs: 20, profile: false,
-    torch: true, rssSteps: 1000, demo: true, ttaTarget: 0.8, ttaEvery: 50,
+    torch: true, rssSteps: 1000, demo: true, ttaTarget: 0.8, ttaEvery: 50, albefRss: 0,
   };
+  let all = false;
+  let backendsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -77,6 +92,7 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isInteger(n) || n < min) throw new Error(`${flag} expects an integer >= ${min}, got '${v}'`);
       return n;
     };
+    if (flag === '--backends') backendsGiven = true;
     if (flag === '--backends') args.backends = value().split(',').filter(Boolean).map((b) => parseBackendName(b, '--backends'));
     else if (flag === '--steps') args.steps = count(1);
     else if (flag === '--warmup') args.warmup = count(0);
@@ -88,6 +104,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--no-torch') args.torch = false;
     else if (flag === '--rss-steps') args.rssSteps = count(0);
     else if (flag === '--no-demo') args.demo = false;
+    else if (flag === '--albef-rss') args.albefRss = count(0);
+    else if (flag === '--all') all = true;
     else if (flag === '--quick') {
       args.rssSteps = 0;
       args.demo = false;
@@ -101,6 +119,10 @@ function parseArgs(argv: string[]): Args {
       console.log(USAGE);
       process.exit(0);
     } else throw new Error(`unknown argument '${flag}'\n${USAGE}`);
+  }
+  if (args.albefRss > 0 && !all) {
+    args.only = 'albef-rss';
+    if (!backendsGiven) args.backends = ['native'];
   }
   return args;
 }
@@ -423,6 +445,20 @@ function benchTimeToAccuracy(target: number, evalEvery: number): TimeToAccuracyR
   };
 }
 
+/** global.gc, exposed at run time when node was started without --expose-gc (V8 flag + a fresh context). */
+function exposeGc(): (() => void) | undefined {
+  const g = globalThis as { gc?: () => void };
+  if (!g.gc) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      g.gc = vm.runInNewContext('gc') as () => void;
+    } catch {
+      /* measured without GC */
+    }
+  }
+  return g.gc;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const cpus = os.cpus();
@@ -435,7 +471,7 @@ async function main(): Promise<void> {
   };
   const results: {
     env: typeof env; skipped?: string[]; matmul?: ReturnType<typeof benchMatmul>; clip: ClipRow[];
-    torch?: TorchRow | string; rss?: RssRow; timeToAccuracy?: TimeToAccuracyRow | string;
+    torch?: TorchRow | string; rss?: RssRow; timeToAccuracy?: TimeToAccuracyRow | string; albefRss?: AlbefRssRow;
   } = { env, clip: [] };
 
   // which of the requested backends load here (tensorflow and native are optional packages)
@@ -466,72 +502,98 @@ async function main(): Promise<void> {
   for (const line of skipped) console.log(`skipped backend ${line}`);
   if (skipped.length) results.skipped = skipped;
 
-  if (available.includes('wasm')) {
-    await initBackend('wasm');
-    console.log(`\n1. matmul [3200, 128] x [128, 512] on wasm (median of ${args.runs} runs after 3 warm-up)`);
-    const mm = benchMatmul(args.runs);
-    results.matmul = mm;
-    console.log(table(
-      ['path', 'MFLOP', 'ms', 'GFLOP/s', 'ms incl. dataSync', 'GFLOP/s incl. dataSync'],
-      mm.rows.map((r) => [r.name, (r.flops / 1e6).toFixed(0), r.computeMs.toFixed(2), r.gflops.toFixed(1), r.withReadMs.toFixed(2), r.gflopsWithRead.toFixed(1)]),
-    ));
-    const verdict = (r: number) => `${r.toFixed(2)} (${r >= 0.5 ? 'meets' : 'FAILS'} >= 0.5)`;
-    console.log(`GFLOP/s ratio core linear fwd+bwd / raw matmul: ${verdict(mm.ratio)}; incl. dataSync: ${verdict(mm.ratioWithRead)}`);
-    console.log(`core linear fwd+bwd is ${(mm.rows[3].gflops / mm.rows[4].gflops).toFixed(1)}x the stock tfjs path`);
-  }
-
-  console.log(`\n2. CLIP step (small CLIP, batch ${BATCH}, Adam 1e-4, symmetric InfoNCE)`);
-  for (const backend of available) {
-    await initBackend(backend);
-    const steps = backend === 'cpu' ? args.cpuSteps : args.steps;
-    const warmup = backend === 'cpu' ? args.cpuWarmup : args.warmup;
-    process.stdout.write(`  running on ${backend}: ${warmup} warm-up + ${steps} timed steps ...\n`);
-    results.clip.push(await benchClip(backend, warmup, steps, args.profile));
-  }
-  console.log(table(
-    ['backend', 'steps', 'ms/step', 'min ms', 'CPU ms/step', 'samples/s', 'loss first -> last', 'numTensors after each step', 'flat'],
-    results.clip.map((r) => [
-      r.backend, `${r.warmup}+${r.steps}`, r.medianMs.toFixed(0), r.minMs.toFixed(0), r.cpuMsPerStep.toFixed(0), r.samplesPerSec.toFixed(1),
-      `${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}`, r.numTensors.join(','), r.flat ? 'yes' : 'NO',
-    ]),
-  ));
-  console.log('reference (DESIGN.md, issue 8): PyTorch 1.13 + OpenBLAS ~275 samples/s (233 ms/step); tfjs wasm with explicit transposes ~50; stock tfjs wasm ~10; native feasibility study 368-435 ms/step');
-
-  if (args.torch) {
-    console.log(`\n3. the same CLIP step in PyTorch (bench/clip_step.py, ${PYTHON}, 2 torch threads, OPENBLAS_NUM_THREADS=1)`);
-    const t = benchTorch(args.warmup, args.steps);
-    results.torch = t;
-    if (typeof t === 'string') console.log(`  skipped: ${t}`);
-    else {
-      console.log(`  torch ${t.torch}, ${t.threads} threads: ${args.warmup}+${t.steps} steps, median ${t.medianMs.toFixed(0)} ms/step (best ${t.minMs.toFixed(0)}, CPU ${t.cpuMsPerStep.toFixed(0)} ms/step), ${t.samplesPerSec.toFixed(1)} samples/s, loss ${t.firstLoss.toFixed(4)} -> ${t.lastLoss.toFixed(4)}`);
+  if (!args.only) {
+    if (available.includes('wasm')) {
+      await initBackend('wasm');
+      console.log(`\n1. matmul [3200, 128] x [128, 512] on wasm (median of ${args.runs} runs after 3 warm-up)`);
+      const mm = benchMatmul(args.runs);
+      results.matmul = mm;
       console.log(table(
-        ['backend', 'samples/s', 'x PyTorch (median steps)', 'x PyTorch (best steps)'],
-        results.clip.map((r) => [r.backend, r.samplesPerSec.toFixed(1), (r.samplesPerSec / t.samplesPerSec).toFixed(2), (t.minMs / r.minMs).toFixed(2)]),
+        ['path', 'MFLOP', 'ms', 'GFLOP/s', 'ms incl. dataSync', 'GFLOP/s incl. dataSync'],
+        mm.rows.map((r) => [r.name, (r.flops / 1e6).toFixed(0), r.computeMs.toFixed(2), r.gflops.toFixed(1), r.withReadMs.toFixed(2), r.gflopsWithRead.toFixed(1)]),
       ));
+      const verdict = (r: number) => `${r.toFixed(2)} (${r >= 0.5 ? 'meets' : 'FAILS'} >= 0.5)`;
+      console.log(`GFLOP/s ratio core linear fwd+bwd / raw matmul: ${verdict(mm.ratio)}; incl. dataSync: ${verdict(mm.ratioWithRead)}`);
+      console.log(`core linear fwd+bwd is ${(mm.rows[3].gflops / mm.rows[4].gflops).toFixed(1)}x the stock tfjs path`);
+    }
+
+    console.log(`\n2. CLIP step (small CLIP, batch ${BATCH}, Adam 1e-4, symmetric InfoNCE)`);
+    for (const backend of available) {
+      await initBackend(backend);
+      const steps = backend === 'cpu' ? args.cpuSteps : args.steps;
+      const warmup = backend === 'cpu' ? args.cpuWarmup : args.warmup;
+      process.stdout.write(`  running on ${backend}: ${warmup} warm-up + ${steps} timed steps ...\n`);
+      results.clip.push(await benchClip(backend, warmup, steps, args.profile));
+    }
+    console.log(table(
+      ['backend', 'steps', 'ms/step', 'min ms', 'CPU ms/step', 'samples/s', 'loss first -> last', 'numTensors after each step', 'flat'],
+      results.clip.map((r) => [
+        r.backend, `${r.warmup}+${r.steps}`, r.medianMs.toFixed(0), r.minMs.toFixed(0), r.cpuMsPerStep.toFixed(0), r.samplesPerSec.toFixed(1),
+        `${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}`, r.numTensors.join(','), r.flat ? 'yes' : 'NO',
+      ]),
+    ));
+    console.log('reference (DESIGN.md, issue 8): PyTorch 1.13 + OpenBLAS ~275 samples/s (233 ms/step); tfjs wasm with explicit transposes ~50; stock tfjs wasm ~10; native feasibility study 368-435 ms/step');
+
+    if (args.torch) {
+      console.log(`\n3. the same CLIP step in PyTorch (bench/clip_step.py, ${PYTHON}, 2 torch threads, OPENBLAS_NUM_THREADS=1)`);
+      const t = benchTorch(args.warmup, args.steps);
+      results.torch = t;
+      if (typeof t === 'string') console.log(`  skipped: ${t}`);
+      else {
+        console.log(`  torch ${t.torch}, ${t.threads} threads: ${args.warmup}+${t.steps} steps, median ${t.medianMs.toFixed(0)} ms/step (best ${t.minMs.toFixed(0)}, CPU ${t.cpuMsPerStep.toFixed(0)} ms/step), ${t.samplesPerSec.toFixed(1)} samples/s, loss ${t.firstLoss.toFixed(4)} -> ${t.lastLoss.toFixed(4)}`);
+        console.log(table(
+          ['backend', 'samples/s', 'x PyTorch (median steps)', 'x PyTorch (best steps)'],
+          results.clip.map((r) => [r.backend, r.samplesPerSec.toFixed(1), (r.samplesPerSec / t.samplesPerSec).toFixed(2), (t.minMs / r.minMs).toFixed(2)]),
+        ));
+      }
+    }
+
+    if (args.rssSteps > 0 && available.includes('native')) {
+      await initBackend('native');
+      console.log(`\n4. RSS over ${args.rssSteps} CLIP steps on native`);
+      const r = benchRss('native', args.rssSteps);
+      results.rss = r;
+      console.log(table(['step', 'RSS MB', 'numTensors'], r.samples.map(([st, mb, n]) => [st, mb.toFixed(0), n])));
+      console.log(`  RSS growth from step ${r.samples[0][0]} to ${r.steps}: ${r.growthMB.toFixed(1)} MB; ${r.msPerStep.toFixed(0)} ms/step on average`);
+    }
+
+    if (args.demo) {
+      console.log(`\n5. time-to-accuracy: configs/clip/fmnist-tiny.yaml (the demo) until zero-shot top-1 >= ${args.ttaTarget} (evaluated every ${args.ttaEvery} steps) ...`);
+      const r = benchTimeToAccuracy(args.ttaTarget, args.ttaEvery);
+      results.timeToAccuracy = r;
+      if (typeof r === 'string') console.log(`  failed: ${r}`);
+      else {
+        console.log(table(['step', 'training s', 'zero-shot top-1'], r.curve.map(([st, sec, top1]) => [st, sec.toFixed(1), top1.toFixed(4)])));
+        console.log(r.seconds === null
+          ? `  never reached ${r.target} (best ${Math.max(...r.curve.map((c) => c[2])).toFixed(4)})`
+          : `  reached ${r.target} at step ${r.step} after ${r.seconds.toFixed(1)} s of training; whole run ${r.wallSeconds.toFixed(0)} s wall, ${r.samplesPerSecond.toFixed(1)} samples/s`);
+      }
     }
   }
 
-  if (args.rssSteps > 0 && available.includes('native')) {
-    await initBackend('native');
-    console.log(`\n4. RSS over ${args.rssSteps} CLIP steps on native`);
-    const r = benchRss('native', args.rssSteps);
-    results.rss = r;
-    console.log(table(['step', 'RSS MB', 'numTensors'], r.samples.map(([st, mb, n]) => [st, mb.toFixed(0), n])));
-    console.log(`  RSS growth from step ${r.samples[0][0]} to ${r.steps}: ${r.growthMB.toFixed(1)} MB; ${r.msPerStep.toFixed(0)} ms/step on average`);
-  }
-
-  if (args.demo) {
-    console.log(`\n5. time-to-accuracy: configs/clip/fmnist-tiny.yaml (the demo) until zero-shot top-1 >= ${args.ttaTarget} (evaluated every ${args.ttaEvery} steps) ...`);
-    const r = benchTimeToAccuracy(args.ttaTarget, args.ttaEvery);
-    results.timeToAccuracy = r;
-    if (typeof r === 'string') console.log(`  failed: ${r}`);
-    else {
-      console.log(table(['step', 'training s', 'zero-shot top-1'], r.curve.map(([st, sec, top1]) => [st, sec.toFixed(1), top1.toFixed(4)])));
-      console.log(r.seconds === null
-        ? `  never reached ${r.target} (best ${Math.max(...r.curve.map((c) => c[2])).toFixed(4)})`
-        : `  reached ${r.target} at step ${r.step} after ${r.seconds.toFixed(1)} s of training; whole run ${r.wallSeconds.toFixed(0)} s wall, ${r.samplesPerSecond.toFixed(1)} samples/s`);
+  if (args.albefRss > 0) {
+    const gc = exposeGc();
+    for (const backend of available.filter((b) => b !== 'cpu')) {
+      await initBackend(backend);
+      console.log(`\n6. RSS over ${args.albefRss} training steps of a micro ALBEF on ${backend} (bench/albef-rss.ts; samples after ${gc ? 'a full GC' : 'no GC: run node with --expose-gc'})`);
+      const r = benchAlbefRss(backend, args.albefRss, {
+        onSample: (x) => process.stdout.write(`  step ${x.step}: RSS ${x.rssMB.toFixed(1)} MB\n`),
+      });
+      results.albefRss = r;
+      const pooled = r.samples[0].poolMisses !== undefined;
+      console.log(table(
+        ['step', 'RSS MB before GC', 'RSS MB', 'heapUsed MB', 'external MB', 'arrayBuffers MB', 'numTensors', 'numBytes', ...(pooled ? ['pool misses', 'pooled MB'] : [])],
+        r.samples.map((x) => [
+          x.step, x.rssBeforeGcMB.toFixed(1), x.rssMB.toFixed(1), x.heapUsedMB.toFixed(1), x.externalMB.toFixed(1), x.arrayBuffersMB.toFixed(1), x.numTensors, x.numBytes,
+          ...(pooled ? [x.poolMisses!, x.pooledMB!.toFixed(1)] : []),
+        ]),
+      ));
+      console.log(`  slope after step ${r.warmup}: RSS ${r.rssSlope.toFixed(2)} MB / 1,000 steps${r.gc ? ` after GC, ${r.rssBeforeGcSlope.toFixed(2)} before GC` : ''} (heapUsed ${r.heapSlope.toFixed(2)}, external ${r.externalSlope.toFixed(2)}); `
+        + `numTensors ${r.tensorsFlat ? 'flat' : 'NOT flat'}; registered variables ${r.variables[0]} -> ${r.variables[1]}; `
+        + `${r.msPerStep.toFixed(1)} ms/step; loss ${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)}`);
     }
   }
+
   for (const r of results.clip) {
     if (!r.profile) continue;
     const total = r.profile.reduce((a, k) => a + k.ms, 0);
