@@ -1,13 +1,12 @@
 import { readFileSync } from 'fs';
-import { initBackend, stageParameterNames, loadImageTextData, buildTokenizer } from '@mmzoo/train';
-import { manualSeed } from '@mmzoo/core';
+import { initBackend, stageParameterNames, loadImageTextData, buildTokenizer, imageTextInputs } from '@mmzoo/train';
+import { BuildParts, componentCounts, manualSeed } from '@mmzoo/core';
 import { checkConfigFile, loadExperiment, LoadedExperiment } from '../experiment';
-import { BuildContext } from '../registry';
 import { listConfigFiles } from './configs';
 
-function count(loaded: LoadedExperiment, ctx: BuildContext = {}): { towers: Record<string, number>; total: number; stages: [string, number][] } {
+function count(loaded: LoadedExperiment, ctx: BuildParts = {}): { towers: Record<string, number>; total: number; stages: [string, number][] } {
   manualSeed(0);
-  const model = loaded.entry.build(loaded.config.model, ctx);
+  const model = loaded.spec.build(loaded.config.model, ctx);
   try {
     // each stage's trainable/frozen patterns resolved against the built model (a pattern matching nothing throws)
     const params = model.trainableParameters();
@@ -15,7 +14,7 @@ function count(loaded: LoadedExperiment, ctx: BuildContext = {}): { towers: Reco
       const names = stageParameterNames([...params.keys()], st, ['stages', i]);
       return [st.name, names.reduce((a, n) => a + params.get(n)!.size, 0)];
     });
-    return { towers: loaded.entry.towers(model), total: model.numParams(), stages };
+    return { towers: componentCounts(model, loaded.spec.components(loaded.config.model)), total: model.numParams(), stages };
   } finally {
     model.dispose();
   }
@@ -55,10 +54,10 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
   // a full experiment (with train:) is validated whole; its vocabulary comes from the tokenizer of its data
   const full = /^train:/m.test(readFileSync(configFile, 'utf8'));
   const loaded = loadExperiment(configFile, opts.set ?? [], { modelOnly: !full });
-  let ctx: BuildContext = {};
+  let ctx: BuildParts = {};
   if (full) {
     const cfg = loaded.config;
-    const data = await loadImageTextData(cfg.data, loaded.entry.imageShape(cfg.model), cfg.data.seed ?? cfg.train.seed);
+    const data = await loadImageTextData(cfg.data, imageTextInputs(loaded.spec, cfg.model).image, cfg.data.seed ?? cfg.train.seed);
     const tok = buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
     ctx = { vocabSize: tok.vocabSize, eotId: tok.endId, padId: tok.padId };
   }
