@@ -4,10 +4,9 @@ import * as path from 'path';
 import { tf, WordTokenizer } from '@mmzoo/core';
 import {
   Experiment, ExperimentSchema, runTraining, makeImageTextBatch, buildTokenizer, ImageTextBatch, readCheckpointMeta,
-  latestCheckpoint,
+  latestCheckpoint, openSession, prepareSession,
 } from '@mmzoo/train';
-import { getModel } from '../../packages/cli/src/registry';
-import { openSession } from '../../packages/cli/src/session';
+import { getModel } from '../../packages/cli/src/specs';
 import { useBackend } from '../helpers/fixtures';
 
 // VLMo and BEiT-3 draw their masks and ITM negatives from (batch seed, batch index), and BEiT-3's visual
@@ -30,10 +29,10 @@ async function train(name: string, runDir: string, opts: { resume?: boolean; sto
     train: { seed: 3, batchSize: 8, steps: 4, lr: 1e-2, warmupSteps: 1, gradClipNorm: 1.0, checkpointEvery: 100, logEvery: 1 },
     eval: { zeroShot: false, retrievalGallery: 0 },
   }) as Experiment<any>;
-  const entry = getModel(name);
-  const session = await openSession(entry, { ...config, model: entry.schema.parse(config.model) }, (d) => tokenizer ?? buildTokenizer(d.train, 3));
+  const spec = getModel(name);
+  const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, (d) => tokenizer ?? buildTokenizer(d.train, 3));
   const { model, data } = session;
-  if (!opts.resume) await entry.prepare?.(model, session);
+  if (!opts.resume) await prepareSession(session);
   let steps = 0;
   const summary = await runTraining<ImageTextBatch>({
     runDir, model, train: config.train, resume: opts.resume,

@@ -64,7 +64,7 @@ describe('BEiT-3 masked data modeling objective', () => {
 
   test('the shipped configs validate; the tiny config builds', () => {
     const t = loadExperiment(path.join(ROOT, 'configs/beit3/fmnist-scenes-tiny.yaml'));
-    const m = t.entry.build(t.config.model, { vocabSize: 100, eotId: 3 });
+    const m = t.spec.build(t.config.model, { vocabSize: 100, eotId: 3 });
     expect(m.numParams()).toBeGreaterThan(100000);
     m.dispose();
     const base = loadExperiment(path.join(ROOT, 'configs/beit3/base.yaml'), [], { modelOnly: true });

@@ -4,12 +4,12 @@ import * as path from 'path';
 import {
   Experiment, ExperimentSchema, buildScenes, noisySceneCaptions, filterPrecisionRecall, EMBEDDED_FASHION_MNIST_ROOT,
   ImageTextBatch, buildTokenizer, decodeImage, loadFashionMnist, makeImageTextBatch, readCaptionsJsonl, runTraining,
+  openSession,
 } from '@mmzoo/train';
 import { BlipBatch, buildBlip } from '@mmzoo/blip';
 import { CapFiltConfigSchema, capfiltTrainable, finetuneBlip } from '@mmzoo/blip/capfilt';
 import { Rng, manualSeed, tf, WordTokenizer } from '@mmzoo/core';
-import { getModel } from '../../packages/cli/src/registry';
-import { openSession } from '../../packages/cli/src/session';
+import { getModel } from '../../packages/cli/src/specs';
 import { capfiltCommand, loadCapFiltConfig } from '../../packages/cli/src/commands/capfilt';
 import { useBackend } from '../helpers/fixtures';
 
@@ -35,8 +35,8 @@ describe('mmzoo capfilt', () => {
     await useBackend('cpu');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmzoo-capfilt-'));
     runDir = path.join(tmp, 'run');
-    const entry = getModel('blip');
-    const session = await openSession(entry, { ...config, model: entry.schema.parse(config.model) }, (d) => buildTokenizer(d.train, 5));
+    const spec = getModel('blip');
+    const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, (d) => buildTokenizer(d.train, 5));
     await runTraining<ImageTextBatch>({
       runDir, model: session.model, train: config.train,
       makeBatch: (i) => makeImageTextBatch(session.data.train, session.tokenizer, i, 8, 16, 5),

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ConfigError } from '@mmzoo/core';
 import { checkModelMemory, configWarnings, loadExperiment, parseMaxSeconds } from '../../packages/cli/src/experiment';
-import { allocationError, checkBatchSizes } from '../../packages/cli/src/session';
+import { allocationError, checkBatchSizes } from '@mmzoo/train';
 import { describeFsError } from '../../packages/cli/src/errors';
 import { readResultsFile } from '../../packages/cli/src/results';
 

@@ -4,10 +4,9 @@ import * as path from 'path';
 import { tf, WordTokenizer } from '@mmzoo/core';
 import {
   Experiment, ExperimentSchema, runTraining, makeImageTextBatch, buildTokenizer, ImageTextBatch, readCheckpointMeta,
-  latestCheckpoint,
+  latestCheckpoint, openSession,
 } from '@mmzoo/train';
-import { getModel } from '../../packages/cli/src/registry';
-import { openSession } from '../../packages/cli/src/session';
+import { getModel } from '../../packages/cli/src/specs';
 import { useBackend } from '../helpers/fixtures';
 
 // A resumed run must continue exactly as an uninterrupted one: same weights, optimizer moments, learning rate
@@ -22,10 +21,10 @@ const config = ExperimentSchema.parse({
   train: { seed: 3, batchSize: 8, steps: 6, lr: 1e-2, warmupSteps: 2, gradClipNorm: 1.0, accumSteps: 2, checkpointEvery: 100, logEvery: 1 },
   eval: { zeroShot: false, retrievalGallery: 0 },
 }) as Experiment<any>;
-const entry = getModel('clip');
+const spec = getModel('clip');
 
 async function train(runDir: string, opts: { resume?: boolean; stopAfter?: number }, tokenizer?: WordTokenizer) {
-  const session = await openSession(entry, { ...config, model: entry.schema.parse(config.model) }, (d) => tokenizer ?? buildTokenizer(d.train, 3));
+  const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, (d) => tokenizer ?? buildTokenizer(d.train, 3));
   const { model, data } = session;
   let steps = 0;
   const summary = await runTraining<ImageTextBatch>({

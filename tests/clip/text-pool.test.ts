@@ -1,6 +1,6 @@
 import { tf, Tensor } from '@mmzoo/core';
-import { CLIP, ClipConfigSchema, buildClip } from '@mmzoo/clip';
-import { getModel } from '../../packages/cli/src/registry';
+import { ClipConfigSchema, buildClip, clipSpec } from '@mmzoo/clip';
+import { getModel } from '../../packages/cli/src/specs';
 import { expectAllClose } from '../helpers/finite-diff';
 import { useBackend } from '../helpers/fixtures';
 
@@ -42,8 +42,8 @@ describe('CLIP default text pooling', () => {
 
   test('the schema leaves pool unset; built through the CLI registry with the tokenizer end id, it pools at end-of-text', () => {
     expect(ClipConfigSchema.parse(model).text.pool).toBeUndefined();
-    const entry = getModel('clip');
-    const clip = entry.build(entry.schema.parse(model), { vocabSize: 20, eotId: EOT }) as unknown as CLIP;
+    expect(getModel('clip')).toBe(clipSpec);
+    const clip = clipSpec.build(clipSpec.schema.parse(model), { vocabSize: 20, eotId: EOT });
     expect(clip.text.pool).toBe('eot');
     tf.tidy(() => {
       const ids = tf.tensor2d(IDS, undefined, 'int32');

@@ -4,10 +4,9 @@ import * as path from 'path';
 import { parse, stringify } from 'yaml';
 import { tf, WordTokenizer } from '@mmzoo/core';
 import { initBackend, parseYaml, validate } from '@mmzoo/train';
-import { buildTokenizer, makeImageTextBatch, runTraining } from '@mmzoo/train';
+import { buildTokenizer, makeImageTextBatch, openSession, prepareSession, runTraining } from '@mmzoo/train';
 import type { ImageTextBatch } from '@mmzoo/train';
 import { loadExperiment } from '../../packages/cli/src/experiment';
-import { openSession } from '../../packages/cli/src/session';
 import { listConfigFiles } from '../../packages/cli/src/commands/configs';
 import { infoCommand } from '../../packages/cli/src/commands/info';
 import { loadCapFiltConfig } from '../../packages/cli/src/commands/capfilt';
@@ -145,10 +144,10 @@ describe('every shipped config', () => {
     await initBackend(backend);
     const seed = cfg.data.seed ?? cfg.train.seed;
     // as `mmzoo train` (commands/train.ts): the session (data, tokenizer, seeded build), prepare, then the trainer
-    const session = await openSession(loaded.entry, cfg, (data) => buildTokenizer(data.train, seed));
+    const session = await openSession(loaded.spec, cfg, (data) => buildTokenizer(data.train, seed));
     const { model, tokenizer, data } = session;
     try {
-      await loaded.entry.prepare?.(model, session);
+      await prepareSession(session);
       const t = cfg.train;
       const summary = await runTraining<ImageTextBatch>({
         runDir: path.join(tmp, loaded.name), model, train: t, stages: cfg.stages,

@@ -4,11 +4,10 @@ import * as path from 'path';
 import { tf, WordTokenizer } from '@mmzoo/core';
 import {
   Experiment, ExperimentSchema, StageConfig, runTraining, makeImageTextBatch, buildTokenizer, ImageTextBatch,
-  readCheckpointMeta, latestCheckpoint,
+  readCheckpointMeta, latestCheckpoint, openSession, prepareSession,
 } from '@mmzoo/train';
 import { loadExperiment } from '../../packages/cli/src/experiment';
-import { getModel } from '../../packages/cli/src/registry';
-import { openSession } from '../../packages/cli/src/session';
+import { getModel } from '../../packages/cli/src/specs';
 import { useBackend } from '../helpers/fixtures';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -44,10 +43,10 @@ type Snapshot = Map<string, Float32Array>;
 const snapshot = (m: Map<string, tf.Variable>): Snapshot => new Map([...m].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
 
 async function train(runDir: string, opts: { resume?: boolean; stopAfter?: number } = {}, tokenizer?: WordTokenizer) {
-  const entry = getModel('vlmo');
-  const session = await openSession(entry, { ...config, model: entry.schema.parse(config.model) }, (d) => tokenizer ?? buildTokenizer(d.train, 3));
+  const spec = getModel('vlmo');
+  const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, (d) => tokenizer ?? buildTokenizer(d.train, 3));
   const { model, data } = session;
-  if (!opts.resume) await entry.prepare?.(model, session);
+  if (!opts.resume) await prepareSession(session);
   let steps = 0;
   const atStep = new Map<number, Snapshot>([[0, snapshot(model.namedParameters())]]);
   const summary = await runTraining<ImageTextBatch>({
@@ -135,9 +134,9 @@ describe('VLMo stagewise pre-training', () => {
 
   test('a parameter that gets no gradient from its stage is named; so is a pattern that matches nothing', async () => {
     const bad = { ...config, stages: [{ ...stages[0], trainable: undefined, frozen: [] }] , train: { ...config.train, steps: 2 } } as Experiment<any>;
-    const entry = getModel('vlmo');
-    const session = await openSession(entry, { ...bad, model: entry.schema.parse(bad.model) }, (d) => buildTokenizer(d.train, 3));
-    await entry.prepare?.(session.model, session);
+    const spec = getModel('vlmo');
+    const session = await openSession(spec, { ...bad, model: spec.schema.parse(bad.model) }, (d) => buildTokenizer(d.train, 3));
+    await prepareSession(session);
     const run = (st: object[]) => runTraining<ImageTextBatch>({
       runDir: tmp(), model: session.model, train: bad.train, stages: st as StageConfig[],
       makeBatch: (i) => makeImageTextBatch(session.data.train, session.tokenizer, i, 8, 16, 3),

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { tf, Rng, manualSeed, sampleItmPairs } from '@mmzoo/core';
+import { tf, Rng, componentCounts, manualSeed, sampleItmPairs } from '@mmzoo/core';
 import { AdamW, scorePairs, trainStep } from '@mmzoo/train';
 import { VLMo, buildVlmo } from '@mmzoo/vlmo';
 import { loadExperiment } from '../../packages/cli/src/experiment';
@@ -120,10 +120,10 @@ describe('VLMo training objective (ITC + ITM with hard negatives + MLM, one step
   test('the shipped configs validate; the tiny config builds', () => {
     const tinyCfg = loadExperiment(path.join(ROOT, 'configs/vlmo/fmnist-scenes-tiny.yaml'));
     expect(tinyCfg.config.model.vlStart).toBeLessThan(tinyCfg.config.model.layers);
-    const m = tinyCfg.entry.build(tinyCfg.config.model, { vocabSize: 100, eotId: 3 });
+    const m = tinyCfg.spec.build(tinyCfg.config.model, { vocabSize: 100, eotId: 3 });
     expect(m.numParams()).toBeGreaterThan(100000);
     // `mmzoo info` / results.json towers: every parameter counted once (V_pos with the vision embedding)
-    const towers = tinyCfg.entry.towers!(m);
+    const towers = componentCounts(m, tinyCfg.spec.components(tinyCfg.config.model));
     expect(Object.values(towers).reduce((a, b) => a + b, 0)).toBe(m.numParams());
     expect(towers.visionEmbedding).toBe(64 * 14 * 14 + 64 + 64 + 17 * 64 + 2 * 64);
     m.dispose();

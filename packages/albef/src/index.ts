@@ -4,3 +4,4 @@ export type { AlbefEncoders, AlbefOptions, AlbefStepInputs, AlbefStepOutput, Alb
 export { AlbefConfigSchema, AlbefVisionSchema, AlbefTextSchema } from './config';
 export type { AlbefConfig, AlbefConfigInput } from './config';
 export { torchmultimodalAlbefName, loadTorchmultimodalAlbef } from './weights';
+export { albefSpec } from './spec';

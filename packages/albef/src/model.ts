@@ -4,6 +4,7 @@ import {
   Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, l2Normalize, logSoftmax, maskTokens, momentumContrastiveLoss,
   sampleItmPairs, stopGradient, tf, scalarInit,
 } from '@mmzoo/core';
+import type { ItmScorer } from '@mmzoo/core';
 import { AlbefConfig, AlbefConfigInput, AlbefConfigSchema } from './config';
 
 /** The trainable towers and heads of ALBEF (also the shape of its momentum copy, without `itmHead`). */
@@ -117,7 +118,7 @@ export interface AlbefBatch {
  * `itm_head`, `image_queue`, `text_queue`, `idx_queue`, `queue_ptr`, and the momentum copies `visual_encoder_m`,
  * `vision_proj_m`, `text_encoder_m`, `text_proj_m` (non-trainable parameters: checkpointed, never optimised).
  */
-export class ALBEF extends Module {
+export class ALBEF extends Module implements ItmScorer {
   readonly temp: Variable;
   readonly queue: FeatureQueue;
   readonly momentumPairs: MomentumPairs;
@@ -306,8 +307,8 @@ export class ALBEF extends Module {
         visionProjCls, textProjCls, imageFeat, textFeat, imageFeatM, textFeatM, itc,
         itm: { fusionNeg: fusion.slice([b, 0, 0], [p - b, l, d]), vlEmbeddings, logits: itmLogits, labels: itmLabels },
         mlm: mlmOut,
-      } as unknown as tf.TensorContainer;
-    }) as unknown as Omit<AlbefStepOutput, 'itm'> & { itm: Omit<AlbefStepOutput['itm'], keyof typeof itmHost> };
+      };
+    });
     return { ...out, itm: { ...out.itm, ...itmHost } };
   }
 
@@ -338,8 +339,8 @@ export class ALBEF extends Module {
         images: batch.images, ids: batch.ids, imageIds: batch.imageIds, alpha: this.alphaAt(batch.index), rng: rng.fork('negatives'),
         mlm: { ids: tf.tensor2d(masked.ids, [b, l], 'int32'), labels: tf.tensor2d(masked.labels, [b, l], 'int32') },
       });
-      return { total: out.total, parts: out.parts } as unknown as tf.TensorContainer;
-    }) as unknown as LossOutput;
+      return { total: out.total, parts: out.parts };
+    });
   }
 }
 

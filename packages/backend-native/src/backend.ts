@@ -58,7 +58,7 @@ export class NativeBackend extends MathBackendCPU {
     super();
     this.addon = addon;
     // the cpu backend prints a "use tfjs-node" banner on first use; this backend is the native one
-    (this as unknown as { firstUse: boolean }).firstUse = false;
+    Reflect.set(this, 'firstUse', false);
     this.stats = { hits: 0, misses: 0, released: 0, dropped: 0, swept: 0, pooledBytes: 0, capBytes: poolCapBytes };
   }
 

@@ -32,7 +32,7 @@ import { fusedKernels } from './kernels/fused';
 import { gatherKernels } from './kernels/gather';
 import { matmulKernels } from './kernels/matmul';
 import { reduceKernels } from './kernels/reduce';
-import type { NativeKernel } from './kernels/util';
+import type { NativeKernel, NativeKernelArgs } from './kernels/util';
 
 export { NativeBackend } from './backend';
 export type { PoolStats } from './backend';
@@ -85,6 +85,19 @@ export const NATIVE_KERNELS: readonly NativeKernel[] = [
   ...(process.env.MMZOO_NATIVE_FUSED === '0' ? [] : fusedKernels()),
 ];
 
+/** True when a kernel call runs on the native backend: always, for the kernels registered for it. */
+function onNativeBackend(args: Parameters<KernelFunc>[0]): args is NativeKernelArgs {
+  return args.backend instanceof NativeBackend;
+}
+
+/** A native kernel as a tfjs kernel function (the backend it is given is the native one). */
+function asKernelFunc(k: NativeKernel): KernelFunc {
+  return (args) => {
+    if (!onNativeBackend(args)) throw new Error(`@mmzoo/backend-native: kernel ${k.kernelName} called on another backend`);
+    return k.kernelFunc(args);
+  };
+}
+
 function register(): void {
   if (!findBackendFactory(BACKEND_NAME)) {
     // priority 0: never chosen implicitly over cpu; mmzoo selects it explicitly (initBackend, tf.setBackend)
@@ -97,7 +110,7 @@ function register(): void {
   }
   for (const k of NATIVE_KERNELS) {
     if (getKernel(k.kernelName, BACKEND_NAME)) continue;
-    registerKernel({ kernelName: k.kernelName, backendName: BACKEND_NAME, kernelFunc: k.kernelFunc as unknown as KernelFunc });
+    registerKernel({ kernelName: k.kernelName, backendName: BACKEND_NAME, kernelFunc: asKernelFunc(k) });
   }
 }
 register();

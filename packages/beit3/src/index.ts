@@ -3,3 +3,4 @@ export { BEiT3, buildBeit3, beit3Rename, beit3StageObjectives } from './model';
 export type { Beit3Inputs, Beit3Output, Beit3Loss, Beit3Batch } from './model';
 export { Beit3ConfigSchema, Beit3VisionSchema, Beit3TextSchema, Beit3MaskingSchema, Beit3TokenizerSchema, Beit3ObjectivesSchema } from './config';
 export type { Beit3Config, Beit3ConfigInput } from './config';
+export { beit3Spec } from './spec';

@@ -2,6 +2,7 @@ import {
   Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, Rng, StageData, StageSelection, Tensor, Variable,
   blockMaskBatch, contrastiveLoss, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, resolveStageSelection, tf, normalInit, scalarInit,
 } from '@mmzoo/core';
+import type { ImageFeatureExtractor } from '@mmzoo/core';
 import { Beit3Config, Beit3ConfigInput, Beit3ConfigSchema } from './config';
 
 /** Inputs of {@link BEiT3.forward}: images, texts or both (image-text pairs). */
@@ -58,7 +59,7 @@ function firstToken(x: Tensor): Tensor {
  * attention with V/L-FFNs and the VL-FFN in the top `vlLayers` layers. Parameter names are mmzoo's;
  * {@link beit3Rename} maps torchscale's.
  */
-export class BEiT3 extends Module {
+export class BEiT3 extends Module implements ImageFeatureExtractor {
   readonly patchEmbed: PatchEmbedding;
   readonly clsToken: Variable;
   readonly maskToken: Variable;
@@ -195,6 +196,15 @@ export class BEiT3 extends Module {
       const cls = firstToken(this.forward({ ids }).encoderOut);
       return l2Normalize(this.languageHead ? this.languageHead.apply(cls) : cls);
     });
+  }
+
+  /**
+   * Frozen image features for a linear probe (BEiT section 3.1 protocol; core `ImageFeatureExtractor`): the
+   * image-only class token of the final layer, after the encoder's final LayerNorm, without the retrieval head.
+   * float32 [B, C, H, W] in [0, 1] -> [B, width]
+   */
+  imageFeatures(images: Tensor): Tensor {
+    return tf.tidy(() => firstToken(this.forward({ images }).encoderOut));
   }
 
   /**

@@ -157,11 +157,9 @@ export function finetuneBlip(
     return tf.tidy(() => {
       const out = model.step({ images: batch.images, ids: batch.ids, imageIds: batch.imageIds, alpha: model.opts.alpha, rng });
       const p = out.parts;
-      const res = objective === 'captioner'
-        ? { total: p.lm, parts: { lm: p.lm, lmNll: p.lmNll } }
-        : { total: p.itc.add(p.itm), parts: { itc: p.itc, itm: p.itm } };
-      return res as unknown as tf.TensorContainer;
-    }) as unknown as LossOutput;
+      const parts: Record<string, Tensor> = objective === 'captioner' ? { lm: p.lm, lmNll: p.lmNll } : { itc: p.itc, itm: p.itm };
+      return { total: objective === 'captioner' ? p.lm : p.itc.add(p.itm), parts };
+    });
   };
   try {
     for (let step = 0; step < opts.steps; step++) {

@@ -14,7 +14,7 @@ export function blipCaptions(model: BLIP, images: Tensor, tokenizer: TextTokeniz
   const c = decoding;
   const { startId, endId, padId } = tokenizer;
   if (endId === undefined) throw new Error('captioning needs a tokenizer with an end id');
-  const extra = ['unkId', 'maskId'].map((k) => (tokenizer as unknown as Record<string, number | undefined>)[k]).filter((v): v is number => v !== undefined);
+  const extra = [tokenizer.unkId, tokenizer.maskId].filter((v): v is number => v !== undefined);
   const suppressIds = [padId, model.opts.encId, model.opts.decId, ...(startId !== undefined ? [startId] : []), ...extra];
   const out = model.caption(images, {
     strategy: c.strategy, maxLength: Math.min(c.maxLength, cfg.text.contextLength - 1), minLength: c.minLength, endId, suppressIds,

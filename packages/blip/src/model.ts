@@ -3,6 +3,7 @@ import {
   BertEncoder, BertLMHead, BertWithLMHead, FeatureQueue, GenerateOptions, GenerateResult, Linear, LossOutput, Module, MomentumContrastiveOutput, MomentumPairs, Rng,
   Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, generate, l2Normalize, momentumContrastiveLoss, sampleItmPairs, stopGradient, tf, scalarInit,
 } from '@mmzoo/core';
+import type { ItmScorer } from '@mmzoo/core';
 import { BlipConfig, BlipConfigInput, BlipConfigSchema } from './config';
 
 /** The ITC towers of BLIP (also the shape of the momentum copy). */
@@ -112,7 +113,7 @@ export interface BlipBatch {
  * weights.ts), `text_encoder.*` (HF BERT), `text_decoder.bert.encoder.layer.{i}.attention.*`,
  * `text_decoder.cls.predictions.*`, `vision_proj`, `text_proj`, `itm_head`, `temp`, queues and the `_m` copies.
  */
-export class BLIP extends Module {
+export class BLIP extends Module implements ItmScorer {
   readonly temp: Variable;
   readonly queue: FeatureQueue;
   readonly momentumPairs: MomentumPairs;
@@ -316,8 +317,8 @@ export class BLIP extends Module {
         imageEmbeds, textEmbeds, imageFeat, textFeat, imageFeatM, textFeatM, itc,
         itm: { encoderIds, vlEmbeddings, logits: itmLogits, labels: itmLabels },
         lm: { decoderIds, targets, logits },
-      } as unknown as tf.TensorContainer;
-    }) as unknown as Omit<BlipStepOutput, 'itm'> & { itm: Omit<BlipStepOutput['itm'], keyof typeof host> };
+      };
+    });
     return { ...out, itm: { ...out.itm, ...host } };
   }
 
@@ -330,8 +331,8 @@ export class BLIP extends Module {
     const rng = new Rng(batch.seed).fork(`blip-${batch.index}`);
     return tf.tidy(() => {
       const out = this.step({ images: batch.images, ids: batch.ids, imageIds: batch.imageIds, alpha: this.alphaAt(batch.index), rng });
-      return { total: out.total, parts: out.parts } as unknown as tf.TensorContainer;
-    }) as unknown as LossOutput;
+      return { total: out.total, parts: out.parts };
+    });
   }
 }
 

@@ -5,17 +5,18 @@ import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@mmzoo/core';
 import {
-  Experiment, ExperimentSchema, ReferenceSchema, StagesSchema, checkStageObjectives, fillStageSteps, formatPath,
-  parseYaml, validate,
+  Experiment, ExperimentSchema, ImageTextSpec, ReferenceSchema, StagesSchema, checkStageObjectives, fillStageSteps,
+  formatPath, imageTextInputs, parseYaml, recordConfigPlaces, validate,
 } from '@mmzoo/train';
-import { getModel, ModelEntry } from './registry';
+import { getModel } from './specs';
 
 /** A loaded, validated experiment file. */
 export interface LoadedExperiment {
   file: string;
   /** experiment name: the file name without extension, prefixed by its folder (e.g. `clip-fmnist-tiny`) */
   name: string;
-  entry: ModelEntry;
+  /** the model's spec (`model.name` in the registry) */
+  spec: ImageTextSpec;
   config: Experiment<any>;
 }
 
@@ -39,11 +40,12 @@ export function applyOverrides(value: Record<string, unknown>, sets: string[]): 
 }
 
 /**
- * Reads and validates an experiment YAML: the `model:` section against the registry's schema for `model.name`,
+ * Reads and validates an experiment YAML: the `model:` section against the schema of the spec of `model.name`,
  * the rest against the experiment schema. `modelOnly` validates just `model:` (paper-size presets for `info`).
- * Also checked here, before anything is built: every `patchSize` divides its `imageSize`, and, unless
- * `checkMemory` is false (`info` of a preset, counted by a shape-only build that allocates nothing), the model's
- * weights fit in this machine's memory ({@link checkModelMemory}).
+ * Also checked here, before anything is built: the model takes image and text inputs (its spec's `inputs`), every
+ * `patchSize` divides its `imageSize`, unless `checkMemory` is false (`info` of a preset, counted by a shape-only
+ * build that allocates nothing) the model's weights fit in this machine's memory ({@link checkModelMemory}), and a
+ * `stages:` list names only objectives the spec offers for stagewise training.
  * @throws ConfigError with `file:line:col: path: message` lines (`--set key=value: path: message` for an
  *   overridden value); `<file>: config file not found` / `is a folder, expected a YAML file`
  */
@@ -54,19 +56,25 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
   applyOverrides(value, sets);
   source.origin = overrideOrigin(sets);
   const head = validate(z.object({ model: z.object({ name: z.string() }).passthrough() }).passthrough(), value, source);
-  let entry: ModelEntry;
+  let spec: ImageTextSpec;
   try {
-    entry = getModel(head.model.name);
+    spec = getModel(head.model.name);
   } catch (e) {
     const loc = source.locate(['model', 'name']);
     throw new ConfigError(`${file}${loc ? `:${loc}` : ''}: ${(e as Error).message}`);
   }
-  const model = validate(entry.schema, value.model, source, ['model']);
+  const model = validate(spec.schema, value.model, source, ['model']);
   const placeOf = (p: (string | number)[]) => {
     const origin = source.origin?.(p);
     const loc = source.locate(p);
     return `${origin ?? `${file}${loc ? `:${loc}` : ''}`}: ${formatPath(p)}: `;
   };
+  // the harness feeds image-text pairs: a model must take both
+  try {
+    imageTextInputs(spec, model);
+  } catch (e) {
+    throw new ConfigError(`${placeOf(['model', 'name'])}${(e as Error).message}`);
+  }
   checkPatchGrid(model, placeOf);
   if (opts.checkMemory ?? true) checkModelMemory(model, placeOf);
   fillStageSteps(value);
@@ -81,8 +89,8 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
   if (config.stages) {
     // the stages may only name objectives the model offers, on data those objectives accept
     const where = (p: (string | number)[]) => placeOf(['stages', ...p]);
-    if (!entry.stageObjectives) throw new ConfigError(`${where([])}model '${head.model.name}' does not support stagewise training`);
-    const problem = checkStageObjectives(config.stages, entry.stageObjectives(model));
+    if (!spec.stagewise) throw new ConfigError(`${where([])}model '${head.model.name}' does not support stagewise training`);
+    const problem = checkStageObjectives(config.stages, spec.objectives(model));
     if (problem) throw new ConfigError(`${where(problem.path)}${problem.message}`);
   }
   if (config.data) {
@@ -90,24 +98,9 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
     const dir = path.dirname(path.resolve(file));
     for (const k of ['root', 'train', 'test'] as const) if (config.data[k]) config.data[k] = path.resolve(dir, config.data[k]!);
   }
-  places.set(config, placeOf);
-  return { file, name: experimentName(file), entry, config };
-}
-
-/** Where each loaded config's values came from, for errors found after loading (e.g. in openSession). */
-const places = new WeakMap<object, (path: (string | number)[]) => string>();
-
-/**
- * The `file:line:col: key.path: ` (or `--set key=value: key.path: `) prefix of an error about `path` in a config
- * returned by {@link loadExperiment}; just `key.path: ` for a config from elsewhere (e.g. a checkpoint's meta.json).
- */
-export function configPlace(config: object, path: (string | number)[]): string {
-  return places.get(config)?.(path) ?? `${formatPath(path)}: `;
-}
-
-/** True for a config returned by {@link loadExperiment} (a config file about to be trained or inspected), false for one read back from a run (a checkpoint's meta.json). */
-export function isLoadedConfig(config: object): boolean {
-  return places.has(config);
+  // errors found after loading (e.g. a batch size larger than the training set, in openSession) name the place
+  recordConfigPlaces(config, placeOf);
+  return { file, name: experimentName(file), spec, config };
 }
 
 /**

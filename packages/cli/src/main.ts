@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '@mmzoo/core';
 import { parseBackendName } from '@mmzoo/train';
 import { describeFsError } from './errors';
+import { MODELS } from './specs';
 import { trainCommand } from './commands/train';
 import { evalCommand } from './commands/eval';
 import { infoCommand } from './commands/info';
@@ -22,7 +23,7 @@ const backendName = (v: string) => parseBackendName(v, '--backend');
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = new Command('mmzoo')
-    .description('vision-language architectures side by side (CLIP, ALBEF, VLMo, BLIP, CoCa, BEiT-3)')
+    .description(`vision-language architectures side by side (${Object.values(MODELS).map((spec) => spec.describe.split(' (')[0]).join(', ')})`)
     .exitOverride()
     .showHelpAfterError(true)
     // usage errors are one `mmzoo: ...` line like every other error (the help that follows is not)

@@ -27,9 +27,10 @@ function diffValues(a: unknown, b: unknown, at: string, out: string[]): void {
  * (batch size, accumulation, learning rate and its schedule, warmup, steps, seed, AdamW settings, clipping).
  * @returns an empty list when the resumed run continues the same experiment
  */
-export function resumeDifferences(then: Record<string, unknown>, now: Record<string, unknown>): string[] {
+export function resumeDifferences(then: object, now: object): string[] {
   const out: string[] = [];
-  const pick = (c: Record<string, unknown>) => {
+  const pick = (config: object) => {
+    const c: Record<string, unknown> = JSON.parse(JSON.stringify(config));
     const t = (c.train ?? {}) as Record<string, unknown>;
     return { model: c.model, data: c.data, stages: c.stages, train: Object.fromEntries(TRAIN_KEYS.map((k) => [k, t[k]])) };
   };

@@ -3,3 +3,4 @@ export { CLIP, buildClip } from './model';
 export type { ClipOutput, ClipLoss } from './model';
 export { ClipConfigSchema, ClipVisionSchema, ClipTextSchema } from './config';
 export type { ClipConfig, ClipConfigInput } from './config';
+export { clipSpec } from './spec';

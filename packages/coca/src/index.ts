@@ -9,3 +9,5 @@ export {
   CocaConfigSchema, CocaVisionSchema, CocaTextSchema, CocaDecoderSchema, CocaLossSchema, CocaCaptionSchema,
 } from './config';
 export type { CocaConfig, CocaConfigInput } from './config';
+export { cocaCaptions } from './captions';
+export { cocaSpec } from './spec';

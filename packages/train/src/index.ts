@@ -1,8 +1,8 @@
 /**
  * @mmzoo/train: the Node harness of mmzoo. Configs (YAML loading and validation), datasets and data loaders,
- * tokenizer files, the trainer, optimizer and schedule, checkpoints and run folders, evaluation tasks and backend
- * selection. Uses Node built-ins, sharp and the optional native backends; the browser-safe model code (layers,
- * losses, generation, tokenizers) is `@mmzoo/core`.
+ * tokenizer files, the trainer, optimizer and schedule, checkpoints and run folders, evaluation tasks, sessions (a
+ * model spec built on its data) and backend selection. Uses Node built-ins, sharp and the optional native backends;
+ * the browser-safe model code (layers, losses, generation, tokenizers, the model spec interface) is `@mmzoo/core`.
  */
 
 // backend selection (Node: tfjs-node, the native addon, wasm)
@@ -21,6 +21,7 @@ export {
   totalStageSteps,
 } from './config/stages';
 export type { StageConfig } from './config/stages';
+export { recordConfigPlaces, configPlace, isLoadedConfig } from './config/places';
 
 // data: image sets, Fashion-MNIST, captions, scenes, pairs, IDX and caption-file readers, image decoding,
 // the image-text loader (with the run's tokenizer)
@@ -52,7 +53,8 @@ export { decodeImage } from './data/image';
 export type { DecodeOptions } from './data/image';
 export { writePng } from './data/image-write';
 export {
-  loadImageTextData, scenePairs, buildTokenizer, makeImageTextBatch, evaluateDualEncoder, RETRIEVAL_GALLERY_SEED,
+  loadImageTextData, scenePairs, buildTokenizer, makeImageTextBatch, evaluateDualEncoder, evaluateZeroShot, evaluateRetrieval,
+  RETRIEVAL_GALLERY_SEED,
 } from './data/image-text';
 export type { ImageTextBatch, ImageTextData, DualEncoderMetrics, RetrievalGallery } from './data/image-text';
 
@@ -104,3 +106,10 @@ export { captionTestSet, constantCaptionPool, evaluateCaptioning } from './eval/
 export type { CaptionEvalOptions, CaptionMetrics, CaptionTestSet } from './eval/caption-eval';
 export { evaluateItm, swappedSceneCaptions } from './eval/itm-eval';
 export type { ItmMetrics, ItmEvalOptions } from './eval/itm-eval';
+
+// sessions: a spec's model built on its data with the run's tokenizer; the evaluation tasks specs request by name
+export {
+  openSession, prepareSession, prepareContext, checkBatchSizes, buildModel, allocationError, evaluateSession,
+  imageTextInputs, EVAL_TASKS, runEvalTask, checkEvalTasks, linearProbeTop1,
+} from './session';
+export type { Session, ImageTextSpec, EvalTask } from './session';

@@ -3,3 +3,4 @@ export { VLMo, buildVlmo, vlmoRename, vlmoStageObjectives } from './model';
 export type { VlmoUnimodalOutput, VlmoFusionOutput, VlmoLoss, VlmoBatch } from './model';
 export { VlmoConfigSchema, VlmoVisionSchema, VlmoTextSchema, VlmoObjectivesSchema, VlmoMimSchema } from './config';
 export type { VlmoConfig, VlmoConfigInput } from './config';
+export { vlmoSpec } from './spec';

@@ -2,7 +2,7 @@ import { readFileSync } from 'fs';
 import * as path from 'path';
 import {
   Linear, Module, ParamPlaceholder, Variable, isShapeOnlyMode, isShapeOnlyParam, manualSeed, normal, normalInit,
-  scalarInit, tensorInit, tf, withShapesOnly, zerosInit,
+  scalarInit, tensorInit, tf, withShapesOnly, zerosInit, componentCounts,
 } from '@mmzoo/core';
 import { initBackend } from '@mmzoo/train';
 import { buildClip, ClipConfigInput } from '@mmzoo/clip';
@@ -50,16 +50,17 @@ describe('withShapesOnly', () => {
   test.each(tinyConfigs().map((f) => [path.relative(ROOT, f)]))('%s: same names, shapes, dtypes, trainable flags and counts as the real build, no tensor made', (rel) => {
     const loaded = loadExperiment(path.join(ROOT, rel), [], { modelOnly: true });
     manualSeed(0);
-    const real = loaded.entry.build(loaded.config.model, CTX);
+    const real = loaded.spec.build(loaded.config.model, CTX);
     try {
       const before = tf.memory();
-      const shapes = withShapesOnly(() => loaded.entry.build(loaded.config.model, CTX));
+      const shapes = withShapesOnly(() => loaded.spec.build(loaded.config.model, CTX));
       expect(tf.memory().numTensors).toBe(before.numTensors);
       expect(tf.memory().numBytes).toBe(before.numBytes);
       expect([...shapes.namedParameters().values()].every((v) => isShapeOnlyParam(v))).toBe(true);
       expect(layout(shapes)).toEqual(layout(real));
       expect(shapes.numParams()).toBe(real.numParams());
-      expect(loaded.entry.towers(shapes)).toEqual(loaded.entry.towers(real));
+      const components = loaded.spec.components(loaded.config.model);
+      expect(componentCounts(shapes, components)).toEqual(componentCounts(real, components));
       shapes.dispose();
       expect(tf.memory().numTensors).toBe(before.numTensors);
     } finally {

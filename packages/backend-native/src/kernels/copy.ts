@@ -62,7 +62,7 @@ function concat(): NativeKernel {
   return {
     kernelName: 'Concat',
     kernelFunc: (args) => {
-      const ts = args.inputs as unknown as TensorInfo[];
+      const ts: TensorInfo[] = args.inputs;
       const { axis } = args.attrs as { axis: number };
       if (ts.length < 2 || !allF32(...ts)) return callCpu(cpu, args);
       const $axis = util.parseAxisParam(axis, ts[0].shape)[0];

@@ -58,7 +58,7 @@ function addN(): NativeKernel {
   return {
     kernelName: 'AddN',
     kernelFunc: (args) => {
-      const ts = args.inputs as unknown as TensorInfo[];
+      const ts: TensorInfo[] = args.inputs;
       if (ts.length < 2 || !allF32(...ts)) return callCpu(cpu, args);
       const { backend } = args;
       const shape = ts[0].shape;

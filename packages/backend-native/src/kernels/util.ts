@@ -1,11 +1,11 @@
-import { getKernel, KernelConfig, KernelFunc, TensorInfo, util } from '@tensorflow/tfjs-core';
+import { getKernel, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo, util } from '@tensorflow/tfjs-core';
 import type { NativeBackend } from '../backend';
 
 /** Arguments every kernel function receives (tfjs `KernelFunc`'s parameter, with the backend typed). */
 export interface NativeKernelArgs {
   inputs: Record<string, TensorInfo> & TensorInfo[];
   backend: NativeBackend;
-  attrs?: Record<string, unknown>;
+  attrs?: NamedAttrMap;
 }
 
 /** A kernel of the native backend: its tfjs kernel name and function. */
@@ -27,7 +27,7 @@ export function cpuKernel(kernelName: string): KernelFunc {
 
 /** Calls a cpu kernel function with the native backend's arguments. */
 export function callCpu(fn: KernelFunc, args: NativeKernelArgs): TensorInfo | TensorInfo[] {
-  return fn(args as unknown as Parameters<KernelFunc>[0]);
+  return fn(args);
 }
 
 /** True when every tensor is float32. */

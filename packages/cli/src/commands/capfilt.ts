@@ -7,7 +7,7 @@ import {
   refuseForeign, runFolderState, loadCheckpoint, latestCheckpoint, loadFashionMnist, makeImageTextBatch,
   readCheckpointMeta, scenePairs, writePng,
 } from '@mmzoo/train';
-import { BLIP, BlipConfig, BlipConfigSchema, buildBlip } from '@mmzoo/blip';
+import { BlipConfig, blipSpec } from '@mmzoo/blip';
 import { CapFiltConfig, CapFiltConfigSchema, CapFiltReport, runCapFilt } from '@mmzoo/blip/capfilt';
 import { applyOverrides, experimentName, overrideOrigin } from '../experiment';
 import { createLogger } from '../logger';
@@ -53,7 +53,7 @@ export async function capfiltCommand(configFile: string, opts: CapFiltOptions): 
   if (!ckpt) throw new Error(`${configFile}: checkpoint: ${runDir} holds no checkpoint (expected ${path.join(runDir, 'checkpoints', 'latest')})`);
   const meta = readCheckpointMeta(ckpt);
   const run = meta.config as Experiment<any>;
-  if (run?.model?.name !== 'blip') throw new Error(`${configFile}: checkpoint: ${runDir} is a '${run?.model?.name}' run; CapFilt needs a BLIP run`);
+  if (run?.model?.name !== blipSpec.name) throw new Error(`${configFile}: checkpoint: ${runDir} is a '${run?.model?.name}' run; CapFilt needs a BLIP run`);
   if (run.data.dataset !== 'fmnist' || !(run.data.scenes.train > 0)) {
     throw new Error(`${configFile}: checkpoint: CapFilt builds its noisy set from the run's Fashion-MNIST scenes; ${runDir} has data.dataset ${run.data.dataset}, data.scenes.train ${run.data.scenes?.train}`);
   }
@@ -68,11 +68,11 @@ export async function capfiltCommand(configFile: string, opts: CapFiltOptions): 
   const t0 = Date.now();
   await initBackend(opts.backend ?? run.runtime?.backend, (line) => logger.info(line));
 
-  const modelCfg: BlipConfig = BlipConfigSchema.parse(run.model);
+  const modelCfg: BlipConfig = blipSpec.schema.parse(run.model);
   const tokenizer = WordTokenizer.fromJSON(meta.tokenizer as object);
-  const build = async (): Promise<BLIP> => {
+  const build = async () => {
     manualSeed(run.train.seed);
-    const m = buildBlip(modelCfg, { vocabSize: tokenizer.vocabSize, padId: tokenizer.padId });
+    const m = blipSpec.build(modelCfg, { vocabSize: tokenizer.vocabSize, padId: tokenizer.padId });
     await loadCheckpoint(ckpt, m.namedParameters());
     return m;
   };

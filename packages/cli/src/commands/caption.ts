@@ -1,8 +1,8 @@
 import * as path from 'path';
 import { ConfigError, WordTokenizer, manualSeed, tf } from '@mmzoo/core';
-import { initBackend, Experiment, decodeImage, latestCheckpoint, loadCheckpoint, readCheckpointMeta } from '@mmzoo/train';
+import { initBackend, Experiment, decodeImage, imageTextInputs, latestCheckpoint, loadCheckpoint, readCheckpointMeta } from '@mmzoo/train';
 import { applyOverrides } from '../experiment';
-import { getModel } from '../registry';
+import { getModel } from '../specs';
 
 /** Options of `mmzoo caption`. */
 export interface CaptionOptions {
@@ -25,11 +25,11 @@ export async function captionCommand(runDirArg: string, images: string[], opts: 
   if (!ckpt) throw new Error(`${runDirArg}: no checkpoint found (expected ${path.join(runDirArg, 'checkpoints', 'latest')})`);
   const meta = readCheckpointMeta(ckpt);
   const config = meta.config as Experiment<any>;
-  const entry = getModel(config.model.name);
-  if (!entry.caption) throw new Error(`model '${config.model.name}' has no text decoder: it cannot caption images`);
+  const spec = getModel(config.model.name);
+  if (!spec.caption) throw new Error(`model '${config.model.name}' has no text decoder: it cannot caption images`);
   const model = { ...config.model };
   applyOverrides(model, opts.set ?? []);
-  const parsed = entry.schema.safeParse(model);
+  const parsed = spec.schema.safeParse(model);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `model.${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`--set: ${issues.join('; ')}`);
@@ -38,16 +38,16 @@ export async function captionCommand(runDirArg: string, images: string[], opts: 
   await initBackend(opts.backend ?? config.runtime?.backend);
   const tokenizer = WordTokenizer.fromJSON(meta.tokenizer as object);
   manualSeed(config.train?.seed ?? 0);
-  const built = entry.build(cfg, { vocabSize: tokenizer.vocabSize, eotId: tokenizer.endId, padId: tokenizer.padId });
+  const built = spec.build(cfg, { vocabSize: tokenizer.vocabSize, eotId: tokenizer.endId, padId: tokenizer.padId });
   try {
     await loadCheckpoint(ckpt, built.namedParameters());
-    const [c, h, w] = entry.imageShape(cfg);
+    const [c, h, w] = imageTextInputs(spec, cfg).image;
     const pixels = new Float32Array(images.length * c * h * w);
     for (let i = 0; i < images.length; i++) {
       pixels.set(await decodeImage(images[i], { height: h, width: w, channels: c === 1 ? 1 : 3 }), i * c * h * w);
     }
     const batch = tf.tensor4d(pixels, [images.length, c, h, w]);
-    const captions = entry.caption(built, batch, tokenizer, cfg);
+    const captions = spec.caption(built, batch, tokenizer, cfg);
     batch.dispose();
     images.forEach((img, i) => process.stdout.write(`${img}\t${captions[i]}\n`));
   } finally {

@@ -1,13 +1,12 @@
 import * as path from 'path';
 import { readFileSync, existsSync } from 'fs';
-import { WordTokenizer } from '@mmzoo/core';
+import { WordTokenizer, componentCounts } from '@mmzoo/core';
 import {
   initBackend, Experiment, acquireRunLock, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, runFolderState,
-  TrainSummary,
+  TrainSummary, evaluateSession, openSession,
 } from '@mmzoo/train';
-import { getModel } from '../registry';
+import { getModel } from '../specs';
 import { createLogger, createPendingLogger, flushPending } from '../logger';
-import { openSession, evaluateSession } from '../session';
 import { readResultsFile, writeResults } from '../results';
 import { flatMetrics, renderTable } from './train';
 
@@ -38,14 +37,14 @@ async function evaluateRun(runDirArg: string, runDir: string, opts: { backend?: 
   const config = meta.config as Experiment<any> | undefined;
   if (!config || typeof config !== 'object' || !config.model) throw new Error(`${path.join(ckpt, 'meta.json')}: has no config; cannot rebuild the model it was trained with`);
   if (!meta.tokenizer) throw new Error(`${path.join(ckpt, 'meta.json')}: has no tokenizer; it was not written by mmzoo train`);
-  const entry = getModel(config.model.name);
+  const spec = getModel(config.model.name);
   // read what can fail before writing anything into the run (train.log included)
   const prevFile = path.join(runDir, 'results.json');
   const prev = existsSync(prevFile) ? readResultsFile(prevFile) : undefined;
   const early = createPendingLogger();
   if (found.warning) early.warn(found.warning);
   const backend = await initBackend(opts.backend ?? config.runtime?.backend, early.info);
-  const session = await openSession(entry, config, () => WordTokenizer.fromJSON(meta.tokenizer as object));
+  const session = await openSession(spec, config, () => WordTokenizer.fromJSON(meta.tokenizer as object));
   await loadCheckpoint(ckpt, session.model.namedParameters(), undefined, early.warn);
   flushPending(runDir, early.pending);
   const logger = createLogger(runDir);
@@ -61,7 +60,7 @@ async function evaluateRun(runDirArg: string, runDir: string, opts: { backend?: 
   } as TrainSummary;
   const results = await writeResults(runDir, {
     model: config.model.name, config: prev?.config ?? '(from checkpoint)', backend: backend.name, params: session.model.numParams(),
-    towers: entry.towers(session.model), summary, metrics, history, samplesPerStep: config.train.batchSize * config.train.accumSteps,
+    towers: componentCounts(session.model, spec.components(config.model)), summary, metrics, history, samplesPerStep: config.train.batchSize * config.train.accumSteps,
     stages: prev?.stages,
   });
   process.stdout.write(renderTable(results) + '\n');

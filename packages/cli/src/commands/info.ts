@@ -1,16 +1,15 @@
 import { readFileSync } from 'fs';
-import { initBackend, stageParameterNames, loadImageTextData, buildTokenizer } from '@mmzoo/train';
-import { manualSeed, withShapesOnly } from '@mmzoo/core';
+import { initBackend, stageParameterNames, loadImageTextData, buildTokenizer, imageTextInputs } from '@mmzoo/train';
+import { BuildParts, componentCounts, withShapesOnly } from '@mmzoo/core';
 import { checkConfigFile, loadExperiment, LoadedExperiment } from '../experiment';
-import { BuildContext } from '../registry';
 import { listConfigFiles } from './configs';
 
 /**
  * Parameter counts of the model a config describes, from a shape-only build (core `withShapesOnly`: parameters
  * are recorded by shape, no weights are allocated, so a paper-size preset counts in milliseconds).
  */
-export function countParameters(loaded: LoadedExperiment, ctx: BuildContext = {}): { towers: Record<string, number>; total: number; stages: [string, number][] } {
-  const model = withShapesOnly(() => loaded.entry.build(loaded.config.model, ctx));
+export function countParameters(loaded: LoadedExperiment, ctx: BuildParts = {}): { towers: Record<string, number>; total: number; stages: [string, number][] } {
+  const model = withShapesOnly(() => loaded.spec.build(loaded.config.model, ctx));
   try {
     // each stage's trainable/frozen patterns resolved against the built model (a pattern matching nothing throws)
     const params = model.trainableParameters();
@@ -18,7 +17,7 @@ export function countParameters(loaded: LoadedExperiment, ctx: BuildContext = {}
       const names = stageParameterNames([...params.keys()], st, ['stages', i]);
       return [st.name, names.reduce((a, n) => a + params.get(n)!.size, 0)];
     });
-    return { towers: loaded.entry.towers(model), total: model.numParams(), stages };
+    return { towers: componentCounts(model, loaded.spec.components(loaded.config.model)), total: model.numParams(), stages };
   } finally {
     model.dispose();
   }
@@ -61,10 +60,10 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
   // a preset (no train:) is only counted, never built, so it may be larger than this machine's memory; a config
   // to train here is refused as `mmzoo train` would refuse it
   const loaded = loadExperiment(configFile, opts.set ?? [], { modelOnly: !full, checkMemory: full });
-  let ctx: BuildContext = {};
+  let ctx: BuildParts = {};
   if (full) {
     const cfg = loaded.config;
-    const data = await loadImageTextData(cfg.data, loaded.entry.imageShape(cfg.model), cfg.data.seed ?? cfg.train.seed);
+    const data = await loadImageTextData(cfg.data, imageTextInputs(loaded.spec, cfg.model).image, cfg.data.seed ?? cfg.train.seed);
     const tok = buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
     ctx = { vocabSize: tok.vocabSize, eotId: tok.endId, padId: tok.padId };
   }

@@ -2,18 +2,17 @@ import { mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { SingleBar } from 'cli-progress';
-import { ConfigError, WordTokenizer, tf } from '@mmzoo/core';
+import { ConfigError, WordTokenizer, componentCounts, tf } from '@mmzoo/core';
 import {
   initBackend, acquireRunLock, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint,
   latestCheckpoint, makeImageTextBatch, moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint,
   restoreAside, runFolderState, runTraining, buildTokenizer, assertFiniteCheckpoint, checkRunFolderPath,
-  verifyCheckpoint, ImageTextBatch, CheckpointMeta,
+  verifyCheckpoint, ImageTextBatch, CheckpointMeta, evaluateSession, openSession, prepareSession,
 } from '@mmzoo/train';
 import type { StageSummary } from '@mmzoo/train';
 import { configWarnings, loadExperiment, parseMaxSeconds } from '../experiment';
 import { resumeDifferences } from '../resume-check';
 import { createLogger, createPendingLogger, flushPending } from '../logger';
-import { evaluateSession, openSession } from '../session';
 import { writeResults } from '../results';
 
 /** Options of `mmzoo train`. */
@@ -79,7 +78,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
       const note = verifyCheckpoint(resumeDir, resumeMeta);
       if (note) early.warn(`warning: ${note}`);
       assertFiniteCheckpoint(resumeDir);
-      const diffs = resumeDifferences(resumeMeta.config as Record<string, unknown>, cfg as unknown as Record<string, unknown>);
+      const diffs = resumeDifferences(resumeMeta.config, cfg);
       if (diffs.length && !opts.force) {
         throw new ConfigError(`--resume: the config differs from the checkpoint's (${diffs.join('; ')}); pass --force to continue with the new values`);
       }
@@ -87,12 +86,12 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     }
 
     const backend = await initBackend(opts.backend ?? cfg.runtime.backend, early.info);
-    const session = await openSession(loaded.entry, cfg, (data) => {
+    const session = await openSession(loaded.spec, cfg, (data) => {
       if (resumeMeta) return WordTokenizer.fromJSON(resumeMeta.tokenizer as object);
       return buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
     });
     const { model, tokenizer, data } = session;
-    if (!resumeDir) await loaded.entry.prepare?.(model, session);
+    if (!resumeDir) await prepareSession(session);
 
     // the new run is known to start: only now is the folder written
     if (opts.overwrite && (existing || state === 'legacy')) {
@@ -107,7 +106,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     const tokJson = (tokenizer as WordTokenizer).toJSON();
     writeFileSync(path.join(runDir, 'config.yaml'), stringify(cfg));
     writeFileSync(path.join(runDir, 'tokenizer.json'), JSON.stringify(tokJson));
-    const towers = loaded.entry.towers(model);
+    const towers = componentCounts(model, loaded.spec.components(cfg.model));
     logger.info({ params: model.numParams(), towers, trainPairs: data.train.size, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters; ${data.train.size} training pairs`);
 
     let stop = false;

@@ -27,8 +27,11 @@ export interface MomentumContrastiveInputs {
   alpha: number;
 }
 
-/** Output of {@link momentumContrastiveLoss}; similarity columns: B batch (momentum features), then Q queue. */
-export interface MomentumContrastiveOutput {
+/**
+ * Output of {@link momentumContrastiveLoss}; similarity columns: B batch (momentum features), then Q queue. A type,
+ * not an interface, so that a model's step can return it from `tf.tidy` (it is then a TensorContainer).
+ */
+export type MomentumContrastiveOutput = {
   /** float32 scalar: (i2t + t2i) / 2 */
   total: Tensor;
   parts: { i2t: Tensor; t2i: Tensor };
@@ -43,7 +46,7 @@ export interface MomentumContrastiveOutput {
   /** float32 [B, B + Q]: the soft targets of each direction (constants) */
   targetsI2t: Tensor;
   targetsT2i: Tensor;
-}
+};
 
 /**
  * Image-text contrastive loss with feature queues and momentum distillation (ALBEF, Li et al. 2021, section 3.2

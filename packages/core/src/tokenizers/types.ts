@@ -36,6 +36,10 @@ export interface TextTokenizer {
   readonly startId: number | undefined;
   /** Id that `encode` puts after the last token (e.g. [SEP] / end-of-text), or undefined if it adds none. */
   readonly endId: number | undefined;
+  /** Id of unknown words, for tokenizers that have one (generation suppresses it). */
+  readonly unkId?: number;
+  /** Id of the [MASK] token, for tokenizers that have one (generation suppresses it). */
+  readonly maskId?: number;
   /**
    * Encodes one text into exactly `contextLength` ids (truncated or padded).
    * @returns `[contextLength]` int32 ids.

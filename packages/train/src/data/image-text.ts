@@ -1,4 +1,5 @@
 import { Rng, WordTokenizer, TextTokenizer, tf, Tensor } from '@mmzoo/core';
+import type { ImageTextBatch } from '@mmzoo/core';
 import { ImageSet } from './types';
 import { captionFor } from './captions';
 import { buildScenes, SceneCaptionStyle, SceneSet } from './scenes';
@@ -18,19 +19,8 @@ import * as path from 'path';
 /** Seed of the fixed retrieval gallery (the same 1,000 test scenes for every model and run). */
 export const RETRIEVAL_GALLERY_SEED = 20240601;
 
-/** A batch of image-text pairs as tensors. */
-export interface ImageTextBatch {
-  /** float32 [B, C, H, W] in [0, 1] */
-  images: Tensor;
-  /** int32 [B, L] */
-  ids: Tensor;
-  /** image id of each pair [B] (same-image pairs share it) */
-  imageIds: Int32Array;
-  /** the global micro-batch index and the run's data seed: models derive their own randomness (MLM masks,
-   * hard-negative draws) from `new Rng(seed).fork(...index...)` so resumed runs repeat it exactly */
-  index: number;
-  seed: number;
-}
+/** Declared in @mmzoo/core (the model-facing run contract); re-exported for the harness's callers. */
+export type { ImageTextBatch } from '@mmzoo/core';
 
 /** A held-out gallery for retrieval: images with one caption each and the key that decides a hit. */
 export interface RetrievalGallery {
@@ -184,46 +174,70 @@ export interface DualEncoderMetrics {
   retrieval?: { imageToText: RecallAtK; textToImage: RecallAtK; gallery: number };
 }
 
-/**
- * Zero-shot classification on the whole Fashion-MNIST test split (class-prompt ensembling, CLIP section 3.1.4)
- * and image-text retrieval on the data's gallery (fmnist: a fixed set of `retrievalGallery` test scenes with one
- * caption each, hits by canonical description; user data: the test file, hits by image id). A metric the data
- * cannot give is left out (reported as n/a), never 0.
- */
-export function evaluateDualEncoder(
-  model: DualEncoder, tokenizer: TextTokenizer, data: ImageTextData, evalCfg: EvalConfig, contextLength: number,
-): DualEncoderMetrics {
-  const out: DualEncoderMetrics = {};
-  const imagesOf = (set: ImageSet) => (s: number, e: number) => {
+function imageBatches(set: ImageSet) {
+  return (s: number, e: number) => {
     const [c, h, w] = [set.channels, set.height, set.width];
     const per = c * h * w;
     const px = new Float32Array((e - s) * per);
     for (let k = 0; k < px.length; k++) px[k] = set.images[s * per + k] / 255;
     return tf.tensor4d(px, [e - s, c, h, w]);
   };
-  const textsOf = (texts: string[]) => (s: number, e: number) => {
+}
+
+function textBatches(tokenizer: TextTokenizer, contextLength: number, texts: string[]) {
+  return (s: number, e: number) => {
     const enc = tokenizer.encodeBatch(texts.slice(s, e), contextLength);
     return tf.tensor2d(enc.ids, enc.shape, 'int32');
   };
-  const bs = evalCfg.batchSize;
+}
+
+/**
+ * Zero-shot classification on the whole Fashion-MNIST test split (class-prompt ensembling, CLIP section 3.1.4):
+ * `zeroShotTop1`, `zeroShotTop5`; nothing when `eval.zeroShot` is off or the data has no labelled test split.
+ */
+export function evaluateZeroShot(
+  model: DualEncoder, tokenizer: TextTokenizer, data: ImageTextData, evalCfg: EvalConfig, contextLength: number,
+): Pick<DualEncoderMetrics, 'zeroShotTop1' | 'zeroShotTop5'> {
   const test = data.test;
-  if (evalCfg.zeroShot && test) {
-    const prompts = FMNIST_CLASS_NAMES.flatMap((_, k) => classPrompts(k));
-    const promptEmb = embedInBatches(prompts.length, bs, textsOf(prompts), (x) => model.encodeText(x));
-    const classEmb = ensembleClassEmbeddings(promptEmb, FMNIST_CLASS_NAMES.length);
-    const imgEmb = embedInBatches(test.count, bs, imagesOf(test), (x) => model.encodeImage(x));
-    const acc = zeroShotAccuracy(imgEmb, classEmb, test.labels!, [1, 5]);
-    out.zeroShotTop1 = acc.top1;
-    out.zeroShotTop5 = acc.top5;
-    tf.dispose([promptEmb, classEmb, imgEmb]);
-  }
-  if (evalCfg.retrievalGallery > 0 && data.gallery) {
-    const g = data.gallery(evalCfg.retrievalGallery);
-    const n = g.captions.length;
-    const imgEmb = embedInBatches(n, bs, imagesOf(g.images), (x) => model.encodeImage(x));
-    const txtEmb = embedInBatches(n, bs, textsOf(g.captions), (x) => model.encodeText(x));
-    out.retrieval = { ...retrievalRecall(imgEmb, txtEmb, g.keys), gallery: n };
-    tf.dispose([imgEmb, txtEmb]);
-  }
-  return out;
+  if (!(evalCfg.zeroShot && test)) return {};
+  const bs = evalCfg.batchSize;
+  const prompts = FMNIST_CLASS_NAMES.flatMap((_, k) => classPrompts(k));
+  const promptEmb = embedInBatches(prompts.length, bs, textBatches(tokenizer, contextLength, prompts), (x) => model.encodeText(x));
+  const classEmb = ensembleClassEmbeddings(promptEmb, FMNIST_CLASS_NAMES.length);
+  const imgEmb = embedInBatches(test.count, bs, imageBatches(test), (x) => model.encodeImage(x));
+  const acc = zeroShotAccuracy(imgEmb, classEmb, test.labels!, [1, 5]);
+  tf.dispose([promptEmb, classEmb, imgEmb]);
+  return { zeroShotTop1: acc.top1, zeroShotTop5: acc.top5 };
+}
+
+/**
+ * Image-text retrieval on the data's gallery (fmnist: a fixed set of `retrievalGallery` test scenes with one caption
+ * each, hits by canonical description; user data: the test file, hits by image id): `retrieval`; nothing when
+ * `eval.retrievalGallery` is 0 or the data has no gallery.
+ */
+export function evaluateRetrieval(
+  model: DualEncoder, tokenizer: TextTokenizer, data: ImageTextData, evalCfg: EvalConfig, contextLength: number,
+): Pick<DualEncoderMetrics, 'retrieval'> {
+  if (!(evalCfg.retrievalGallery > 0 && data.gallery)) return {};
+  const bs = evalCfg.batchSize;
+  const g = data.gallery(evalCfg.retrievalGallery);
+  const n = g.captions.length;
+  const imgEmb = embedInBatches(n, bs, imageBatches(g.images), (x) => model.encodeImage(x));
+  const txtEmb = embedInBatches(n, bs, textBatches(tokenizer, contextLength, g.captions), (x) => model.encodeText(x));
+  const retrieval = { ...retrievalRecall(imgEmb, txtEmb, g.keys), gallery: n };
+  tf.dispose([imgEmb, txtEmb]);
+  return { retrieval };
+}
+
+/**
+ * Zero-shot classification ({@link evaluateZeroShot}) and image-text retrieval ({@link evaluateRetrieval}). A
+ * metric the data cannot give is left out (reported as n/a), never 0.
+ */
+export function evaluateDualEncoder(
+  model: DualEncoder, tokenizer: TextTokenizer, data: ImageTextData, evalCfg: EvalConfig, contextLength: number,
+): DualEncoderMetrics {
+  return {
+    ...evaluateZeroShot(model, tokenizer, data, evalCfg, contextLength),
+    ...evaluateRetrieval(model, tokenizer, data, evalCfg, contextLength),
+  };
 }

@@ -119,7 +119,16 @@ export function readCaptionsCsv(file: string, options: ReaderOptions = {}): Capt
   const text = readText(file, options);
   let rows: { record: string[]; info: { lines: number } }[];
   try {
-    rows = parseCsv(text, { info: true, relax_column_count: true, skip_empty_lines: true, bom: true }) as unknown as typeof rows;
+    // the line each record ends on (what csv-parse's `info` option gives; its typings do not model that option)
+    const lines: number[] = [];
+    const records = parseCsv(text, {
+      relax_column_count: true, skip_empty_lines: true, bom: true,
+      on_record: (record, context) => {
+        lines.push(context.lines);
+        return record;
+      },
+    });
+    rows = records.map((record, i) => ({ record, info: { lines: lines[i] } }));
   } catch (err) {
     const line = (err as { lines?: number }).lines;
     throw new Error(`${file}:${line ?? '?'}: ${(err as Error).message}`);

@@ -80,7 +80,7 @@ export function constantCaptionPool(data: ImageTextData, seed: number): string[]
  * in the data's caption style, COCO-style multiple references; user data: the test file, one reference each),
  * plus the constant-caption baselines from core's `bestConstantCaptions` over the training captions (one drawn
  * per training sample, {@link constantCaptionPool}), scored by the same code.
- * Shared by every captioning model's registry entry (`extraMetrics`).
+ * The `captioning` evaluation task (session/tasks.ts) of every model spec with a `caption`.
  *
  * Which scene caption style to evaluate on (`data.scenes.captionStyle`, data/scenes `SceneCaptionStyle`): measured
  * with `npx tsx bench/caption-oracles.ts` (no training; 300 test scenes, 4 references each, pool = 6,000 training

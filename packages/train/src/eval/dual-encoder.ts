@@ -1,12 +1,7 @@
 import { tf, Tensor, l2Normalize } from '@mmzoo/core';
 
-/** A model with separate image and text embeddings (CLIP, ALBEF/BLIP unimodal encoders, VLMo dual mode). */
-export interface DualEncoder {
-  /** float32 [B, C, H, W] -> float32 [B, E] (normalised or not; evaluation normalises) */
-  encodeImage(images: Tensor): Tensor;
-  /** int32 [M, L] -> float32 [M, E] */
-  encodeText(ids: Tensor): Tensor;
-}
+/** Declared in @mmzoo/core (models implement it); re-exported for the harness's callers. */
+export type { DualEncoder } from '@mmzoo/core';
 
 /**
  * Embeds `count` items in batches and returns the L2-normalised embeddings as one float32 [count, E] tensor.

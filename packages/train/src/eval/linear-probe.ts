@@ -41,13 +41,13 @@ export function linearProbe(
   const c = opts.numClasses;
   const mean = tf.tidy(() => train.features.mean(0, true));
   const std = tf.tidy(() => train.features.sub(mean).square().mean(0, true).sqrt().add(1e-6));
-  const w = tf.variable(tf.zeros([d, c]), true, `probe-w-${Date.now()}-${Math.random()}`);
+  const w = tf.variable(tf.zeros<tf.Rank.R2>([d, c]), true, `probe-w-${Date.now()}-${Math.random()}`);
   const b = tf.variable(tf.zeros([c]), true, `probe-b-${Date.now()}-${Math.random()}`);
   const opt = new AdamW(new Map([['probe.weight', w], ['probe_bias', b]]), { weightDecay: opts.weightDecay ?? 1e-4, betas: [0.9, 0.999], eps: 1e-8 });
   const xTrain = tf.tidy(() => train.features.sub(mean).div(std));
   const xTest = tf.tidy(() => test.features.sub(mean).div(std));
   const yTrain = tf.tensor1d(Array.from(train.labels), 'int32');
-  const logitsOf = (x: Tensor) => matMul2d(x as Tensor2D, w as unknown as Tensor2D).add(b);
+  const logitsOf = (x: Tensor) => matMul2d(x as Tensor2D, w).add(b);
   try {
     for (let s = 0; s < (opts.steps ?? 300); s++) {
       const { value, grads } = tf.variableGrads(() => crossEntropy(logitsOf(xTrain), yTrain) as tf.Scalar, [w, b]);

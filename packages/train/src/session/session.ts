@@ -1,34 +1,76 @@
-import { DualEncoderMetrics, ImageTextData, evaluateDualEncoder, loadImageTextData, Experiment } from '@mmzoo/train';
-import { ConfigError, TextTokenizer, manualSeed } from '@mmzoo/core';
-import { BuildContext, ImageTextModel, ModelEntry } from './registry';
-import { configPlace, isLoadedConfig } from './experiment';
+import {
+  BuildParts, ConfigError, ImageTextModel, ModelSpec, PrepareContext, TextTokenizer, manualSeed,
+} from '@mmzoo/core';
+import { Experiment } from '../config/experiment';
+import { configPlace, isLoadedConfig } from '../config/places';
+import { ImageTextData, loadImageTextData } from '../data/image-text';
+import { checkEvalTasks, runEvalTask } from './tasks';
+
+/** A model spec the harness can train on image-text pairs: its models are {@link ImageTextModel}s. */
+export type ImageTextSpec = ModelSpec<unknown, ImageTextModel>;
 
 /** A built model with its data and tokenizer: what train and eval share. */
 export interface Session {
-  entry: ModelEntry;
+  spec: ImageTextSpec;
   config: Experiment<any>;
   model: ImageTextModel;
   tokenizer: TextTokenizer;
   data: ImageTextData;
+  /** the model's input images [C, H, W] (spec `inputs().image`) */
+  imageShape: [number, number, number];
+  /** token context length (spec `inputs().text`) */
   contextLength: number;
 }
 
 /**
- * Loads the data and builds the model (seeded by train.seed) for an experiment. The tokenizer comes from
- * `tokenizer` (a resumed or evaluated run) or is built from the training captions by `makeTokenizer`.
- * @throws ConfigError when a batch size used in training (`train.batchSize`, or a stage's `batchSize`) is larger
- *   than the training set (checked for configs from {@link loadExperiment}, not for a run's own config read back
- *   by `mmzoo eval`), or when the model's weights cannot be allocated ({@link buildModel})
+ * The image and text inputs a spec's model needs for a config: the harness feeds image-text pairs.
+ * @throws ConfigError when the model needs no images or no text
  */
-export async function openSession(entry: ModelEntry, config: Experiment<any>, makeTokenizer: (data: ImageTextData) => TextTokenizer): Promise<Session> {
-  const imageShape = entry.imageShape(config.model);
-  const data = await loadImageTextData(config.data, imageShape, config.data.seed ?? config.train.seed);
+export function imageTextInputs(spec: ImageTextSpec, model: unknown): { image: [number, number, number]; contextLength: number } {
+  const { image, text } = spec.inputs(model);
+  if (!image || !text) {
+    const missing = [image ? [] : ['image'], text ? [] : ['text']].flat().join(' and ');
+    throw new ConfigError(`model '${spec.name}' takes no ${missing} input; the harness trains on image-text pairs`);
+  }
+  return { image, contextLength: text.contextLength };
+}
+
+/**
+ * Loads the data for the spec's inputs, makes the tokenizer and builds the model (seeded by train.seed) for an
+ * experiment. The tokenizer comes from `makeTokenizer` (a resumed or evaluated run reads it back; a new run builds it
+ * from the training captions).
+ * @throws ConfigError when a batch size used in training is larger than the training set (checked for configs loaded
+ *   from a file, not for a run's own config read back by `mmzoo eval`), when the model's weights cannot be allocated
+ *   ({@link buildModel}) or when the model lacks what one of its evaluation tasks needs ({@link checkEvalTasks})
+ */
+export async function openSession(spec: ImageTextSpec, config: Experiment<any>, makeTokenizer: (data: ImageTextData) => TextTokenizer): Promise<Session> {
+  const { image, contextLength } = imageTextInputs(spec, config.model);
+  const data = await loadImageTextData(config.data, image, config.data.seed ?? config.train.seed);
   // a config file about to be trained; a finished run's config (mmzoo eval) is evaluated whatever it trained with
   if (isLoadedConfig(config)) checkBatchSizes(config, data.train.size);
   const tokenizer = makeTokenizer(data);
   manualSeed(config.train.seed);
-  const model = buildModel(entry, config, { vocabSize: tokenizer.vocabSize, eotId: tokenizer.endId, padId: tokenizer.padId });
-  return { entry, config, model, tokenizer, data, contextLength: entry.contextLength(config.model) };
+  const model = buildModel(spec, config, { vocabSize: tokenizer.vocabSize, eotId: tokenizer.endId, padId: tokenizer.padId });
+  try {
+    checkEvalTasks(spec, config.model, model);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { spec, config, model, tokenizer, data, imageShape: image, contextLength };
+}
+
+/** What the spec's `prepare` is given: the session's training images and data seed. */
+export function prepareContext(s: Session): PrepareContext {
+  return { trainImages: s.data.train, seed: s.config.data.seed ?? s.config.train.seed };
+}
+
+/**
+ * Runs the spec's `prepare` on the session's model (before training from scratch; e.g. fitting a k-means visual
+ * tokenizer). Nothing for specs without one.
+ */
+export async function prepareSession(s: Session): Promise<void> {
+  await s.spec.prepare?.(s.model, prepareContext(s));
 }
 
 /**
@@ -59,9 +101,9 @@ const SIZE_KEYS = new Set(['width', 'embedDim', 'vocabSize', 'contextLength', 'i
  * @throws ConfigError `model.vision.width: 70000 needs a float32 tensor of 14,700,000,000 values (58.8 GB), more
  *   than can be allocated; reduce it`
  */
-export function buildModel(entry: ModelEntry, config: Experiment<any>, ctx: BuildContext): ImageTextModel {
+export function buildModel<M extends ImageTextModel>(spec: ModelSpec<unknown, M>, config: Experiment<any>, parts: BuildParts): M {
   try {
-    return entry.build(config.model, ctx);
+    return spec.build(config.model, parts);
   } catch (e) {
     const err = allocationError(e, config);
     if (err) throw err;
@@ -81,7 +123,7 @@ export function allocationError(e: unknown, config: Experiment<any>): ConfigErro
   const sizes: { path: (string | number)[]; value: number }[] = [];
   const walk = (node: unknown, at: (string | number)[]) => {
     if (!node || typeof node !== 'object') return;
-    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    for (const [k, v] of Object.entries(node)) {
       if (typeof v === 'number' && SIZE_KEYS.has(k) && Number.isInteger(v) && v > 0) sizes.push({ path: [...at, k], value: v });
       else walk(v, [...at, k]);
     }
@@ -94,9 +136,12 @@ export function allocationError(e: unknown, config: Experiment<any>): ConfigErro
   return new ConfigError(`${where}${need}, more than can be allocated; reduce it`);
 }
 
-/** Zero-shot and retrieval metrics of a session's model on the test split, plus the model's own extra metrics. */
-export async function evaluateSession(s: Session): Promise<DualEncoderMetrics & Record<string, unknown>> {
-  const base = evaluateDualEncoder(s.model, s.tokenizer, s.data, s.config.eval, s.contextLength);
-  const extra = s.entry.extraMetrics ? await s.entry.extraMetrics(s.model, s) : {};
-  return { ...base, ...extra };
+/**
+ * Evaluates a session's model on the test split: each task its spec requests (`evalTasks`), in order, their metrics
+ * merged into one record (results.json `metrics`).
+ */
+export async function evaluateSession(s: Session): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const request of s.spec.evalTasks(s.config.model)) Object.assign(out, await runEvalTask(request, s));
+  return out;
 }

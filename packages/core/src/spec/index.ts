@@ -1,0 +1,14 @@
+/**
+ * The model spec: what a model package exports so that the harness and the CLI can train, evaluate, count and caption
+ * it without knowing it by name (schema, inputs, builder, objectives, evaluation tasks, weight names, presets), and the
+ * model-facing interfaces the harness calls.
+ */
+export {
+  EVAL_TASK_COLUMNS, EVAL_TASK_NAMES, componentCounts, evalTask, isImageFeatureExtractor, isItmScorer,
+} from './model-spec';
+export type {
+  BuildParts, DualEncoder, EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, ImageTextBatch,
+  ImageTextModel, ModelInputs, ModelSpec,
+} from './model-spec';
+export { fitVisualTokenizer } from './prepare';
+export type { PrepareContext, TrainingImages } from './prepare';

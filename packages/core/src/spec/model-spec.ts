@@ -1,0 +1,189 @@
+import type { z } from 'zod';
+import type { Tensor } from '../tf';
+import type { Module } from '../nn/module';
+import type { LossOutput, TrainableModel } from '../losses/objective';
+import type { ItmScorer } from '../losses/itm';
+import type { StageData, StageSelection } from '../config/stage-selection';
+import type { TextTokenizer } from '../tokenizers/types';
+import type { PrepareContext } from './prepare';
+
+/**
+ * A batch of image-text pairs as tensors: what the harness feeds an image-text model's training objective (the
+ * `image` and `text` keys of the modality-keyed run contract, DESIGN.md "The run contract").
+ */
+export interface ImageTextBatch {
+  /** float32 [B, C, H, W] in [0, 1] */
+  images: Tensor;
+  /** int32 [B, L] */
+  ids: Tensor;
+  /** image id of each pair [B] (same-image pairs share it) */
+  imageIds: Int32Array;
+  /** the global micro-batch index and the run's data seed: models derive their own randomness (MLM masks,
+   * hard-negative draws) from `new Rng(seed).fork(...index...)` so resumed runs repeat it exactly */
+  index: number;
+  seed: number;
+}
+
+/**
+ * A model with separate image and text embeddings (CLIP, the unimodal encoders of ALBEF / BLIP, VLMo and BEiT-3 in
+ * dual mode): what zero-shot classification and retrieval evaluate.
+ */
+export interface DualEncoder {
+  /** float32 [B, C, H, W] -> float32 [B, E] (normalised or not; evaluation normalises) */
+  encodeImage(images: Tensor): Tensor;
+  /** int32 [M, L] -> float32 [M, E] */
+  encodeText(ids: Tensor): Tensor;
+}
+
+/** A model whose frozen image features a linear probe can classify (BEiT section 3.1 protocol). */
+export interface ImageFeatureExtractor {
+  /** float32 [B, C, H, W] in [0, 1] -> float32 [B, D] features (e.g. the final layer's class token) */
+  imageFeatures(images: Tensor): Tensor;
+}
+
+/**
+ * What the Node harness trains and evaluates: a module with a training objective on image-text batches (`stage`:
+ * stagewise runs, the objectives and data of the running stage) that embeds images and texts as a dual encoder.
+ */
+export type ImageTextModel = Module & TrainableModel & DualEncoder & {
+  trainingLoss(batch: ImageTextBatch, stage?: StageSelection): LossOutput;
+};
+
+/** True when `model` implements {@link ItmScorer} (an image-text matching head: ITM re-ranking and accuracy). */
+export function isItmScorer(model: object): model is ItmScorer {
+  return 'itmImageFeatures' in model && typeof model.itmImageFeatures === 'function'
+    && 'itmTextFeatures' in model && typeof model.itmTextFeatures === 'function'
+    && 'itmScore' in model && typeof model.itmScore === 'function';
+}
+
+/** True when `model` implements {@link ImageFeatureExtractor} (linear probe). */
+export function isImageFeatureExtractor(model: object): model is ImageFeatureExtractor {
+  return 'imageFeatures' in model && typeof model.imageFeatures === 'function';
+}
+
+/**
+ * The options of each evaluation task a spec may request (the harness's `EVAL_TASKS` implement them):
+ * - `zeroShot`: Fashion-MNIST class prompts against the test split (`eval.zeroShot`); needs a {@link DualEncoder}.
+ * - `retrieval`: image-text recall@1/5/10 on the fixed gallery (`eval.retrievalGallery`); a {@link DualEncoder}.
+ * - `itm`: ITC top-`k` re-ranked by the ITM head (`addItc`: by ITM + ITC, BLIP's evaluation) and ITM accuracy against
+ *   hard negatives; needs an {@link ItmScorer}.
+ * - `captioning`: BLEU / CIDEr-D of captions of `images` test scenes beside the constant-caption baselines; needs the
+ *   spec's `caption`.
+ * - `linearProbe`: logistic regression on the frozen features of `trainImages` training images, top-1 on the test
+ *   split (Fashion-MNIST only); needs an {@link ImageFeatureExtractor}.
+ */
+export interface EvalTaskOptions {
+  zeroShot: Record<string, never>;
+  retrieval: Record<string, never>;
+  itm: { k: number; addItc?: boolean };
+  captioning: { images: number };
+  linearProbe: { trainImages: number };
+}
+
+/** The name of an evaluation task: `zeroShot`, `retrieval`, `itm`, `captioning` or `linearProbe`. */
+export type EvalTaskName = keyof EvalTaskOptions;
+
+/** Every evaluation task name (a spec's `evalTasks` decides which run, and in which order). */
+export const EVAL_TASK_NAMES: readonly EvalTaskName[] = ['zeroShot', 'retrieval', 'itm', 'captioning', 'linearProbe'];
+
+/**
+ * The metric columns each task writes into results.json `metrics` (top-level keys; a task leaves out what the data
+ * cannot give, never writes a key not listed here).
+ */
+export const EVAL_TASK_COLUMNS: { readonly [T in EvalTaskName]: readonly string[] } = {
+  zeroShot: ['zeroShotTop1', 'zeroShotTop5'],
+  retrieval: ['retrieval'],
+  itm: ['retrievalItmRerank', 'itmAccuracy', 'itmAccuracyDetail'],
+  captioning: [
+    'bleu1', 'bleu2', 'bleu3', 'bleu4', 'cider', 'bleu4ConstantBaseline', 'ciderConstantBaseline', 'constantCaptions',
+    'captionedImages', 'examples',
+  ],
+  linearProbe: ['linearProbeTop1'],
+};
+
+/**
+ * One evaluation a model asks for: the task, its options and the metric columns it writes into results.json.
+ * `EvalTaskRequest<'itm'>` is the request of one task; plain `EvalTaskRequest` any of them.
+ */
+export type EvalTaskRequest<T extends EvalTaskName = EvalTaskName> = {
+  [K in T]: { task: K; options: EvalTaskOptions[K]; columns: readonly string[] };
+}[T];
+
+/** A request for `task` with `options` and the task's columns ({@link EVAL_TASK_COLUMNS}). */
+export function evalTask<T extends EvalTaskName>(task: T, options: EvalTaskOptions[T]): { task: T; options: EvalTaskOptions[T]; columns: readonly string[] } {
+  return { task, options, columns: EVAL_TASK_COLUMNS[task] };
+}
+
+/** The batch keys a model needs (the start of the modality-keyed run contract). */
+export interface ModelInputs {
+  /** images float32 [B, channels, height, width]: the shape [channels, height, width] */
+  image?: [number, number, number];
+  /** token ids int32 [B, contextLength] */
+  text?: { contextLength: number };
+}
+
+/** What the tokenizer gives a builder when the config leaves it out. */
+export interface BuildParts {
+  vocabSize?: number;
+  /** end-of-text id */
+  eotId?: number;
+  padId?: number;
+}
+
+/**
+ * A model, as the harness and the CLI see it: one object per model package (e.g. `clipSpec` of @mmzoo/clip). The
+ * CLI's `{ name: spec }` map is the model registry; nothing outside a model package knows a model by name.
+ * @typeParam C the validated `model:` config
+ * @typeParam M the built model
+ */
+export interface ModelSpec<C = unknown, M extends Module = Module> {
+  /** `model.name` in configs, e.g. `clip` */
+  readonly name: string;
+  /** one line: the model, the paper and its year, what it trains (`mmzoo --help` lists the models by it) */
+  readonly describe: string;
+  /** zod schema of the `model:` section (strict; the defaults live here) */
+  readonly schema: z.ZodType<C>;
+  /** the batch keys a model built from `cfg` needs */
+  inputs(cfg: C): ModelInputs;
+  /** builds a model from a validated config; `parts` fills what the config leaves to the tokenizer */
+  build(cfg: C, parts: BuildParts): M;
+  /**
+   * Every objective a model built from `cfg` trains, with the data kinds each accepts (e.g. CLIP `{ itc: ['pairs'] }`;
+   * VLMo `{ itc: ['pairs'], itm: ['pairs'], mlm: ['texts', 'pairs'], mim: ['images', 'pairs'] }`).
+   */
+  objectives(cfg: C): Record<string, readonly StageData[]>;
+  /** whether a `stages:` list may select among {@link objectives} (stagewise training, VLMo section 3.3) */
+  readonly stagewise: boolean;
+  /** the evaluations of a model built from `cfg`, in the order their metrics go into results.json */
+  evalTasks(cfg: C): EvalTaskRequest[];
+  /**
+   * How its weights are named: for each component (tower, head, ...) a predicate on trainable parameter names. Every
+   * trainable parameter of a built model belongs to exactly one component (parameter counts per component).
+   */
+  components(cfg: C): Record<string, (paramName: string) => boolean>;
+  /** paper-size preset configs, paths from the repository root (e.g. `configs/clip/vit-b-32.yaml`) */
+  readonly presets: readonly string[];
+  /**
+   * Runs once before training starts from scratch (not on resume, whose checkpoint restores what it made), e.g.
+   * BEiT-3 fits its k-means visual tokenizer on training images.
+   */
+  prepare?(model: M, ctx: PrepareContext): void | Promise<void>;
+  /**
+   * Captions float32 [B, C, H, W] images in [0, 1] with the model's text decoder and the config's decoding settings
+   * (`mmzoo caption`, the `captioning` task); models without a decoder leave it out.
+   */
+  caption?(model: M, images: Tensor, tokenizer: TextTokenizer, cfg: C): string[];
+}
+
+/**
+ * Trainable parameter count per component of a built model ({@link ModelSpec.components}), in the components' order.
+ * @param components from `spec.components(cfg)`
+ */
+export function componentCounts(model: Module, components: Record<string, (paramName: string) => boolean>): Record<string, number> {
+  const params = [...model.trainableParameters()];
+  const out: Record<string, number> = {};
+  for (const [component, owns] of Object.entries(components)) {
+    out[component] = params.reduce((n, [name, v]) => (owns(name) ? n + v.size : n), 0);
+  }
+  return out;
+}
