@@ -132,5 +132,6 @@ function makeVariable(init: ParamInit, trainable: boolean): Variable {
 }
 
 function placeholder(name: string, init: ParamInit, trainable: boolean): Variable {
+  // the one cast of shape-only builds: layers keep their placeholders in Variable-typed fields, never read in that mode
   return new ParamPlaceholder(name, [...init.shape], init.dtype, trainable) as unknown as Variable;
 }
