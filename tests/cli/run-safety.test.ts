@@ -106,6 +106,32 @@ describe('one writer per run folder', () => {
   });
 });
 
+describe('stop requests are handled at the next step, not the next checkpoint', () => {
+  test.each(['SIGINT', 'SIGTERM'] as const)('%s at step 3 of 40 (checkpoints every 100) saves within a step or two and exits 130; the hint resumes it', async (signal) => {
+    const cfg = config(40);
+    const out = path.join(tmp, `stop-${signal}`);
+    let sent = false;
+    const child = spawn(process.execPath, [BIN, 'train', cfg, '--out', out, '--set', 'train.checkpointEvery=100'], { cwd: ROOT, env: ENV });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && /step 3\/40 /.test(stderr)) {
+        sent = true;
+        child.kill(signal);
+      }
+    });
+    child.stdout.resume();
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    const step = JSON.parse(fs.readFileSync(path.join(out, 'checkpoints', fs.readFileSync(path.join(out, 'checkpoints', 'latest'), 'utf8'), 'meta.json'), 'utf8')).step;
+    expect(step).toBeGreaterThanOrEqual(3);
+    expect(step).toBeLessThanOrEqual(5);
+    const hint = /Continue with: mmzoo train (.*)$/m.exec(stderr)![1];
+    expect(hint).toContain('--set train.checkpointEvery=100');
+    expect(mmzoo(['train', ...hint.split(' ')]).code).toBe(0);
+  });
+});
+
 describe('--overwrite and --resume lose nothing', () => {
   let done: string;
   let hashes: Record<string, string>;

@@ -2,7 +2,7 @@ import * as path from 'path';
 import { readFileSync, existsSync } from 'fs';
 import { WordTokenizer, componentCounts } from '@mmzoo/core';
 import {
-  initBackend, Experiment, acquireRunLock, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, runFolderState,
+  initBackend, Experiment, acquireRunLock, cleanUpAside, latestCheckpoint, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, runFolderState,
   TrainSummary, evaluateSession, openSession,
 } from '@mmzoo/train';
 import { getModel } from '../specs';
@@ -19,10 +19,12 @@ import { flatMetrics, renderTable } from './train';
  */
 export async function evalCommand(runDirArg: string, opts: { backend?: string }): Promise<number> {
   const runDir = path.resolve(runDirArg);
-  const state = runFolderState(runDir);
-  if (state === 'missing') throw new Error(`${runDirArg}: no such run folder`);
-  const lock = acquireRunLock(runDir, `mmzoo eval ${runDirArg}`, (w) => process.stderr.write(`${w}\n`));
+  if (runFolderState(path.dirname(runDir)) === 'missing') throw new Error(`${runDirArg}: no such run folder`);
+  const lock = acquireRunLock(runDir, `mmzoo eval ${runDirArg}`, (w) => process.stderr.write(`warning: ${w}\n`));
   try {
+    // a run that a killed --overwrite moved aside is put back first, as train does
+    for (const n of cleanUpAside(runDir, (d) => latestCheckpoint(d) !== undefined)) process.stderr.write(`warning: ${n}\n`);
+    if (runFolderState(runDir) === 'missing') throw new Error(`${runDirArg}: no such run folder`);
     return await evaluateRun(runDirArg, runDir, opts);
   } finally {
     lock.release();

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { SingleBar } from 'cli-progress';
 import { ConfigError, WordTokenizer, componentCounts, tf } from '@mmzoo/core';
 import {
-  initBackend, acquireRunLock, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint,
+  initBackend, acquireRunLock, loadCheckpoint, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint,
   latestCheckpoint, makeImageTextBatch, moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint,
   restoreAside, runFolderState, runTraining, buildTokenizer, assertFiniteCheckpoint, checkRunFolderPath,
   verifyCheckpoint, ImageTextBatch, CheckpointMeta, evaluateSession, openSession, prepareSession,
@@ -92,6 +92,9 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     });
     const { model, tokenizer, data } = session;
     if (!resumeDir) await prepareSession(session);
+    // the checkpoint's tensors must fit the model built from this config (a --force'd model change may not): checked
+    // by loading them now, before anything is written
+    else await loadCheckpoint(resumeDir, model.namedParameters());
 
     // the new run is known to start: only now is the folder written
     if (opts.overwrite && (existing || state === 'legacy')) {
@@ -110,12 +113,17 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     logger.info({ params: model.numParams(), towers, trainPairs: data.train.size, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters; ${data.train.size} training pairs`);
 
     let stop = false;
-    const onSigint = () => {
-      if (stop) process.exit(130);
+    const onSigint = (signal: NodeJS.Signals) => {
+      if (stop) {
+        logger.warn(`${signal} again: aborting without saving; the last checkpoint stays resumable`);
+        process.exit(130);
+      }
       stop = true;
-      logger.warn('interrupt: saving a checkpoint after this step (Ctrl-C again to abort without saving)');
+      logger.warn(`${signal === 'SIGTERM' ? 'SIGTERM' : 'interrupt'}: saving a checkpoint after this step (Ctrl-C again to abort without saving)`);
     };
+    // SIGTERM (timeout, docker stop, Slurm) stops as Ctrl-C does: a checkpoint first
     process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
     const t = cfg.train;
     const seed = cfg.data.seed ?? t.seed;
     const bar = process.stderr.isTTY ? new SingleBar({ format: 'train |{bar}| {value}/{total} steps | loss {loss} | {sps} samples/s | ETA {eta_formatted}', hideCursor: true }) : undefined;
@@ -161,10 +169,12 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     } finally {
       bar?.stop();
       process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
     }
     logger.info({ tensorsBefore: summary.tensorsBefore, tensorsAfter: summary.tensorsAfter }, `trained ${summary.stepsThisRun} steps in this process; tf tensors before/after: ${summary.tensorsBefore}/${summary.tensorsAfter}`);
     if (summary.interrupted) {
-      logger.warn(`interrupted at step ${summary.steps}; checkpoint saved. Continue with: mmzoo train ${configFile} --resume${opts.out ? ` --out ${opts.out}` : ''}`);
+      const again = [configFile, '--resume', ...(opts.out ? ['--out', opts.out] : []), ...(opts.set ?? []).flatMap((x) => ['--set', x])];
+      logger.warn(`interrupted at step ${summary.steps}; checkpoint saved. Continue with: mmzoo train ${again.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')}`);
       model.dispose();
       return 130;
     }

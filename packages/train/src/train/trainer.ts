@@ -284,6 +284,9 @@ export async function runTraining<B>(opts: TrainerOptions<B>): Promise<TrainSumm
         log(`stage '${plan.name}' (stages[${stageIndex}]): ${plan.steps} steps, objectives ${plan.active!.objectives.join(' + ')} on ${plan.active!.data}, ${plan.params.size} parameter tensors trained`, { step, stage: plan.name });
       }
       while (step < plan.start + plan.steps) {
+        // a step is synchronous: give signal handlers (Ctrl-C, SIGTERM) their turn before each one, or a stop request
+        // would wait for the next checkpoint's await
+        await new Promise((resolve) => setImmediate(resolve));
         if (opts.shouldStop?.()) {
           interrupted = true;
           break;
