@@ -2,28 +2,7 @@
  * One-line messages for file-system errors that reach the CLI (issue 14): `cannot write /x/results.json:
  * read-only file system (EROFS)` instead of Node's `EROFS: read-only file system, open '/x/results.json'`.
  */
-
-/** Plain reasons of the error codes a user can act on. */
-const REASONS: Record<string, string> = {
-  EISDIR: 'is a folder',
-  EEXIST: 'already exists',
-  ENOTDIR: 'a part of the path is a file, not a folder',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOENT: 'no such file or folder',
-  ENOTEMPTY: 'the folder is not empty',
-  EMFILE: 'too many open files',
-  ENFILE: 'too many open files in the system',
-  EBUSY: 'busy (in use by another process)',
-  ENAMETOOLONG: 'name too long',
-  ELOOP: 'too many symbolic links',
-  EXDEV: 'on another device',
-  EFBIG: 'file too large',
-  EIO: 'input/output error',
-};
+import { FS_ERROR_REASONS } from '@mmzoo/train';
 
 /** What the failed system call was doing, as a verb: `read`, `write`, `create`, `remove`, ... */
 function verbOf(syscall: string | undefined, code: string): string {
@@ -55,7 +34,8 @@ export function describeFsError(e: unknown): string | undefined {
   if (!e || typeof e !== 'object') return undefined;
   const err = e as { code?: unknown; syscall?: unknown; path?: unknown; dest?: unknown };
   if (typeof err.code !== 'string' || typeof err.path !== 'string' || !/^E[A-Z]+$/.test(err.code)) return undefined;
-  const reason = REASONS[err.code] ?? (e instanceof Error ? e.message.replace(/^E[A-Z]+: /, '').replace(/, \w+ '.*$/, '') : err.code);
+  const known = FS_ERROR_REASONS[err.code];
+  const reason = known ?? (e instanceof Error ? e.message.replace(/^E[A-Z]+: /, '').replace(/, \w+ '.*$/, '') : err.code);
   const verb = verbOf(typeof err.syscall === 'string' ? err.syscall : undefined, err.code);
   const target = typeof err.dest === 'string' ? `${err.path} to ${err.dest}` : err.path;
   return `cannot ${verb} ${target}: ${reason} (${err.code})`;

@@ -73,10 +73,11 @@ export type {
 export { writeFileAtomic, readSafetensorsFile, writeSafetensorsFile } from './run/files';
 export {
   saveCheckpoint, latestCheckpoint, resolveLatestCheckpoint, loadCheckpoint, readCheckpointMeta, loadWeightsFile,
-  verifyCheckpoint, assertFiniteTensors, assertFiniteCheckpoint, isCompleteCheckpoint, cleanUpCheckpointTemps,
+  verifyCheckpoint, assertFiniteTensors, isCompleteCheckpoint, cleanUpCheckpointTemps,
   CHECKPOINT_DIR,
 } from './run/checkpoint';
 export type { CheckpointMeta, CheckpointFileHash, LatestCheckpoint } from './run/checkpoint';
+export { FS_ERROR_REASONS, fsErrorReason, processAlive } from './run/fs-errors';
 export { acquireRunLock, lockPath, RunLockedError, LOCK_HEARTBEAT_SECONDS, LOCK_STALE_SECONDS } from './run/lock';
 export type { LockInfo, RunLock } from './run/lock';
 export {

@@ -6,7 +6,7 @@ import { ConfigError, WordTokenizer, componentCounts, tf } from '@mmzoo/core';
 import {
   initBackend, acquireRunLock, loadCheckpoint, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint,
   latestCheckpoint, makeImageTextBatch, moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint,
-  restoreAside, runFolderState, runTraining, buildTokenizer, assertFiniteCheckpoint, checkRunFolderPath,
+  restoreAside, runFolderState, runTraining, buildTokenizer, checkRunFolderPath,
   verifyCheckpoint, ImageTextBatch, CheckpointMeta, evaluateSession, openSession, prepareSession,
 } from '@mmzoo/train';
 import type { StageSummary } from '@mmzoo/train';
@@ -77,7 +77,6 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
       if (!resumeMeta.tokenizer) throw new Error(`${path.join(resumeDir, 'meta.json')}: has no tokenizer; it was not written by mmzoo train`);
       const note = verifyCheckpoint(resumeDir, resumeMeta);
       if (note) early.warn(`warning: ${note}`);
-      assertFiniteCheckpoint(resumeDir);
       const diffs = resumeDifferences(resumeMeta.config, cfg);
       if (diffs.length && !opts.force) {
         throw new ConfigError(`--resume: the config differs from the checkpoint's (${diffs.join('; ')}); pass --force to continue with the new values`);

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { Variable, fromTensor, loadStateDict, parseSafetensorsWithMetadata, RawTensor, serializeSafetensors } from '@mmzoo/core';
 import { writeFileAtomic } from './files';
 import { killPoint } from './test-hooks';
+import { fsErrorReason, processAlive } from './fs-errors';
 
 /** SHA-256 and size of one checkpoint file (meta.json `files`). */
 export interface CheckpointFileHash {
@@ -144,15 +145,7 @@ export async function cleanUpCheckpointTemps(runDir: string): Promise<string[]> 
     const m = TEMP_DIR.exec(n);
     if (!m) continue;
     const pid = Number(m[1]);
-    let alive = pid === process.pid;
-    if (!alive) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    }
+    const alive = pid === process.pid || processAlive(pid);
     if (alive) continue;
     await fsp.rm(path.join(root, n), { recursive: true, force: true });
     removed.push(path.join(root, n));
@@ -220,18 +213,8 @@ export async function saveCheckpoint(
     for (const old of all.slice(0, Math.max(0, all.length - (keep - 1)))) await fsp.rm(path.join(root, old), { recursive: true, force: true });
     return path.join(root, final);
   } catch (e) {
-    throw new Error(`cannot write checkpoint ${where} (${stage}): ${describeError(e)}`);
+    throw new Error(`cannot write checkpoint ${where} (${stage}): ${fsErrorReason(e)}`);
   }
-}
-
-function describeError(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  const reasons: Record<string, string> = {
-    ENOSPC: 'no space left on the device', EROFS: 'read-only file system', EACCES: 'permission denied', EPERM: 'operation not permitted',
-    ENOTDIR: 'a path component is a file, not a folder', EISDIR: 'a folder is in the way', EEXIST: 'it already exists', ENOENT: 'a folder on the path is missing',
-    EDQUOT: 'disk quota exceeded',
-  };
-  return err.code && reasons[err.code] ? `${reasons[err.code]} (${err.code})` : err.message.split('\n')[0];
 }
 
 /**
@@ -263,7 +246,7 @@ export function verifyCheckpoint(dir: string, meta: CheckpointMeta = readCheckpo
     try {
       bytes = readFileSync(file);
     } catch (e) {
-      throw new Error(`${file}: cannot read checkpoint file: ${describeError(e)}`);
+      throw new Error(`${file}: cannot read checkpoint file: ${fsErrorReason(e)}`);
     }
     const got = sha256(bytes);
     if (got !== want.sha256 || bytes.byteLength !== want.bytes) {
@@ -288,22 +271,6 @@ export function assertFiniteTensors(tensors: Map<string, RawTensor>, file: strin
 }
 
 /**
- * Checks, without loading anything into a model, that a checkpoint's weights (model.safetensors) are all finite:
- * what `--resume` checks before it writes anything into the run.
- * @throws Error naming the file and the first non-finite tensor, or the parse error of a malformed file
- */
-export function assertFiniteCheckpoint(dir: string): void {
-  const file = path.join(dir, 'model.safetensors');
-  let buf: Buffer;
-  try {
-    buf = readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read checkpoint file: ${describeError(e)}`);
-  }
-  assertFiniteTensors(parseSafetensorsWithMetadata(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file).tensors, file);
-}
-
-/**
  * Restores model weights and optimizer tensors from a checkpoint folder (strict: every name must match), after
  * checking each file's SHA-256 against meta.json and that every weight is finite. Nothing is assigned unless all
  * checks pass.
@@ -316,7 +283,7 @@ export async function loadCheckpoint(dir: string, model: Map<string, Variable>, 
   if (note) warn(note);
   const read = async (file: string) => {
     const buf = await fsp.readFile(file).catch((e) => {
-      throw new Error(`${file}: cannot read checkpoint file: ${describeError(e)}`);
+      throw new Error(`${file}: cannot read checkpoint file: ${fsErrorReason(e)}`);
     });
     return parseSafetensorsWithMetadata(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file).tensors;
   };

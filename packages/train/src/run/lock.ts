@@ -6,6 +6,7 @@ import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, wr
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
+import { processAlive } from './fs-errors';
 
 /** What a lock file holds (JSON). Its modification time is the heartbeat. */
 export interface LockInfo {
@@ -50,15 +51,6 @@ function readLock(file: string): { info?: LockInfo; ageSeconds: number } | undef
     info = undefined; // being written, or garbage: judged by its age alone
   }
   return { info, ageSeconds: (Date.now() - mtimeMs) / 1000 };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
