@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, WordTokenizer } from '@mmzoo/core';
+import { tf, WordTokenizer, batchTensors } from '@mmzoo/core';
 import {
   Experiment, ExperimentSchema, runTraining, makeImageTextBatch, buildTokenizer, ImageTextBatch, readCheckpointMeta,
   latestCheckpoint, openSession, prepareSession,
@@ -37,7 +37,7 @@ async function train(name: string, runDir: string, opts: { resume?: boolean; sto
   const summary = await runTraining<ImageTextBatch>({
     runDir, model, train: config.train, resume: opts.resume,
     makeBatch: (i) => makeImageTextBatch(data.train, session.tokenizer, i, 8, 16, 3),
-    disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+    disposeBatch: (b) => tf.dispose(batchTensors(b)),
     loss: (b) => model.trainingLoss(b),
     meta: { tokenizer: (session.tokenizer as WordTokenizer).toJSON() },
     shouldStop: () => opts.stopAfter !== undefined && steps >= opts.stopAfter,

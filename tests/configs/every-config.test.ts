@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
-import { tf, WordTokenizer } from '@mmzoo/core';
+import { tf, WordTokenizer, batchTensors } from '@mmzoo/core';
 import { initBackend, parseYaml, validate } from '@mmzoo/train';
 import { buildTokenizer, makeImageTextBatch, openSession, prepareSession, runTraining } from '@mmzoo/train';
 import type { ImageTextBatch } from '@mmzoo/train';
@@ -152,7 +152,7 @@ describe('every shipped config', () => {
       const summary = await runTraining<ImageTextBatch>({
         runDir: path.join(tmp, loaded.name), model, train: t, stages: cfg.stages,
         makeBatch: (i, stage) => makeImageTextBatch(data.train, tokenizer, i, stage?.batchSize ?? t.batchSize, session.contextLength, seed),
-        disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+        disposeBatch: (b) => tf.dispose(batchTensors(b)),
         loss: (b, stage) => model.trainingLoss(b, stage),
         meta: { config: cfg, tokenizer: (tokenizer as WordTokenizer).toJSON(), model: cfg.model.name },
       });

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, WordTokenizer } from '@mmzoo/core';
+import { tf, WordTokenizer, batchTensors } from '@mmzoo/core';
 import {
   Experiment, ExperimentSchema, StageConfig, runTraining, makeImageTextBatch, buildTokenizer, ImageTextBatch,
   readCheckpointMeta, latestCheckpoint, openSession, prepareSession,
@@ -52,7 +52,7 @@ async function train(runDir: string, opts: { resume?: boolean; stopAfter?: numbe
   const summary = await runTraining<ImageTextBatch>({
     runDir, model, train: config.train, resume: opts.resume, stages: config.stages as StageConfig[],
     makeBatch: (i, stage) => makeImageTextBatch(data.train, session.tokenizer, i, stage?.batchSize ?? 8, 16, 3),
-    disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+    disposeBatch: (b) => tf.dispose(batchTensors(b)),
     loss: (b, stage) => model.trainingLoss(b, stage),
     meta: { tokenizer: (session.tokenizer as WordTokenizer).toJSON() },
     shouldStop: () => opts.stopAfter !== undefined && steps >= opts.stopAfter,
@@ -140,7 +140,7 @@ describe('VLMo stagewise pre-training', () => {
     const run = (st: object[]) => runTraining<ImageTextBatch>({
       runDir: tmp(), model: session.model, train: bad.train, stages: st as StageConfig[],
       makeBatch: (i) => makeImageTextBatch(session.data.train, session.tokenizer, i, 8, 16, 3),
-      disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+      disposeBatch: (b) => tf.dispose(batchTensors(b)),
       loss: (b, stage) => session.model.trainingLoss(b, stage), meta: {},
     });
     const before = tf.memory().numTensors;

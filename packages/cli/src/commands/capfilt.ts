@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { ConfigError, WordTokenizer, manualSeed, tf } from '@mmzoo/core';
+import { ConfigError, WordTokenizer, manualSeed, batchTensors, tf } from '@mmzoo/core';
 import {
   Experiment, ImageSet, buildScenes, imageSetPairs, initBackend, noisySceneCaptions, parseYaml, resizeImageSet,
   selectImages, validate, EMBEDDED_FASHION_MNIST_ROOT, checkRunFolderPath, ensureRunFolder, markRunFolder,
@@ -109,7 +109,7 @@ export async function capfiltCommand(configFile: string, opts: CapFiltOptions): 
     const { texts, report } = runCapFilt({
       captioner, filter, modelConfig: modelCfg, tokenizer, images, noisy, cfg,
       finetuneBatch: (objective, index) => makeImageTextBatch(source, tokenizer, index, ft.batchSize, contextLength, ft.seed + (objective === 'filter' ? 1 : 0)),
-      disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+      disposeBatch: (b) => tf.dispose(batchTensors(b)),
       log: (msg) => logger.info(msg),
     });
 

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { SingleBar } from 'cli-progress';
-import { ConfigError, WordTokenizer, componentCounts, tf } from '@mmzoo/core';
+import { ConfigError, WordTokenizer, componentCounts, batchTensors, tf } from '@mmzoo/core';
 import {
   initBackend, acquireRunLock, loadCheckpoint, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint,
   latestCheckpoint, makeImageTextBatch, moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint,
@@ -136,7 +136,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
         runDir, model, train: t, resume: opts.resume, resumeFrom: resumeDir, stages: cfg.stages,
         // a stage's batches are pair batches of its batch size; its `data` says which side its objectives use
         makeBatch: (i, stage) => makeImageTextBatch(data.train, tokenizer, i, stage?.batchSize ?? t.batchSize, session.contextLength, seed),
-        disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+        disposeBatch: (b) => tf.dispose(batchTensors(b)),
         loss: (b, stage) => model.trainingLoss(b, stage),
         meta: { config: cfg, tokenizer: tokJson, model: cfg.model.name },
         evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: async () => flatMetrics(await evaluateSession(session)) } : undefined,

@@ -164,7 +164,7 @@ export function makeImageTextBatch(train: PairSource, tokenizer: TextTokenizer, 
     imageIds[j] = train.imageId(i);
   });
   const enc = tokenizer.encodeBatch(captions, contextLength);
-  return { images: tf.tensor4d(pixels, [batchSize, c, h, w]), ids: tf.tensor2d(enc.ids, enc.shape, 'int32'), imageIds, index, seed };
+  return { image: tf.tensor4d(pixels, [batchSize, c, h, w]), text: tf.tensor2d(enc.ids, enc.shape, 'int32'), imageIds, index, seed };
 }
 
 /** Metrics of {@link evaluateDualEncoder}. */
