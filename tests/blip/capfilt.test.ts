@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   Experiment, ExperimentSchema, buildScenes, noisySceneCaptions, filterPrecisionRecall, EMBEDDED_FASHION_MNIST_ROOT,
-  ImageTextBatch, buildTokenizer, decodeImage, loadFashionMnist, makeImageTextBatch, readCaptionsJsonl, runTraining,
+  ImageTextBatch, saveTokenizer, decodeImage, loadFashionMnist, makeImageTextBatch, readCaptionsJsonl, runTraining,
   openSession,
 } from '@mmzoo/train';
 import { BlipBatch, buildBlip } from '@mmzoo/blip';
@@ -36,13 +36,13 @@ describe('mmzoo capfilt', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmzoo-capfilt-'));
     runDir = path.join(tmp, 'run');
     const spec = getModel('blip');
-    const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, (d) => buildTokenizer(d.train, 5));
+    const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) });
     await runTraining<ImageTextBatch>({
       runDir, model: session.model, train: config.train,
       makeBatch: (i) => makeImageTextBatch(session.data.train, session.tokenizer, i, 8, 16, 5),
       disposeBatch: (b) => tf.dispose(batchTensors(b)),
       loss: (b) => session.model.trainingLoss(b),
-      meta: { config: session.config, tokenizer: (session.tokenizer as WordTokenizer).toJSON(), model: 'blip' },
+      meta: { config: session.config, tokenizer: saveTokenizer(session.tokenizer), model: 'blip' },
     });
     session.model.dispose();
   }, 300000);

@@ -1,6 +1,7 @@
 import { tf } from '../../../packages/core/src/tf';
 import { DataSchema } from '../../../packages/train/src/config/experiment';
-import { buildTokenizer, loadImageTextData, makeImageTextBatch, scenePairs } from '../../../packages/train/src/data/image-text';
+import { loadImageTextData, makeImageTextBatch, scenePairs } from '../../../packages/train/src/data/image-text';
+import { buildTokenizer } from '../../../packages/train/src/tokenizers/build';
 
 // data.scenes.twins through the loader and the batch maker: twins have distinct image ids and share batches.
 

@@ -1,4 +1,4 @@
-import { Rng, WordTokenizer, TextTokenizer, tf, Tensor } from '@mmzoo/core';
+import { Rng, TextTokenizer, tf } from '@mmzoo/core';
 import type { ImageTextBatch } from '@mmzoo/core';
 import { ImageSet } from './types';
 import { captionFor } from './captions';
@@ -135,16 +135,6 @@ export function scenePairs(scenes: SceneSet, height: number, width: number, idOf
 function sliceSet(set: ImageSet, n: number): ImageSet {
   const per = set.channels * set.height * set.width;
   return { ...set, count: n, images: set.images.slice(0, n * per), labels: set.labels?.slice(0, n) };
-}
-
-/**
- * Builds the word tokenizer from the training captions: one caption per training sample (the same draws the
- * first epoch makes) so the vocabulary is a deterministic function of the data and seed.
- */
-export function buildTokenizer(train: PairSource, seed: number): WordTokenizer {
-  const captions: string[] = [];
-  for (let i = 0; i < train.size; i++) captions.push(train.caption(i, new Rng(seed).fork(`caption-${i}`)));
-  return WordTokenizer.fromCaptions(captions);
 }
 
 /**
