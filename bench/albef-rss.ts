@@ -165,14 +165,14 @@ export function benchAlbefRss(
     const imageIds = new Int32Array(batchSize);
     for (let i = 0; i < batchSize; i++) imageIds[i] = (index * batchSize + i) % DATASET;
     const batch: AlbefBatch = {
-      images: tf.tensor4d(data.pixels.slice(), [batchSize, channels, size, size]), ids: tf.tensor2d(data.ids.slice(), [batchSize, bert.maxPositions], 'int32'),
+      image: tf.tensor4d(data.pixels.slice(), [batchSize, channels, size, size]), text: tf.tensor2d(data.ids.slice(), [batchSize, bert.maxPositions], 'int32'),
       imageIds, index, seed: 7,
     };
     let r;
     try {
       r = trainStep(model, optimizer, [batch], (b) => model.trainingLoss(b), 1e-3, 1.0);
     } finally {
-      tf.dispose([batch.images, batch.ids]);
+      tf.dispose([batch.image, batch.text]);
     }
     if (step === 1) firstLoss = r.loss;
     lastLoss = r.loss;

@@ -22,8 +22,8 @@ function batch(index: number): AlbefBatch {
   }
   const px = Float32Array.from({ length: B * 256 }, () => rng.next());
   return {
-    images: tf.tensor4d(px, [B, 1, 16, 16]), ids: tf.tensor2d(ids, [B, L], 'int32'),
-    imageIds: Array.from({ length: B }, (_, i) => (B * index + i) % 37), index, seed: 42,
+    image: tf.tensor4d(px, [B, 1, 16, 16]), text: tf.tensor2d(ids, [B, L], 'int32'),
+    imageIds: Int32Array.from({ length: B }, (_, i) => (B * index + i) % 37), index, seed: 42,
   };
 }
 
@@ -48,7 +48,7 @@ describeNative(`ALBEF training memory on the native backend${SKIP_NOTE}`, () => 
       try {
         trainStep(model, opt, [b], (x) => model.trainingLoss(x), 1e-3, 1);
       } finally {
-        tf.dispose([b.images, b.ids]);
+        tf.dispose([b.image, b.text]);
       }
     };
     // warm-up: step 0 has alpha 0 (no MLM distillation), step 1 the first distilled step

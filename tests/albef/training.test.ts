@@ -29,12 +29,12 @@ function batch(index: number, b = 4, imageIds?: number[]): AlbefBatch {
   }
   const px = Float32Array.from({ length: b * 256 }, () => rng.next());
   return {
-    images: tf.tensor4d(px, [b, 1, 16, 16]), ids: tf.tensor2d(ids, [b, 10], 'int32'),
-    imageIds: imageIds ?? Array.from({ length: b }, (_, i) => 10 * index + i), index, seed: 42,
+    image: tf.tensor4d(px, [b, 1, 16, 16]), text: tf.tensor2d(ids, [b, 10], 'int32'),
+    imageIds: Int32Array.from(imageIds ?? Array.from({ length: b }, (_, i) => 10 * index + i)), index, seed: 42,
   };
 }
 
-const dispose = (b: AlbefBatch) => tf.dispose([b.images, b.ids]);
+const dispose = (b: AlbefBatch) => tf.dispose([b.image, b.text]);
 
 function momentumNames(model: ALBEF): string[] {
   return [...model.namedParameters().keys()].filter((n) => /_m\./.test(n));
@@ -97,7 +97,7 @@ describe('ALBEF training behaviour (cpu)', () => {
     for (const [b, ids] of [[1, [5]], [3, [7, 7, 7]]] as [number, number[]][]) {
       const x = batch(0, b, ids);
       tf.tidy(() => {
-        const out = model.step({ images: x.images, ids: x.ids, imageIds: ids, alpha: 0.4, rng: new Rng(0) });
+        const out = model.step({ images: x.image, ids: x.text, imageIds: ids, alpha: 0.4, rng: new Rng(0) });
         expect(Array.from(out.itm.negImageForText)).toEqual(new Array(b).fill(-1));
         expect(Array.from(out.itm.negTextForImage)).toEqual(new Array(b).fill(-1));
         expect(Array.from(out.itm.labels.dataSync())).toEqual(new Array(b).fill(1));

@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, WordTokenizer } from '@mmzoo/core';
+import { tf, WordTokenizer, batchTensors } from '@mmzoo/core';
 import {
-  Experiment, ExperimentSchema, runTraining, makeImageTextBatch, buildTokenizer, ImageTextBatch, readCheckpointMeta,
+  Experiment, ExperimentSchema, runTraining, makeImageTextBatch, saveTokenizer, loadSavedTokenizer, ImageTextBatch, readCheckpointMeta,
   latestCheckpoint, openSession, prepareSession,
 } from '@mmzoo/train';
 import { getModel } from '../../packages/cli/src/specs';
@@ -30,16 +30,16 @@ async function train(name: string, runDir: string, opts: { resume?: boolean; sto
     eval: { zeroShot: false, retrievalGallery: 0 },
   }) as Experiment<any>;
   const spec = getModel(name);
-  const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, (d) => tokenizer ?? buildTokenizer(d.train, 3));
+  const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, tokenizer && { text: saveTokenizer(tokenizer) });
   const { model, data } = session;
   if (!opts.resume) await prepareSession(session);
   let steps = 0;
   const summary = await runTraining<ImageTextBatch>({
     runDir, model, train: config.train, resume: opts.resume,
     makeBatch: (i) => makeImageTextBatch(data.train, session.tokenizer, i, 8, 16, 3),
-    disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+    disposeBatch: (b) => tf.dispose(batchTensors(b)),
     loss: (b) => model.trainingLoss(b),
-    meta: { tokenizer: (session.tokenizer as WordTokenizer).toJSON() },
+    meta: { tokenizer: saveTokenizer(session.tokenizer) },
     shouldStop: () => opts.stopAfter !== undefined && steps >= opts.stopAfter,
     onStep: () => void steps++,
   });
@@ -63,7 +63,7 @@ describe.each(['vlmo', 'beit3'])('%s resume', (name) => {
     expect(straight.summary.tensorsAfter).toBe(straight.summary.tensorsBefore);
     const dir = tmp();
     await train(name, dir, { stopAfter: 2 });
-    const tok = WordTokenizer.fromJSON(readCheckpointMeta(latestCheckpoint(dir)!).tokenizer as object);
+    const tok = loadSavedTokenizer(readCheckpointMeta(latestCheckpoint(dir)!).tokenizer, 'meta.json') as WordTokenizer;
     const resumed = await train(name, dir, { resume: true }, tok);
     expect(resumed.summary.stepsThisRun).toBe(2);
     expect(resumed.summary.history.map((h) => h.loss)).toEqual(straight.summary.history.map((h) => h.loss));

@@ -18,7 +18,7 @@ describe('BEiT-3 stages: masked data modeling, then retrieval fine-tuning', () =
   test('a stage runs only its objectives, with the same masks as the joint objective', () => {
     const model = tiny();
     const b = batch(3);
-    fitTokenizer(model, b.images);
+    fitTokenizer(model, b.image);
     const parts = (stage?: { objectives: string[]; data: 'pairs' | 'texts' }) =>
       tf.tidy(() => Object.fromEntries(Object.entries(model.trainingLoss(b, stage).parts).map(([k, v]) => [k, v.dataSync()[0]])));
     const joint = parts();
@@ -28,7 +28,7 @@ describe('BEiT-3 stages: masked data modeling, then retrieval fine-tuning', () =
     expect(parts({ objectives: ['mlm'], data: 'texts' })).toEqual({ mlm: joint.mlm });
     expect(() => model.trainingLoss(b, { objectives: ['itc'], data: 'texts' })).toThrow("BEiT3: objective 'itc' cannot run on texts data");
     expect(() => model.trainingLoss(b, { objectives: ['mdm'], data: 'pairs' })).toThrow("BEiT3: no objective 'mdm' (available: mim, mlm, vlm, itc)");
-    tf.dispose([b.images, b.ids]);
+    tf.dispose([b.image, b.text]);
     model.dispose();
   });
 
@@ -46,7 +46,7 @@ describe('BEiT-3 stages: masked data modeling, then retrieval fine-tuning', () =
     expect(changed.sort()).toEqual(names.slice().sort());
     expect([...all.keys()].filter((n) => !names.includes(n)).sort()).toEqual(['mim_head.bias', 'mim_head.weight', 'mlm_head.bias', 'mlm_head.weight', 'vision_embed.mask_token']);
     opt.dispose();
-    tf.dispose([b.images, b.ids]);
+    tf.dispose([b.image, b.text]);
     model.dispose();
   });
 });

@@ -20,7 +20,7 @@ describe('BEiT-3 masked data modeling objective', () => {
     const model = tiny();
     const b0 = batch(0);
     expect(() => model.trainingLoss(b0)).toThrow(/not been fitted/);
-    fitTokenizer(model, b0.images);
+    fitTokenizer(model, b0.image);
     const parts = tf.tidy(() => Object.fromEntries(Object.entries(model.trainingLoss(b0).parts).map(([k, v]) => [k, v.dataSync()[0]])));
     expect(Object.keys(parts).sort()).toEqual(['itc', 'mim', 'mlm', 'vlm']);
     for (const v of Object.values(parts)) expect(Number.isFinite(v)).toBe(true);
@@ -36,7 +36,7 @@ describe('BEiT-3 masked data modeling objective', () => {
     expect(Array.from(model.visualTokenizer!.codebook.dataSync())).toEqual(Array.from(codebook));
     expect([...model.namedParameters().keys()]).toContain('visual_tokenizer.codebook');
     opt.dispose();
-    tf.dispose([b0.images, b0.ids, b1.images, b1.ids]);
+    tf.dispose([b0.image, b0.text, b1.image, b1.text]);
     model.dispose();
   });
 
@@ -54,11 +54,11 @@ describe('BEiT-3 masked data modeling objective', () => {
       const { grads } = tf.variableGrads(() => model.forward(inputs).encoderOut.square().mean() as tf.Scalar, [...model.trainableParameters().values()]);
       return grads[v.name] ? grads[v.name].abs().max().dataSync()[0] : 0;
     });
-    expect(vlGrad({ images: b.images, ids: b.ids })).toBeGreaterThan(0);
-    expect(vlGrad({ images: b.images })).toBe(0);
-    expect(vlGrad({ ids: b.ids })).toBe(0);
+    expect(vlGrad({ images: b.image, ids: b.text })).toBeGreaterThan(0);
+    expect(vlGrad({ images: b.image })).toBe(0);
+    expect(vlGrad({ ids: b.text })).toBe(0);
     expect(() => buildBeit3({ name: 'beit3', vision: { imageSize: 16, patchSize: 4 }, text: { contextLength: 8, vocabSize: 30 }, width: 16, layers: 2, numHeads: 2, vlLayers: 1 })).toThrow(/layout 'paper'/);
-    tf.dispose([b.images, b.ids]);
+    tf.dispose([b.image, b.text]);
     model.dispose();
   });
 

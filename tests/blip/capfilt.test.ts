@@ -3,12 +3,12 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   Experiment, ExperimentSchema, buildScenes, noisySceneCaptions, filterPrecisionRecall, EMBEDDED_FASHION_MNIST_ROOT,
-  ImageTextBatch, buildTokenizer, decodeImage, loadFashionMnist, makeImageTextBatch, readCaptionsJsonl, runTraining,
+  ImageTextBatch, saveTokenizer, decodeImage, loadFashionMnist, makeImageTextBatch, readCaptionsJsonl, runTraining,
   openSession,
 } from '@mmzoo/train';
 import { BlipBatch, buildBlip } from '@mmzoo/blip';
 import { CapFiltConfigSchema, capfiltTrainable, finetuneBlip } from '@mmzoo/blip/capfilt';
-import { Rng, manualSeed, tf, WordTokenizer } from '@mmzoo/core';
+import { Rng, manualSeed, tf, WordTokenizer, batchTensors } from '@mmzoo/core';
 import { getModel } from '../../packages/cli/src/specs';
 import { capfiltCommand, loadCapFiltConfig } from '../../packages/cli/src/commands/capfilt';
 import { useBackend } from '../helpers/fixtures';
@@ -36,13 +36,13 @@ describe('mmzoo capfilt', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmzoo-capfilt-'));
     runDir = path.join(tmp, 'run');
     const spec = getModel('blip');
-    const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, (d) => buildTokenizer(d.train, 5));
+    const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) });
     await runTraining<ImageTextBatch>({
       runDir, model: session.model, train: config.train,
       makeBatch: (i) => makeImageTextBatch(session.data.train, session.tokenizer, i, 8, 16, 5),
-      disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+      disposeBatch: (b) => tf.dispose(batchTensors(b)),
       loss: (b) => session.model.trainingLoss(b),
-      meta: { config: session.config, tokenizer: (session.tokenizer as WordTokenizer).toJSON(), model: 'blip' },
+      meta: { config: session.config, tokenizer: saveTokenizer(session.tokenizer), model: 'blip' },
     });
     session.model.dispose();
   }, 300000);
@@ -153,8 +153,8 @@ describe('CapFilt fine-tuning objectives', () => {
       ids[r * 8 + 5] = 3;
     }
     return {
-      images: tf.tensor4d(Float32Array.from({ length: 4 * 256 }, () => rng.next()), [4, 1, 16, 16]), ids: tf.tensor2d(ids, [4, 8], 'int32'),
-      imageIds: [0, 1, 2, 3], index: 0, seed: 1,
+      image: tf.tensor4d(Float32Array.from({ length: 4 * 256 }, () => rng.next()), [4, 1, 16, 16]), text: tf.tensor2d(ids, [4, 8], 'int32'),
+      imageIds: Int32Array.from([0, 1, 2, 3]), index: 0, seed: 1,
     };
   }
 
@@ -167,7 +167,7 @@ describe('CapFilt fine-tuning objectives', () => {
         text: { contextLength: 8, vocabSize: 25, width: 16, layers: 1, numHeads: 2 },
       });
       const before = new Map([...model.trainableParameters()].map(([n, v]) => [n, Array.from(v.dataSync())]));
-      const summary = finetuneBlip(model, objective, { steps: 1, lr: 1e-2, warmupSteps: 0, weightDecay: 0.05, gradClipNorm: 5 }, batch, (b) => tf.dispose([b.images, b.ids]));
+      const summary = finetuneBlip(model, objective, { steps: 1, lr: 1e-2, warmupSteps: 0, weightDecay: 0.05, gradClipNorm: 5 }, batch, (b) => tf.dispose([b.image, b.text]));
       expect(Object.keys(summary.last!)).toEqual(objective === 'captioner' ? ['lm', 'lmNll'] : ['itc', 'itm']);
       const changed = new Set([...model.trainableParameters()].filter(([n, v]) => Array.from(v.dataSync()).some((x, i) => x !== before.get(n)![i])).map(([n]) => n));
       const trained = new Set(capfiltTrainable(model, objective).keys());

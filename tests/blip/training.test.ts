@@ -25,12 +25,12 @@ function batch(index: number, b = 4, imageIds?: number[]): BlipBatch {
     ids[r * 10 + len + 1] = 3;
   }
   return {
-    images: tf.tensor4d(Float32Array.from({ length: b * 256 }, () => rng.next()), [b, 1, 16, 16]), ids: tf.tensor2d(ids, [b, 10], 'int32'),
-    imageIds: imageIds ?? Array.from({ length: b }, (_, i) => 10 * index + i), index, seed: 7,
+    image: tf.tensor4d(Float32Array.from({ length: b * 256 }, () => rng.next()), [b, 1, 16, 16]), text: tf.tensor2d(ids, [b, 10], 'int32'),
+    imageIds: Int32Array.from(imageIds ?? Array.from({ length: b }, (_, i) => 10 * index + i)), index, seed: 7,
   };
 }
 
-const dispose = (b: BlipBatch) => tf.dispose([b.images, b.ids]);
+const dispose = (b: BlipBatch) => tf.dispose([b.image, b.text]);
 
 describe('BLIP training behaviour (cpu)', () => {
   beforeAll(async () => {
@@ -67,7 +67,7 @@ describe('BLIP training behaviour (cpu)', () => {
     for (const [b, ids] of [[1, [5]], [3, [9, 9, 9]]] as [number, number[]][]) {
       const x = batch(0, b, ids);
       tf.tidy(() => {
-        const out = model.step({ images: x.images, ids: x.ids, imageIds: ids, alpha: 0.4, rng: new Rng(0) });
+        const out = model.step({ images: x.image, ids: x.text, imageIds: ids, alpha: 0.4, rng: new Rng(0) });
         expect(Array.from(out.itm.labels.dataSync())).toEqual(new Array(b).fill(1));
         for (const t of Object.values(out.parts)) expect(Number.isFinite(t.dataSync()[0])).toBe(true);
       });

@@ -296,6 +296,12 @@ const CASES: Case[] = [
   { name: 'eval of a checkpoint whose meta.json has no config', setup: (d) => legacyRun(d, [], (run) => editMeta(run, (m) => { delete m.config; })), code: 1, message: /step-000004\/meta\.json: has no config; cannot rebuild the model/ },
   { name: 'eval of a checkpoint with a flipped bit', setup: (d) => legacyRun(d, [], (run) => { addHashes(run); flipBit(path.join(run, 'checkpoints/step-000004/model.safetensors')); }), code: 1, message: /model\.safetensors: checksum mismatch/ },
   { name: 'eval of a checkpoint with infinite weights', setup: (d) => legacyRun(d, [], (run) => nanWeights(run, Infinity)), code: 1, message: /holds an infinite value \(element 0 of \d+\); refusing non-finite weights/ },
+  // --- tokenizers and the run contract
+  { name: 'a tokenizer for an input the model does not take', setup: (d) => trainCase(d, `${TINY}tokenizers:\n  lm: { kind: word }\n`), code: 2, message: /config\.yaml:\d+:\d+: tokenizers\.lm: model 'clip' has no 'lm' input to tokenize \(it takes text\)$/ },
+  { name: 'tokenizer: and tokenizers: together', setup: (d) => trainCase(d, `${TINY}tokenizer: { kind: word }\ntokenizers:\n  text: { kind: word }\n`), code: 2, message: /tokenizer: give either tokenizer: \(the text tokenizer\) or tokenizers: \(one per input\), not both/ },
+  { name: 'an unknown tokenizer kind', setup: (d) => trainCase(d, `${TINY}tokenizer: { kind: bpe }\n`), code: 2, message: at('tokenizer.kind') },
+  { name: 'an hf tokenizer file that does not exist', setup: (d) => trainCase(d, `${TINY}tokenizer: { kind: hf, file: missing/tokenizer.json }\n`), code: 1, message: /tokenizers\.text\.file: cannot read .*missing\/tokenizer\.json: no such file$/ },
+  { name: 'an hf tokenizer file that is not JSON', setup: (d) => { write(d, 'tok.json', '{ not json'); return trainCase(d, `${TINY}tokenizer: { kind: hf, file: tok.json }\n`); }, code: 1, message: /tokenizers\.text\.file: .*tok\.json is not valid JSON: / },
   // --- batch sizes against the training set (known once the data is loaded)
   { name: 'train.batchSize larger than the training set (fmnist)', setup: (d) => trainCase(d, TINY.replace('trainLimit: 256\n  scenes: { train: 32 }', 'trainLimit: 8')), code: 2, message: /config\.yaml:\d+:\d+: train\.batchSize: 16 is larger than the training set \(8 pairs\)/ },
   { name: 'train.batchSize larger than the training set (--set)', setup: (d) => setCase(d, ['train.batchSize=1000']), code: 2, message: /^--set train\.batchSize=1000: train\.batchSize: 1000 is larger than the training set \(288 pairs\)/ },

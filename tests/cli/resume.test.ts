@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, WordTokenizer } from '@mmzoo/core';
+import { tf, WordTokenizer, batchTensors } from '@mmzoo/core';
 import {
-  Experiment, ExperimentSchema, runTraining, makeImageTextBatch, buildTokenizer, ImageTextBatch, readCheckpointMeta,
+  Experiment, ExperimentSchema, runTraining, makeImageTextBatch, saveTokenizer, loadSavedTokenizer, ImageTextBatch, readCheckpointMeta,
   latestCheckpoint, openSession,
 } from '@mmzoo/train';
 import { getModel } from '../../packages/cli/src/specs';
@@ -24,15 +24,15 @@ const config = ExperimentSchema.parse({
 const spec = getModel('clip');
 
 async function train(runDir: string, opts: { resume?: boolean; stopAfter?: number }, tokenizer?: WordTokenizer) {
-  const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, (d) => tokenizer ?? buildTokenizer(d.train, 3));
+  const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, tokenizer && { text: saveTokenizer(tokenizer) });
   const { model, data } = session;
   let steps = 0;
   const summary = await runTraining<ImageTextBatch>({
     runDir, model, train: config.train, resume: opts.resume,
     makeBatch: (i) => makeImageTextBatch(data.train, session.tokenizer, i, 8, 16, 3),
-    disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+    disposeBatch: (b) => tf.dispose(batchTensors(b)),
     loss: (b) => model.trainingLoss(b),
-    meta: { tokenizer: (session.tokenizer as WordTokenizer).toJSON() },
+    meta: { tokenizer: saveTokenizer(session.tokenizer) },
     shouldStop: () => opts.stopAfter !== undefined && steps >= opts.stopAfter,
     onStep: () => void steps++,
   });
@@ -57,7 +57,7 @@ describe('trainer resume', () => {
     const first = await train(dir, { stopAfter: 3 });
     expect(first.summary.interrupted).toBe(true);
     expect(readCheckpointMeta(latestCheckpoint(dir)!).step).toBe(3);
-    const resumed = await train(dir, { resume: true }, WordTokenizer.fromJSON(readCheckpointMeta(latestCheckpoint(dir)!).tokenizer as object));
+    const resumed = await train(dir, { resume: true }, loadSavedTokenizer(readCheckpointMeta(latestCheckpoint(dir)!).tokenizer, 'meta.json') as WordTokenizer);
     expect(resumed.summary.steps).toBe(6);
     expect(resumed.summary.stepsThisRun).toBe(3);
     expect(resumed.summary.history.map((h) => h.loss)).toEqual(straight.summary.history.map((h) => h.loss));

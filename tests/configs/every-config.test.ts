@@ -2,9 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
-import { tf, WordTokenizer } from '@mmzoo/core';
 import { initBackend, parseYaml, validate } from '@mmzoo/train';
-import { buildTokenizer, makeImageTextBatch, openSession, prepareSession, runTraining } from '@mmzoo/train';
+import { openSession, prepareSession, runTraining, sessionTraining } from '@mmzoo/train';
 import type { ImageTextBatch } from '@mmzoo/train';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 import { listConfigFiles } from '../../packages/cli/src/commands/configs';
@@ -142,19 +141,14 @@ describe('every shipped config', () => {
     const cfg = loaded.config;
     // `mmzoo info` (the validation tests above) selects cpu; training runs on the backend `mmzoo train` would use
     await initBackend(backend);
-    const seed = cfg.data.seed ?? cfg.train.seed;
-    // as `mmzoo train` (commands/train.ts): the session (data, tokenizer, seeded build), prepare, then the trainer
-    const session = await openSession(loaded.spec, cfg, (data) => buildTokenizer(data.train, seed));
-    const { model, tokenizer, data } = session;
+    // as `mmzoo train` (commands/train.ts): the session (data, tokenizers, seeded build), prepare, then the trainer
+    // with the session's batches, objective and checkpoint meta
+    const session = await openSession(loaded.spec, cfg);
+    const { model } = session;
     try {
       await prepareSession(session);
-      const t = cfg.train;
       const summary = await runTraining<ImageTextBatch>({
-        runDir: path.join(tmp, loaded.name), model, train: t, stages: cfg.stages,
-        makeBatch: (i, stage) => makeImageTextBatch(data.train, tokenizer, i, stage?.batchSize ?? t.batchSize, session.contextLength, seed),
-        disposeBatch: (b) => tf.dispose([b.images, b.ids]),
-        loss: (b, stage) => model.trainingLoss(b, stage),
-        meta: { config: cfg, tokenizer: (tokenizer as WordTokenizer).toJSON(), model: cfg.model.name },
+        runDir: path.join(tmp, loaded.name), model, train: cfg.train, stages: cfg.stages, ...sessionTraining(session),
       });
       expect(summary.steps).toBe(cfg.stages ? cfg.stages.length : 1);
       expect(Number.isFinite(summary.initialLoss)).toBe(true);

@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, WordTokenizer } from '@mmzoo/core';
+import { tf, WordTokenizer, batchTensors } from '@mmzoo/core';
 import {
-  Experiment, ExperimentSchema, StageConfig, runTraining, makeImageTextBatch, buildTokenizer, ImageTextBatch,
+  Experiment, ExperimentSchema, StageConfig, runTraining, makeImageTextBatch, saveTokenizer, loadSavedTokenizer, ImageTextBatch,
   readCheckpointMeta, latestCheckpoint, openSession, prepareSession,
 } from '@mmzoo/train';
 import { loadExperiment } from '../../packages/cli/src/experiment';
@@ -44,7 +44,7 @@ const snapshot = (m: Map<string, tf.Variable>): Snapshot => new Map([...m].map((
 
 async function train(runDir: string, opts: { resume?: boolean; stopAfter?: number } = {}, tokenizer?: WordTokenizer) {
   const spec = getModel('vlmo');
-  const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, (d) => tokenizer ?? buildTokenizer(d.train, 3));
+  const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, tokenizer && { text: saveTokenizer(tokenizer) });
   const { model, data } = session;
   if (!opts.resume) await prepareSession(session);
   let steps = 0;
@@ -52,9 +52,9 @@ async function train(runDir: string, opts: { resume?: boolean; stopAfter?: numbe
   const summary = await runTraining<ImageTextBatch>({
     runDir, model, train: config.train, resume: opts.resume, stages: config.stages as StageConfig[],
     makeBatch: (i, stage) => makeImageTextBatch(data.train, session.tokenizer, i, stage?.batchSize ?? 8, 16, 3),
-    disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+    disposeBatch: (b) => tf.dispose(batchTensors(b)),
     loss: (b, stage) => model.trainingLoss(b, stage),
-    meta: { tokenizer: (session.tokenizer as WordTokenizer).toJSON() },
+    meta: { tokenizer: saveTokenizer(session.tokenizer) },
     shouldStop: () => opts.stopAfter !== undefined && steps >= opts.stopAfter,
     onStep: (step) => {
       steps++;
@@ -124,7 +124,7 @@ describe('VLMo stagewise pre-training', () => {
     const meta = readCheckpointMeta(latestCheckpoint(dir)!);
     expect(meta.step).toBe(3);
     expect(meta.stage).toEqual({ index: 1, name: 'text-mlm', step: 1 });
-    const resumed = await train(dir, { resume: true }, WordTokenizer.fromJSON(meta.tokenizer as object));
+    const resumed = await train(dir, { resume: true }, loadSavedTokenizer(meta.tokenizer, 'meta.json') as WordTokenizer);
     expect(resumed.summary.stepsThisRun).toBe(4);
     expect(resumed.summary.history.map((h) => [h.stage, h.loss, h.lr])).toEqual(straight.summary.history.map((h) => [h.stage, h.loss, h.lr]));
     const end = straight.atStep.get(7)!;
@@ -135,12 +135,12 @@ describe('VLMo stagewise pre-training', () => {
   test('a parameter that gets no gradient from its stage is named; so is a pattern that matches nothing', async () => {
     const bad = { ...config, stages: [{ ...stages[0], trainable: undefined, frozen: [] }] , train: { ...config.train, steps: 2 } } as Experiment<any>;
     const spec = getModel('vlmo');
-    const session = await openSession(spec, { ...bad, model: spec.schema.parse(bad.model) }, (d) => buildTokenizer(d.train, 3));
+    const session = await openSession(spec, { ...bad, model: spec.schema.parse(bad.model) });
     await prepareSession(session);
     const run = (st: object[]) => runTraining<ImageTextBatch>({
       runDir: tmp(), model: session.model, train: bad.train, stages: st as StageConfig[],
       makeBatch: (i) => makeImageTextBatch(session.data.train, session.tokenizer, i, 8, 16, 3),
-      disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+      disposeBatch: (b) => tf.dispose(batchTensors(b)),
       loss: (b, stage) => session.model.trainingLoss(b, stage), meta: {},
     });
     const before = tf.memory().numTensors;

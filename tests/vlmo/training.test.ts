@@ -44,7 +44,7 @@ describe('VLMo training objective (ITC + ITM with hard negatives + MLM, one step
     expect(Number.isFinite(r.loss)).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
     opt.dispose();
-    tf.dispose([b0.images, b0.ids, b1.images, b1.ids]);
+    tf.dispose([b0.image, b0.text, b1.image, b1.text]);
     model.dispose();
   });
 
@@ -60,7 +60,7 @@ describe('VLMo training objective (ITC + ITM with hard negatives + MLM, one step
       // the loss, computed independently: -mean log softmax(logits)[label] of each pair run alone in fusion mode
       let nll = 0;
       for (let k = 0; k < pairs.labels.length; k++) {
-        const logits = tf.tidy(() => model.infer(b.images.slice([pairs.imageIndex[k], 0, 0, 0], [1, -1, -1, -1]), b.ids.slice([pairs.textIndex[k], 0], [1, -1])).itmLogits.dataSync());
+        const logits = tf.tidy(() => model.infer(b.image.slice([pairs.imageIndex[k], 0, 0, 0], [1, -1, -1, -1]), b.text.slice([pairs.textIndex[k], 0], [1, -1])).itmLogits.dataSync());
         const m = Math.max(logits[0], logits[1]);
         nll -= logits[pairs.labels[k]] - m - Math.log(Math.exp(logits[0] - m) + Math.exp(logits[1] - m));
       }
@@ -68,14 +68,14 @@ describe('VLMo training objective (ITC + ITM with hard negatives + MLM, one step
     };
     const exact = expected(0, 1);
     expect(exact.count).toBe(18);
-    const loss = tf.tidy(() => model.itmLoss(b.images, b.ids, sims, new Rng(1), imageIds).dataSync()[0]);
+    const loss = tf.tidy(() => model.itmLoss(b.image, b.text, sims, new Rng(1), imageIds).dataSync()[0]);
     expect(loss).toBeCloseTo(exact.nll, 5);
     const smoothed = buildVlmo({ ...tinyConfig, hardNegativeEps: 0.5 });
     const own = model.namedParameters();
     for (const [n, v] of smoothed.namedParameters()) v.assign(own.get(n)!);
-    const withEps = tf.tidy(() => smoothed.itmLoss(b.images, b.ids, sims, new Rng(1), imageIds).dataSync()[0]);
+    const withEps = tf.tidy(() => smoothed.itmLoss(b.image, b.text, sims, new Rng(1), imageIds).dataSync()[0]);
     expect(withEps).toBeCloseTo(expected(0.5, 1).nll, 5);
-    tf.dispose([b.images, b.ids, sims]);
+    tf.dispose([b.image, b.text, sims]);
     smoothed.dispose();
     model.dispose();
   });
@@ -83,12 +83,12 @@ describe('VLMo training objective (ITC + ITM with hard negatives + MLM, one step
   test('as an ItmScorer: cached inputs, match log-odds of the fusion-mode ITM head', () => {
     const model = tiny();
     const b = batch(0, 4);
-    const img = model.itmImageFeatures(b.images);
-    const txt = model.itmTextFeatures(b.ids);
+    const img = model.itmImageFeatures(b.image);
+    const txt = model.itmTextFeatures(b.text);
     const scores = scorePairs(model, img, txt, [0, 1, 2, 3], [1, 1, 3, 0]);
-    const logits = tf.tidy(() => model.infer(tf.gather(b.images, [0, 1, 2, 3]), tf.gather(b.ids, [1, 1, 3, 0])).itmLogits.arraySync() as number[][]);
+    const logits = tf.tidy(() => model.infer(tf.gather(b.image, [0, 1, 2, 3]), tf.gather(b.text, [1, 1, 3, 0])).itmLogits.arraySync() as number[][]);
     logits.forEach((l, k) => expect(scores[k]).toBeCloseTo(l[1] - l[0], 5));
-    tf.dispose([img, ...txt, b.images, b.ids]);
+    tf.dispose([img, ...txt, b.image, b.text]);
     model.dispose();
   });
 
@@ -106,13 +106,13 @@ describe('VLMo training objective (ITC + ITM with hard negatives + MLM, one step
     // V_pos enters the image tokens: zeroing it changes the image-only [CLS] feature
     const b = batch(0, 2);
     const zero = paper.posEmbed!.zerosLike();
-    const withPos = tf.tidy(() => paper.inferImage(b.images).cls.dataSync());
+    const withPos = tf.tidy(() => paper.inferImage(b.image).cls.dataSync());
     const saved = paper.posEmbed!.clone();
     paper.posEmbed!.assign(zero);
-    const withoutPos = tf.tidy(() => paper.inferImage(b.images).cls.dataSync());
+    const withoutPos = tf.tidy(() => paper.inferImage(b.image).cls.dataSync());
     paper.posEmbed!.assign(saved);
     expect(Math.max(...withPos.map((v, i) => Math.abs(v - withoutPos[i])))).toBeGreaterThan(1e-4);
-    tf.dispose([zero, saved, b.images, b.ids]);
+    tf.dispose([zero, saved, b.image, b.text]);
     paper.dispose();
     released.dispose();
   });

@@ -4,7 +4,7 @@ import {
   Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, l2Normalize, logSoftmax, maskTokens, momentumContrastiveLoss,
   sampleItmPairs, stopGradient, tf, scalarInit,
 } from '@mmzoo/core';
-import type { ItmScorer } from '@mmzoo/core';
+import type { ImageTextBatch, ItmScorer } from '@mmzoo/core';
 import { AlbefConfig, AlbefConfigInput, AlbefConfigSchema } from './config';
 
 /** The trainable towers and heads of ALBEF (also the shape of its momentum copy, without `itmHead`). */
@@ -97,14 +97,8 @@ export interface AlbefStepOutput {
   mlm?: { textEmbeds: Tensor; fusionEmbeds: Tensor; logits: Tensor };
 }
 
-/** A batch as the trainer gives it (structurally `ImageTextBatch` of @mmzoo/train). */
-export interface AlbefBatch {
-  images: Tensor;
-  ids: Tensor;
-  imageIds: ArrayLike<number>;
-  index: number;
-  seed: number;
-}
+/** A training batch: core's {@link ImageTextBatch} (`image`, `text`, `imageIds`, `index`, `seed`). */
+export type AlbefBatch = ImageTextBatch;
 
 /**
  * ALBEF (Li et al. 2021, "Align before Fuse: Vision and Language Representation Learning with Momentum
@@ -332,11 +326,11 @@ export class ALBEF extends Module implements ItmScorer {
    */
   trainingLoss(batch: AlbefBatch): LossOutput {
     const rng = new Rng(batch.seed).fork(`albef-${batch.index}`);
-    const [b, l] = batch.ids.shape as number[];
-    const masked = this.mlmMask(batch.ids.dataSync() as Int32Array, [b, l], rng.fork('mlm'));
+    const [b, l] = batch.text.shape as number[];
+    const masked = this.mlmMask(batch.text.dataSync() as Int32Array, [b, l], rng.fork('mlm'));
     return tf.tidy(() => {
       const out = this.step({
-        images: batch.images, ids: batch.ids, imageIds: batch.imageIds, alpha: this.alphaAt(batch.index), rng: rng.fork('negatives'),
+        images: batch.image, ids: batch.text, imageIds: batch.imageIds, alpha: this.alphaAt(batch.index), rng: rng.fork('negatives'),
         mlm: { ids: tf.tensor2d(masked.ids, [b, l], 'int32'), labels: tf.tensor2d(masked.labels, [b, l], 'int32') },
       });
       return { total: out.total, parts: out.parts };

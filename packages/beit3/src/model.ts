@@ -2,7 +2,7 @@ import {
   Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, Rng, StageData, StageSelection, Tensor, Variable,
   blockMaskBatch, contrastiveLoss, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, resolveStageSelection, tf, normalInit, scalarInit,
 } from '@mmzoo/core';
-import type { ImageFeatureExtractor } from '@mmzoo/core';
+import type { Batch, ImageFeatureExtractor } from '@mmzoo/core';
 import { Beit3Config, Beit3ConfigInput, Beit3ConfigSchema } from './config';
 
 /** Inputs of {@link BEiT3.forward}: images, texts or both (image-text pairs). */
@@ -37,13 +37,8 @@ export type Beit3Loss = {
   parts: Record<string, Tensor>;
 };
 
-/** A training batch as the generic trainer builds it (see @mmzoo/train ImageTextBatch). */
-export interface Beit3Batch {
-  images: Tensor;
-  ids: Tensor;
-  index: number;
-  seed: number;
-}
+/** A training batch: core's {@link Batch} with `image` and `text` (image ids are not used). */
+export type Beit3Batch = Batch & { image: Tensor; text: Tensor };
 
 function firstToken(x: Tensor): Tensor {
   return x.slice([0, 0, 0], [-1, 1, -1]).reshape([(x.shape as number[])[0], (x.shape as number[])[2]]);
@@ -317,12 +312,12 @@ export class BEiT3 extends Module implements ImageFeatureExtractor {
       let total: Tensor = tf.scalar(0);
       const mdmParts = run.filter((n) => n !== 'itc');
       if (mdmParts.length > 0) {
-        const m = this.mdmLoss(batch.images, batch.ids, rng.fork('mdm'), mdmParts);
+        const m = this.mdmLoss(batch.image, batch.text, rng.fork('mdm'), mdmParts);
         Object.assign(parts, m);
         total = total.add(tf.addN(Object.values(m)).mul(o.mdm));
       }
       if (run.includes('itc')) {
-        parts.itc = this.itcLoss(batch.images, batch.ids);
+        parts.itc = this.itcLoss(batch.image, batch.text);
         total = total.add(parts.itc.mul(o.itc));
       }
       return { total, parts };

@@ -155,7 +155,7 @@ export function finetuneBlip(
   const loss = (batch: BlipBatch): LossOutput => {
     const rng = new Rng(batch.seed).fork(`capfilt-${objective}-${batch.index}`);
     return tf.tidy(() => {
-      const out = model.step({ images: batch.images, ids: batch.ids, imageIds: batch.imageIds, alpha: model.opts.alpha, rng });
+      const out = model.step({ images: batch.image, ids: batch.text, imageIds: batch.imageIds, alpha: model.opts.alpha, rng });
       const p = out.parts;
       const parts: Record<string, Tensor> = objective === 'captioner' ? { lm: p.lm, lmNll: p.lmNll } : { itc: p.itc, itm: p.itm };
       return { total: objective === 'captioner' ? p.lm : p.itc.add(p.itm), parts };

@@ -3,7 +3,7 @@ import {
   BertEncoder, BertLMHead, BertWithLMHead, FeatureQueue, GenerateOptions, GenerateResult, Linear, LossOutput, Module, MomentumContrastiveOutput, MomentumPairs, Rng,
   Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, generate, l2Normalize, momentumContrastiveLoss, sampleItmPairs, stopGradient, tf, scalarInit,
 } from '@mmzoo/core';
-import type { ItmScorer } from '@mmzoo/core';
+import type { ImageTextBatch, ItmScorer } from '@mmzoo/core';
 import { BlipConfig, BlipConfigInput, BlipConfigSchema } from './config';
 
 /** The ITC towers of BLIP (also the shape of the momentum copy). */
@@ -92,14 +92,8 @@ export interface BlipStepOutput {
   };
 }
 
-/** A batch as the trainer gives it (structurally `ImageTextBatch` of @mmzoo/train). */
-export interface BlipBatch {
-  images: Tensor;
-  ids: Tensor;
-  imageIds: ArrayLike<number>;
-  index: number;
-  seed: number;
-}
+/** A training batch: core's {@link ImageTextBatch} (`image`, `text`, `imageIds`, `index`, `seed`). */
+export type BlipBatch = ImageTextBatch;
 
 /**
  * BLIP (Li et al. 2022, "BLIP: Bootstrapping Language-Image Pre-training for Unified Vision-Language Understanding
@@ -330,7 +324,7 @@ export class BLIP extends Module implements ItmScorer {
   trainingLoss(batch: BlipBatch): LossOutput {
     const rng = new Rng(batch.seed).fork(`blip-${batch.index}`);
     return tf.tidy(() => {
-      const out = this.step({ images: batch.images, ids: batch.ids, imageIds: batch.imageIds, alpha: this.alphaAt(batch.index), rng });
+      const out = this.step({ images: batch.image, ids: batch.text, imageIds: batch.imageIds, alpha: this.alphaAt(batch.index), rng });
       return { total: out.total, parts: out.parts };
     });
   }

@@ -5,7 +5,7 @@ import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@mmzoo/core';
 import {
-  Experiment, ExperimentSchema, ImageTextSpec, ReferenceSchema, StagesSchema, checkStageObjectives, fillStageSteps,
+  Experiment, ExperimentSchema, ImageTextSpec, ReferenceSchema, StagesSchema, checkRunContract, checkStageObjectives, fillStageSteps,
   formatPath, imageTextInputs, parseYaml, recordConfigPlaces, validate,
 } from '@mmzoo/train';
 import { getModel } from './specs';
@@ -42,7 +42,8 @@ export function applyOverrides(value: Record<string, unknown>, sets: string[]): 
 /**
  * Reads and validates an experiment YAML: the `model:` section against the schema of the spec of `model.name`,
  * the rest against the experiment schema. `modelOnly` validates just `model:` (paper-size presets for `info`).
- * Also checked here, before anything is built: the model takes image and text inputs (its spec's `inputs`), every
+ * Also checked here, before anything is built: the model takes image and text inputs (its spec's `inputs`), the
+ * dataset yields every batch key the model needs and each tokenized key has a tokenizer (the run contract), every
  * `patchSize` divides its `imageSize`, unless `checkMemory` is false (`info` of a preset, counted by a shape-only
  * build that allocates nothing) the model's weights fit in this machine's memory ({@link checkModelMemory}), and a
  * `stages:` list names only objectives the spec offers for stagewise training.
@@ -93,10 +94,20 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
     const problem = checkStageObjectives(config.stages, spec.objectives(model));
     if (problem) throw new ConfigError(`${where(problem.path)}${problem.message}`);
   }
+  if (!opts.modelOnly) {
+    // the run contract: the batch keys the model needs come from its dataset, each tokenized key has a tokenizer
+    const problem = checkRunContract(spec.name, spec.inputs(model), config);
+    if (problem) throw new ConfigError(`${placeOf(problem.path)}${problem.message}`);
+  }
+  // data and tokenizer paths in a config are relative to the config file's folder
+  const dir = path.dirname(path.resolve(file));
   if (config.data) {
-    // data paths in a config are relative to the config file's folder
-    const dir = path.dirname(path.resolve(file));
     for (const k of ['root', 'train', 'test'] as const) if (config.data[k]) config.data[k] = path.resolve(dir, config.data[k]!);
+  }
+  for (const t of [config.tokenizer, ...Object.values(config.tokenizers ?? {})]) {
+    if (t?.kind !== 'hf') continue;
+    t.file = path.resolve(dir, t.file);
+    if (t.config) t.config = path.resolve(dir, t.config);
   }
   // errors found after loading (e.g. a batch size larger than the training set, in openSession) name the place
   recordConfigPlaces(config, placeOf);

@@ -1,6 +1,7 @@
 import {
   Module, Tensor, Tensor2D, Variable, matMul2d, VisionTransformer, TextTransformer, contrastiveLoss, l2Normalize, tf, scalarInit,
 } from '@mmzoo/core';
+import type { ImageTextBatch } from '@mmzoo/core';
 import { ClipConfig, ClipConfigInput, ClipConfigSchema } from './config';
 
 /** Outputs of {@link CLIP.forward}. */
@@ -94,8 +95,8 @@ export class CLIP extends Module {
   }
 
   /** The trainer's objective: {@link CLIP.loss} on a batch of images and token ids. */
-  trainingLoss(batch: { images: Tensor; ids: Tensor }): ClipLoss {
-    return this.loss(batch.images, batch.ids);
+  trainingLoss(batch: Pick<ImageTextBatch, 'image' | 'text'>): ClipLoss {
+    return this.loss(batch.image, batch.text);
   }
 
   /** Clamps the stored log scale to [0, ln maxLogitScale] after an optimizer step (open_clip's training loop). */

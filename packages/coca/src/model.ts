@@ -2,6 +2,7 @@ import {
   GenerateOptions, GenerateResult, Module, MultimodalDecoder, NextTokenLogits, Tensor, Tensor2D, Variable, VisionTransformer,
   contrastiveLoss, crossEntropy, generate, l2Normalize, matMul2d, tf, scalarInit,
 } from '@mmzoo/core';
+import type { ImageTextBatch } from '@mmzoo/core';
 import { CocaConfig, CocaConfigInput, CocaConfigSchema } from './config';
 import { CocaTextEncoder } from './text';
 import { CocaVision } from './vision';
@@ -148,8 +149,8 @@ export class CoCa extends Module {
   }
 
   /** The trainer's objective: {@link CoCa.loss} on a batch of images and token ids. */
-  trainingLoss(batch: { images: Tensor; ids: Tensor }): CocaLoss {
-    return this.loss(batch.images, batch.ids);
+  trainingLoss(batch: Pick<ImageTextBatch, 'image' | 'text'>): CocaLoss {
+    return this.loss(batch.image, batch.text);
   }
 
   /** Clamps the stored log scale to [0, ln maxLogitScale] after an optimizer step (open_clip's training loop). */

@@ -50,13 +50,17 @@ export {
 export { readCaptions, readCaptionsCsv, readCaptionsJsonl, readCocoCaptions } from './data/readers';
 export type { CaptionRecord, ReaderOptions } from './data/readers';
 export { decodeImage } from './data/image';
+export { DATASET_KEYS } from './data/dataset-keys';
 export type { DecodeOptions } from './data/image';
 export { writePng } from './data/image-write';
 export {
-  loadImageTextData, scenePairs, buildTokenizer, makeImageTextBatch, evaluateDualEncoder, evaluateZeroShot, evaluateRetrieval,
+  loadImageTextData, scenePairs, makeImageTextBatch, evaluateDualEncoder, evaluateZeroShot, evaluateRetrieval,
   RETRIEVAL_GALLERY_SEED,
 } from './data/image-text';
 export type { ImageTextBatch, ImageTextData, DualEncoderMetrics, RetrievalGallery } from './data/image-text';
+
+// tokenizers of a run: the tokenizers: config, building, saving and loading by kind
+export * from './tokenizers';
 
 // training: optimizer, schedule, one step, the trainer
 export { AdamW, adamwUpdate, clipGradNorm, defaultDecayFilter } from './train/optimizer';
@@ -111,6 +115,6 @@ export type { ItmMetrics, ItmEvalOptions } from './eval/itm-eval';
 // sessions: a spec's model built on its data with the run's tokenizer; the evaluation tasks specs request by name
 export {
   openSession, prepareSession, prepareContext, checkBatchSizes, buildModel, allocationError, evaluateSession,
-  imageTextInputs, EVAL_TASKS, runEvalTask, checkEvalTasks, linearProbeTop1,
+  imageTextInputs, buildParts, savedTokenizers, openTokenizers, checkRunContract, sessionTraining, EVAL_TASKS, runEvalTask, checkEvalTasks, linearProbeTop1,
 } from './session';
-export type { Session, ImageTextSpec, EvalTask } from './session';
+export type { Session, ImageTextSpec, EvalTask, ContractProblem } from './session';

@@ -4,7 +4,7 @@ import {
   itmLogOdds, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, resolveStageSelection, sampleItmPairs, stopGradient, tf,
   vlmoFusionRelativePositionIndex, vlmoRelativeLayout, vlmoTextRelativePositionIndex, normalInit, scalarInit,
 } from '@mmzoo/core';
-import type { ItmScorer } from '@mmzoo/core';
+import type { Batch, ItmScorer } from '@mmzoo/core';
 import { VlmoConfig, VlmoConfigInput, VlmoConfigSchema } from './config';
 
 /** Outputs of {@link VLMo.inferImage} and {@link VLMo.inferText} (dual-encoder mode). */
@@ -40,18 +40,11 @@ export type VlmoLoss = {
   parts: Record<string, Tensor>;
 };
 
-/** A training batch as the generic trainer builds it (see @mmzoo/train ImageTextBatch). */
-export interface VlmoBatch {
-  /** float32 [B, C, H, W] */
-  images: Tensor;
-  /** int32 [B, L] */
-  ids: Tensor;
-  /** image id of each pair [B]; pairs of the same image are never drawn as ITM negatives */
-  imageIds?: Int32Array;
-  /** global micro-batch index and data seed: the masks and negatives come from `new Rng(seed).fork(...)` */
-  index: number;
-  seed: number;
-}
+/**
+ * A training batch: core's {@link Batch} with `image` float32 [B, C, H, W] and `text` int32 [B, L]; `imageIds` (pairs
+ * of the same image are never drawn as ITM negatives) optional.
+ */
+export type VlmoBatch = Batch & { image: Tensor; text: Tensor };
 
 function firstToken(x: Tensor): Tensor {
   return x.slice([0, 0, 0], [-1, 1, -1]).reshape([(x.shape as number[])[0], (x.shape as number[])[2]]);
@@ -445,7 +438,7 @@ export class VLMo extends Module implements ItmScorer {
       let total: Tensor = tf.scalar(0);
       let sims: Tensor | undefined;
       if (run.includes('itc') || run.includes('itm')) {
-        const itc = this.itcLoss(batch.images, batch.ids);
+        const itc = this.itcLoss(batch.image, batch.text);
         sims = itc.sims;
         if (run.includes('itc')) {
           parts.itc = itc.loss;
@@ -453,15 +446,15 @@ export class VLMo extends Module implements ItmScorer {
         }
       }
       if (run.includes('itm')) {
-        parts.itm = this.itmLoss(batch.images, batch.ids, sims!, rng.fork('itm'), batch.imageIds);
+        parts.itm = this.itmLoss(batch.image, batch.text, sims!, rng.fork('itm'), batch.imageIds);
         total = total.add(parts.itm.mul(o.itm));
       }
       if (run.includes('mlm')) {
-        parts.mlm = data === 'texts' ? this.textMlmLoss(batch.ids, rng.fork('mlm')) : this.mlmLoss(batch.images, batch.ids, rng.fork('mlm'));
+        parts.mlm = data === 'texts' ? this.textMlmLoss(batch.text, rng.fork('mlm')) : this.mlmLoss(batch.image, batch.text, rng.fork('mlm'));
         total = total.add(parts.mlm.mul(o.mlm));
       }
       if (run.includes('mim')) {
-        parts.mim = this.mimLoss(batch.images, rng.fork('mim'));
+        parts.mim = this.mimLoss(batch.image, rng.fork('mim'));
         total = total.add(parts.mim.mul(o.mim));
       }
       return { total, parts };

@@ -1,6 +1,7 @@
 import { tf } from '../../../packages/core/src/tf';
 import { DataSchema } from '../../../packages/train/src/config/experiment';
-import { buildTokenizer, loadImageTextData, makeImageTextBatch, scenePairs } from '../../../packages/train/src/data/image-text';
+import { loadImageTextData, makeImageTextBatch, scenePairs } from '../../../packages/train/src/data/image-text';
+import { buildTokenizer } from '../../../packages/train/src/tokenizers/build';
 
 // data.scenes.twins through the loader and the batch maker: twins have distinct image ids and share batches.
 
@@ -31,12 +32,12 @@ describe('data.scenes.twins', () => {
       expect(sorted[0] % 2).toBe(0);
       expect(new Set(sorted).size).toBe(4);
       // twins are different images of the same items: equal pixel sums, different pixels
-      const px = tf.tidy(() => batch.images.reshape([4, -1]).arraySync()) as number[][];
+      const px = tf.tidy(() => batch.image.reshape([4, -1]).arraySync()) as number[][];
       const at = (id: number) => px[Array.from(batch.imageIds).indexOf(id)];
       const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
       expect(sum(at(sorted[1]))).toBeCloseTo(sum(at(sorted[0])), 3);
       expect(at(sorted[1])).not.toEqual(at(sorted[0]));
-      tf.dispose([batch.images, batch.ids]);
+      tf.dispose([batch.image, batch.text]);
     }
     expect(tf.memory().numTensors).toBe(before);
   });

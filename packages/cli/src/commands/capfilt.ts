@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { ConfigError, WordTokenizer, manualSeed, tf } from '@mmzoo/core';
+import { ConfigError, manualSeed, batchTensors, tf } from '@mmzoo/core';
 import {
   Experiment, ImageSet, buildScenes, imageSetPairs, initBackend, noisySceneCaptions, parseYaml, resizeImageSet,
   selectImages, validate, EMBEDDED_FASHION_MNIST_ROOT, checkRunFolderPath, ensureRunFolder, markRunFolder,
   refuseForeign, runFolderState, loadCheckpoint, latestCheckpoint, loadFashionMnist, makeImageTextBatch,
-  readCheckpointMeta, scenePairs, writePng,
+  readCheckpointMeta, scenePairs, writePng, loadSavedTokenizer, buildParts,
 } from '@mmzoo/train';
 import { BlipConfig, blipSpec } from '@mmzoo/blip';
 import { CapFiltConfig, CapFiltConfigSchema, CapFiltReport, runCapFilt } from '@mmzoo/blip/capfilt';
@@ -69,10 +69,10 @@ export async function capfiltCommand(configFile: string, opts: CapFiltOptions): 
   await initBackend(opts.backend ?? run.runtime?.backend, (line) => logger.info(line));
 
   const modelCfg: BlipConfig = blipSpec.schema.parse(run.model);
-  const tokenizer = WordTokenizer.fromJSON(meta.tokenizer as object);
+  const tokenizer = loadSavedTokenizer(meta.tokenizer, path.join(ckpt, 'meta.json'));
   const build = async () => {
     manualSeed(run.train.seed);
-    const m = blipSpec.build(modelCfg, { vocabSize: tokenizer.vocabSize, padId: tokenizer.padId });
+    const m = blipSpec.build(modelCfg, buildParts({ text: tokenizer }));
     await loadCheckpoint(ckpt, m.namedParameters());
     return m;
   };
@@ -109,7 +109,7 @@ export async function capfiltCommand(configFile: string, opts: CapFiltOptions): 
     const { texts, report } = runCapFilt({
       captioner, filter, modelConfig: modelCfg, tokenizer, images, noisy, cfg,
       finetuneBatch: (objective, index) => makeImageTextBatch(source, tokenizer, index, ft.batchSize, contextLength, ft.seed + (objective === 'filter' ? 1 : 0)),
-      disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+      disposeBatch: (b) => tf.dispose(batchTensors(b)),
       log: (msg) => logger.info(msg),
     });
 

@@ -1,6 +1,6 @@
 import * as path from 'path';
-import { ConfigError, WordTokenizer, manualSeed, tf } from '@mmzoo/core';
-import { initBackend, Experiment, decodeImage, imageTextInputs, latestCheckpoint, loadCheckpoint, readCheckpointMeta } from '@mmzoo/train';
+import { ConfigError, manualSeed, tf } from '@mmzoo/core';
+import { initBackend, Experiment, decodeImage, imageTextInputs, latestCheckpoint, loadCheckpoint, readCheckpointMeta, loadSavedTokenizer, buildParts } from '@mmzoo/train';
 import { applyOverrides } from '../experiment';
 import { getModel } from '../specs';
 
@@ -36,9 +36,9 @@ export async function captionCommand(runDirArg: string, images: string[], opts: 
   }
   const cfg = parsed.data;
   await initBackend(opts.backend ?? config.runtime?.backend);
-  const tokenizer = WordTokenizer.fromJSON(meta.tokenizer as object);
+  const tokenizer = loadSavedTokenizer(meta.tokenizer, path.join(ckpt, 'meta.json'));
   manualSeed(config.train?.seed ?? 0);
-  const built = spec.build(cfg, { vocabSize: tokenizer.vocabSize, eotId: tokenizer.endId, padId: tokenizer.padId });
+  const built = spec.build(cfg, buildParts({ text: tokenizer }));
   try {
     await loadCheckpoint(ckpt, built.namedParameters());
     const [c, h, w] = imageTextInputs(spec, cfg).image;

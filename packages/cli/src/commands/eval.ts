@@ -1,9 +1,9 @@
 import * as path from 'path';
 import { readFileSync, existsSync } from 'fs';
-import { WordTokenizer, componentCounts } from '@mmzoo/core';
+import { componentCounts } from '@mmzoo/core';
 import {
   initBackend, Experiment, acquireRunLock, cleanUpAside, latestCheckpoint, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, runFolderState,
-  TrainSummary, evaluateSession, openSession,
+  TrainSummary, evaluateSession, openSession, tokenizersOfMeta,
 } from '@mmzoo/train';
 import { getModel } from '../specs';
 import { createLogger, createPendingLogger, flushPending } from '../logger';
@@ -38,7 +38,7 @@ async function evaluateRun(runDirArg: string, runDir: string, opts: { backend?: 
   const meta = readCheckpointMeta(ckpt);
   const config = meta.config as Experiment<any> | undefined;
   if (!config || typeof config !== 'object' || !config.model) throw new Error(`${path.join(ckpt, 'meta.json')}: has no config; cannot rebuild the model it was trained with`);
-  if (!meta.tokenizer) throw new Error(`${path.join(ckpt, 'meta.json')}: has no tokenizer; it was not written by mmzoo train`);
+  const savedToks = tokenizersOfMeta(meta, path.join(ckpt, 'meta.json'));
   const spec = getModel(config.model.name);
   // read what can fail before writing anything into the run (train.log included)
   const prevFile = path.join(runDir, 'results.json');
@@ -46,7 +46,7 @@ async function evaluateRun(runDirArg: string, runDir: string, opts: { backend?: 
   const early = createPendingLogger();
   if (found.warning) early.warn(found.warning);
   const backend = await initBackend(opts.backend ?? config.runtime?.backend, early.info);
-  const session = await openSession(spec, config, () => WordTokenizer.fromJSON(meta.tokenizer as object));
+  const session = await openSession(spec, config, savedToks, path.join(ckpt, 'meta.json'));
   await loadCheckpoint(ckpt, session.model.namedParameters(), undefined, early.warn);
   flushPending(runDir, early.pending);
   const logger = createLogger(runDir);

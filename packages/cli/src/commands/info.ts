@@ -1,5 +1,7 @@
 import { readFileSync } from 'fs';
-import { initBackend, stageParameterNames, loadImageTextData, buildTokenizer, imageTextInputs } from '@mmzoo/train';
+import {
+  initBackend, stageParameterNames, loadImageTextData, buildParts, imageTextInputs, openTokenizers,
+} from '@mmzoo/train';
 import { BuildParts, componentCounts, withShapesOnly } from '@mmzoo/core';
 import { checkConfigFile, loadExperiment, LoadedExperiment } from '../experiment';
 import { listConfigFiles } from './configs';
@@ -64,8 +66,7 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
   if (full) {
     const cfg = loaded.config;
     const data = await loadImageTextData(cfg.data, imageTextInputs(loaded.spec, cfg.model).image, cfg.data.seed ?? cfg.train.seed);
-    const tok = buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
-    ctx = { vocabSize: tok.vocabSize, eotId: tok.endId, padId: tok.padId };
+    ctx = buildParts(openTokenizers(loaded.spec, cfg, data));
   }
   const { towers, total, stages } = countParameters(loaded, ctx);
   const rows: [string, string][] = [['model', `${loaded.config.model.name} (${loaded.file})`]];

@@ -2,14 +2,15 @@ import { mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { SingleBar } from 'cli-progress';
-import { ConfigError, WordTokenizer, componentCounts, tf } from '@mmzoo/core';
+import { ConfigError, componentCounts, tf } from '@mmzoo/core';
 import {
   initBackend, acquireRunLock, loadCheckpoint, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint,
-  latestCheckpoint, makeImageTextBatch, moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint,
-  restoreAside, runFolderState, runTraining, buildTokenizer, checkRunFolderPath,
+  latestCheckpoint, moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint,
+  restoreAside, runFolderState, runTraining, checkRunFolderPath, sessionTraining, savedTokenizers, tokenizersOfMeta,
+  writeTokenizerFiles,
   verifyCheckpoint, ImageTextBatch, CheckpointMeta, evaluateSession, openSession, prepareSession,
 } from '@mmzoo/train';
-import type { StageSummary } from '@mmzoo/train';
+import type { SavedTokenizers, StageSummary } from '@mmzoo/train';
 import { configWarnings, loadExperiment, parseMaxSeconds } from '../experiment';
 import { resumeDifferences } from '../resume-check';
 import { createLogger, createPendingLogger, flushPending } from '../logger';
@@ -66,6 +67,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
 
     let resumeDir: string | undefined;
     let resumeMeta: CheckpointMeta | undefined;
+    let resumeTokenizers: SavedTokenizers | undefined;
     if (opts.resume) {
       if (state === 'missing' || state === 'empty') throw new Error(`--resume: ${runDir} has no run to resume (${state === 'missing' ? 'no such folder' : 'the folder is empty'})`);
       const found = resolveLatestCheckpoint(runDir);
@@ -74,7 +76,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
       resumeDir = found.dir;
       resumeMeta = readCheckpointMeta(resumeDir);
       if (!resumeMeta.config || typeof resumeMeta.config !== 'object') throw new Error(`${path.join(resumeDir, 'meta.json')}: has no config; cannot check that --resume continues the same experiment`);
-      if (!resumeMeta.tokenizer) throw new Error(`${path.join(resumeDir, 'meta.json')}: has no tokenizer; it was not written by mmzoo train`);
+      resumeTokenizers = tokenizersOfMeta(resumeMeta, path.join(resumeDir, 'meta.json'));
       const note = verifyCheckpoint(resumeDir, resumeMeta);
       if (note) early.warn(`warning: ${note}`);
       const diffs = resumeDifferences(resumeMeta.config, cfg);
@@ -85,10 +87,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     }
 
     const backend = await initBackend(opts.backend ?? cfg.runtime.backend, early.info);
-    const session = await openSession(loaded.spec, cfg, (data) => {
-      if (resumeMeta) return WordTokenizer.fromJSON(resumeMeta.tokenizer as object);
-      return buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
-    });
+    const session = await openSession(loaded.spec, cfg, resumeTokenizers, resumeDir && path.join(resumeDir, 'meta.json'));
     const { model, tokenizer, data } = session;
     if (!resumeDir) await prepareSession(session);
     // the checkpoint's tensors must fit the model built from this config (a --force'd model change may not): checked
@@ -105,9 +104,8 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     flushPending(runDir, early.pending);
     const logger = createLogger(runDir);
     for (const t of await cleanUpCheckpointTemps(runDir)) logger.warn(`removed ${t}, an incomplete checkpoint left by a process that died`);
-    const tokJson = (tokenizer as WordTokenizer).toJSON();
     writeFileSync(path.join(runDir, 'config.yaml'), stringify(cfg));
-    writeFileSync(path.join(runDir, 'tokenizer.json'), JSON.stringify(tokJson));
+    writeTokenizerFiles(runDir, savedTokenizers(session));
     const towers = componentCounts(model, loaded.spec.components(cfg.model));
     logger.info({ params: model.numParams(), towers, trainPairs: data.train.size, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters; ${data.train.size} training pairs`);
 
@@ -134,11 +132,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     try {
       summary = await runTraining<ImageTextBatch>({
         runDir, model, train: t, resume: opts.resume, resumeFrom: resumeDir, stages: cfg.stages,
-        // a stage's batches are pair batches of its batch size; its `data` says which side its objectives use
-        makeBatch: (i, stage) => makeImageTextBatch(data.train, tokenizer, i, stage?.batchSize ?? t.batchSize, session.contextLength, seed),
-        disposeBatch: (b) => tf.dispose([b.images, b.ids]),
-        loss: (b, stage) => model.trainingLoss(b, stage),
-        meta: { config: cfg, tokenizer: tokJson, model: cfg.model.name },
+        ...sessionTraining(session),
         evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: async () => flatMetrics(await evaluateSession(session)) } : undefined,
         shouldStop: () => stop,
         maxSeconds,

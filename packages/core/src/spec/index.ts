@@ -4,11 +4,11 @@
  * model-facing interfaces the harness calls.
  */
 export {
-  EVAL_TASK_COLUMNS, EVAL_TASK_NAMES, componentCounts, evalTask, isImageFeatureExtractor, isItmScorer,
+  BATCH_KEYS, EVAL_TASK_COLUMNS, EVAL_TASK_NAMES, batchTensors, componentCounts, inputKeys, tokenInputKeys, evalTask, isImageFeatureExtractor, isItmScorer,
 } from './model-spec';
 export type {
-  BuildParts, DualEncoder, EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, ImageTextBatch,
-  ImageTextModel, ModelInputs, ModelSpec,
+  Batch, BatchKey, BuildParts, DualEncoder, EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, ImageTextBatch,
+  ImageTextModel, ModelInputs, ModelSpec, TokenInput, TokenizerFacts,
 } from './model-spec';
 export { fitVisualTokenizer } from './prepare';
 export type { PrepareContext, TrainingImages } from './prepare';

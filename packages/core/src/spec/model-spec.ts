@@ -8,20 +8,56 @@ import type { TextTokenizer } from '../tokenizers/types';
 import type { PrepareContext } from './prepare';
 
 /**
- * A batch of image-text pairs as tensors: what the harness feeds an image-text model's training objective (the
- * `image` and `text` keys of the modality-keyed run contract, DESIGN.md "The run contract").
+ * The modality keys of a batch (the run contract, docs/architecture.md "The run contract"): each names one input
+ * tensor of a batch and the spec input it feeds. `image` float32 [B, C, H, W] in [0, 1]; `text` int32 [B, L] token
+ * ids (a tokenized key has a tokenizer of the same name, `tokenizers.text`); the others are reserved for the models to
+ * come (`lm`: token ids of a decoder-only language model's own tokenizer; `audio`, `depth`, `thermal`, `imu`,
+ * `video`: ImageBind's modalities).
  */
-export interface ImageTextBatch {
-  /** float32 [B, C, H, W] in [0, 1] */
-  images: Tensor;
-  /** int32 [B, L] */
-  ids: Tensor;
-  /** image id of each pair [B] (same-image pairs share it) */
-  imageIds: Int32Array;
+export const BATCH_KEYS = ['image', 'text', 'lm', 'audio', 'depth', 'thermal', 'imu', 'video'] as const;
+
+/** One of {@link BATCH_KEYS}. */
+export type BatchKey = (typeof BATCH_KEYS)[number];
+
+/**
+ * A training batch: a record keyed by modality ({@link BatchKey}) plus optional supervision. What a dataset yields
+ * and what a model's `trainingLoss` receives; which modality keys are present is declared on both sides (the
+ * dataset's keys, the spec's {@link ModelSpec.inputs}) and a mismatch is refused when the config is loaded.
+ */
+export type Batch = { [K in BatchKey]?: Tensor } & {
+  /** int32 [B, L]: target ids for a language-model loss (absent: the model derives its targets from its inputs) */
+  labels?: Tensor;
+  /** float32 [B, L]: 1 where a position of `labels` counts in the loss, 0 where it is ignored (prompt, padding) */
+  lossMask?: Tensor;
+  /** per sample [B]: samples with equal ids show the same image (contrastive positives, never hard negatives) */
+  imageIds?: Int32Array;
   /** the global micro-batch index and the run's data seed: models derive their own randomness (MLM masks,
    * hard-negative draws) from `new Rng(seed).fork(...index...)` so resumed runs repeat it exactly */
   index: number;
   seed: number;
+};
+
+/**
+ * A batch of image-text pairs (the `image` and `text` keys of a {@link Batch}): what the harness feeds an image-text
+ * model's training objective.
+ */
+export type ImageTextBatch = Batch & {
+  /** float32 [B, C, H, W] in [0, 1] */
+  image: Tensor;
+  /** int32 [B, L] token ids of the `text` tokenizer */
+  text: Tensor;
+  /** image id of each pair [B] (same-image pairs share it) */
+  imageIds: Int32Array;
+};
+
+/** The tensors of a batch (modality keys, `labels`, `lossMask`), e.g. to dispose of them after a step. */
+export function batchTensors(batch: Batch): Tensor[] {
+  const out: Tensor[] = [];
+  for (const k of [...BATCH_KEYS, 'labels', 'lossMask'] as const) {
+    const t = batch[k];
+    if (t) out.push(t);
+  }
+  return out;
 }
 
 /**
@@ -114,20 +150,53 @@ export function evalTask<T extends EvalTaskName>(task: T, options: EvalTaskOptio
   return { task, options, columns: EVAL_TASK_COLUMNS[task] };
 }
 
-/** The batch keys a model needs (the start of the modality-keyed run contract). */
+/** A tokenized input: int32 [B, contextLength] ids of the tokenizer of the same key. */
+export interface TokenInput {
+  contextLength: number;
+}
+
+/**
+ * The batch keys a model needs ({@link BatchKey}), with their shapes: `image` [channels, height, width]; tokenized
+ * keys (`text`, `lm`) their context length. A tokenized key needs a tokenizer of the same name in the run.
+ */
 export interface ModelInputs {
   /** images float32 [B, channels, height, width]: the shape [channels, height, width] */
   image?: [number, number, number];
-  /** token ids int32 [B, contextLength] */
-  text?: { contextLength: number };
+  /** token ids int32 [B, contextLength] of the `text` tokenizer */
+  text?: TokenInput;
+  /** token ids int32 [B, contextLength] of the `lm` tokenizer (a language model's own vocabulary) */
+  lm?: TokenInput;
 }
 
-/** What the tokenizer gives a builder when the config leaves it out. */
+/** The batch keys `inputs` names, in {@link BATCH_KEYS} order. */
+export function inputKeys(inputs: ModelInputs): BatchKey[] {
+  return BATCH_KEYS.filter((k) => (inputs as Partial<Record<BatchKey, unknown>>)[k] !== undefined);
+}
+
+/** The tokenized batch keys of `inputs` (each needs a tokenizer of that name), in {@link BATCH_KEYS} order. */
+export function tokenInputKeys(inputs: ModelInputs): ('text' | 'lm')[] {
+  return (['text', 'lm'] as const).filter((k) => inputs[k] !== undefined);
+}
+
+/** What a tokenizer tells a builder: the sizes and ids its embedding tables and pooling need. */
+export interface TokenizerFacts {
+  vocabSize: number;
+  /** end-of-text id (undefined: the tokenizer adds none) */
+  eotId?: number;
+  padId: number;
+}
+
+/**
+ * What the run's tokenizers give a builder when the config leaves it out: `vocabSize`, `eotId` and `padId` are those
+ * of the `text` tokenizer (the one most models have); `tokenizers` has every tokenizer of the run by key.
+ */
 export interface BuildParts {
   vocabSize?: number;
   /** end-of-text id */
   eotId?: number;
   padId?: number;
+  /** each tokenizer of the run by its key (`text`, `lm`) */
+  tokenizers?: Partial<Record<'text' | 'lm', TokenizerFacts>>;
 }
 
 /**

@@ -25,6 +25,17 @@ export interface HFTokenizerOptions {
 
 type Json = Record<string, unknown>;
 
+/** The saved form of an {@link HFTokenizer} ({@link HFTokenizer.toJSON}). */
+export interface HFTokenizerJSON {
+  /** the parsed `tokenizer.json` */
+  tokenizer: Record<string, unknown>;
+  /** the parsed `tokenizer_config.json` (`{}` when there was none) */
+  config: Record<string, unknown>;
+  padId: number;
+  startId: number | undefined;
+  endId: number | undefined;
+}
+
 function asObject(value: unknown, what: string): Json {
   let v = value;
   if (typeof v === 'string') {
@@ -69,8 +80,12 @@ export class HFTokenizer implements TextTokenizer {
    */
   readonly endId: number | undefined;
 
-  private constructor(inner: Tokenizer, padId: number, startId: number | undefined, endId: number | undefined) {
+  /** What it was loaded from (parsed `tokenizer.json` and `tokenizer_config.json`), for {@link toJSON}. */
+  private readonly source: { tokenizer: Json; config: Json };
+
+  private constructor(inner: Tokenizer, padId: number, startId: number | undefined, endId: number | undefined, source: { tokenizer: Json; config: Json }) {
     this.inner = inner;
+    this.source = source;
     let max = -1;
     for (const id of inner.get_vocab(true).values()) if (id > max) max = id;
     this.vocabSize = max + 1;
@@ -90,8 +105,9 @@ export class HFTokenizer implements TextTokenizer {
    *   `pad_token` names a token missing from the vocabulary.
    */
   static fromJSON(tokenizerJson: object | string, tokenizerConfig: object | string = {}, opts: HFTokenizerOptions = {}): HFTokenizer {
-    const json: Json = { ...asObject(tokenizerJson, 'tokenizer.json') };
-    const config: Json = { ...asObject(tokenizerConfig, 'tokenizer_config.json') };
+    const source = { tokenizer: asObject(tokenizerJson, 'tokenizer.json'), config: asObject(tokenizerConfig, 'tokenizer_config.json') };
+    const json: Json = { ...source.tokenizer };
+    const config: Json = { ...source.config };
     for (const k of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) if (!(k in json)) json[k] = null;
     if (!('added_tokens' in json)) json.added_tokens = [];
     const model = json.model as Json | undefined;
@@ -137,7 +153,15 @@ export class HFTokenizer implements TextTokenizer {
       startId ??= s;
       endId ??= e;
     }
-    return new HFTokenizer(inner, padId ?? 0, startId, endId);
+    return new HFTokenizer(inner, padId ?? 0, startId, endId, source);
+  }
+
+  /**
+   * The saved form: the `tokenizer.json` and `tokenizer_config.json` objects it was loaded from and the resolved pad,
+   * start and end ids; `HFTokenizer.fromJSON(j.tokenizer, j.config, j)` of it gives an identical tokenizer.
+   */
+  toJSON(): HFTokenizerJSON {
+    return { tokenizer: this.source.tokenizer, config: this.source.config, padId: this.padId, startId: this.startId, endId: this.endId };
   }
 
   /** The tokenizer's tokens for `text` (after normalisation and pre-tokenisation), without special tokens. */

@@ -3,4 +3,4 @@ export type { DecodeOptions, EncodedBatch, TextTokenizer } from './types';
 export { WORD_TOKENIZER_BASE_SPECIALS, WordTokenizer, splitWords } from './word-tokenizer';
 export type { WordTokenizerJSON, WordTokenizerOptions } from './word-tokenizer';
 export { HFTokenizer } from './hf-tokenizer';
-export type { HFTokenizerOptions } from './hf-tokenizer';
+export type { HFTokenizerJSON, HFTokenizerOptions } from './hf-tokenizer';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BACKEND_NAMES } from '../backend';
 import { StagesSchema, totalStageSteps } from './stages';
+import { TokenizerConfigSchema, TokenizersSchema } from '../tokenizers/config';
 
 /**
  * Text encodings accepted by `data.encoding` for caption files (csv, coco json, jsonl): names Node's TextDecoder
@@ -142,10 +143,20 @@ export const ExperimentSchema = z
     eval: EvalSchema.default(EvalSchema.parse({})),
     runtime: RuntimeSchema.default({}),
     reference: ReferenceSchema.optional(),
+    /**
+     * the run's tokenizers by tokenized batch key (`text`, `lm`; tokenizers/config.ts); left out: a word tokenizer
+     * built from the training captions for `text`
+     */
+    tokenizers: TokenizersSchema.optional(),
+    /** shorthand for `tokenizers: {text: ...}` (a model with one tokenizer) */
+    tokenizer: TokenizerConfigSchema.optional(),
     /** stagewise training (config/stages.ts): stages run in order; train.steps is their total */
     stages: StagesSchema.optional(),
   })
   .strict()
+  .refine((e) => !(e.tokenizer && e.tokenizers), {
+    message: 'give either tokenizer: (the text tokenizer) or tokenizers: (one per input), not both', path: ['tokenizer'],
+  })
   .refine((e) => !e.stages || e.train.steps === totalStageSteps(e.stages), {
     message: "with stages, train.steps must equal the sum of the stages' steps (leave it out to have it filled in)", path: ['train', 'steps'],
   });

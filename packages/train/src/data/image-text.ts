@@ -1,4 +1,4 @@
-import { Rng, WordTokenizer, TextTokenizer, tf, Tensor } from '@mmzoo/core';
+import { Rng, TextTokenizer, tf } from '@mmzoo/core';
 import type { ImageTextBatch } from '@mmzoo/core';
 import { ImageSet } from './types';
 import { captionFor } from './captions';
@@ -138,16 +138,6 @@ function sliceSet(set: ImageSet, n: number): ImageSet {
 }
 
 /**
- * Builds the word tokenizer from the training captions: one caption per training sample (the same draws the
- * first epoch makes) so the vocabulary is a deterministic function of the data and seed.
- */
-export function buildTokenizer(train: PairSource, seed: number): WordTokenizer {
-  const captions: string[] = [];
-  for (let i = 0; i < train.size; i++) captions.push(train.caption(i, new Rng(seed).fork(`caption-${i}`)));
-  return WordTokenizer.fromCaptions(captions);
-}
-
-/**
  * Micro-batch `index` of the training stream: indices from the seeded epoch order (grouped samples such as
  * swapped twins stay adjacent), one caption per sample drawn with the sample's own seed (so batches are a pure
  * function of index and seed).
@@ -164,7 +154,7 @@ export function makeImageTextBatch(train: PairSource, tokenizer: TextTokenizer, 
     imageIds[j] = train.imageId(i);
   });
   const enc = tokenizer.encodeBatch(captions, contextLength);
-  return { images: tf.tensor4d(pixels, [batchSize, c, h, w]), ids: tf.tensor2d(enc.ids, enc.shape, 'int32'), imageIds, index, seed };
+  return { image: tf.tensor4d(pixels, [batchSize, c, h, w]), text: tf.tensor2d(enc.ids, enc.shape, 'int32'), imageIds, index, seed };
 }
 
 /** Metrics of {@link evaluateDualEncoder}. */

@@ -1,19 +1,25 @@
 import {
-  BuildParts, ConfigError, ImageTextModel, ModelSpec, PrepareContext, TextTokenizer, manualSeed,
+  BuildParts, ConfigError, ImageTextModel, ModelSpec, PrepareContext, TextTokenizer, TokenizerFacts, manualSeed, tokenInputKeys,
 } from '@mmzoo/core';
 import { Experiment } from '../config/experiment';
 import { configPlace, isLoadedConfig } from '../config/places';
 import { ImageTextData, loadImageTextData } from '../data/image-text';
 import { checkEvalTasks, runEvalTask } from './tasks';
+import { resolveTokenizers, TokenizerKey } from '../tokenizers/config';
+import { makeTokenizers, trainingCaptions } from '../tokenizers/build';
+import { saveTokenizer, SavedTokenizers } from '../tokenizers/saved';
 
 /** A model spec the harness can train on image-text pairs: its models are {@link ImageTextModel}s. */
 export type ImageTextSpec = ModelSpec<unknown, ImageTextModel>;
 
-/** A built model with its data and tokenizer: what train and eval share. */
+/** A built model with its data and tokenizers: what train and eval share. */
 export interface Session {
   spec: ImageTextSpec;
   config: Experiment<any>;
   model: ImageTextModel;
+  /** the run's tokenizers by tokenized batch key (`text`, `lm`) */
+  tokenizers: Partial<Record<TokenizerKey, TextTokenizer>>;
+  /** the `text` tokenizer (`tokenizers.text`) */
   tokenizer: TextTokenizer;
   data: ImageTextData;
   /** the model's input images [C, H, W] (spec `inputs().image`) */
@@ -36,28 +42,57 @@ export function imageTextInputs(spec: ImageTextSpec, model: unknown): { image: [
 }
 
 /**
- * Loads the data for the spec's inputs, makes the tokenizer and builds the model (seeded by train.seed) for an
- * experiment. The tokenizer comes from `makeTokenizer` (a resumed or evaluated run reads it back; a new run builds it
- * from the training captions).
+ * Loads the data for the spec's inputs, makes the run's tokenizers and builds the model (seeded by train.seed) for an
+ * experiment. The tokenizers are loaded from `saved` (a resumed or evaluated run) or, for a new run, built as the
+ * config says (`tokenizers:`; by default a word tokenizer of the training captions for `text`).
+ * @param where names the source of `saved` in errors (e.g. a checkpoint's meta.json)
  * @throws ConfigError when a batch size used in training is larger than the training set (checked for configs loaded
  *   from a file, not for a run's own config read back by `mmzoo eval`), when the model's weights cannot be allocated
- *   ({@link buildModel}) or when the model lacks what one of its evaluation tasks needs ({@link checkEvalTasks})
+ *   ({@link buildModel}) or when the model lacks what one of its evaluation tasks needs ({@link checkEvalTasks});
+ *   Error for a tokenizer that cannot be built or loaded
  */
-export async function openSession(spec: ImageTextSpec, config: Experiment<any>, makeTokenizer: (data: ImageTextData) => TextTokenizer): Promise<Session> {
+export async function openSession(spec: ImageTextSpec, config: Experiment<any>, saved?: SavedTokenizers, where?: string): Promise<Session> {
   const { image, contextLength } = imageTextInputs(spec, config.model);
   const data = await loadImageTextData(config.data, image, config.data.seed ?? config.train.seed);
   // a config file about to be trained; a finished run's config (mmzoo eval) is evaluated whatever it trained with
   if (isLoadedConfig(config)) checkBatchSizes(config, data.train.size);
-  const tokenizer = makeTokenizer(data);
+  const tokenizers = openTokenizers(spec, config, data, saved, where);
+  const tokenizer = tokenizers.text!;
   manualSeed(config.train.seed);
-  const model = buildModel(spec, config, { vocabSize: tokenizer.vocabSize, eotId: tokenizer.endId, padId: tokenizer.padId });
+  const model = buildModel(spec, config, buildParts(tokenizers));
   try {
     checkEvalTasks(spec, config.model, model);
   } catch (e) {
     model.dispose();
     throw e;
   }
-  return { spec, config, model, tokenizer, data, imageShape: image, contextLength };
+  return { spec, config, model, tokenizers, tokenizer, data, imageShape: image, contextLength };
+}
+
+/**
+ * The run's tokenizers for the spec's tokenized inputs: loaded from `saved` when given, else built as the config's
+ * `tokenizers:` says (word tokenizers from the training captions).
+ * @throws ConfigError for a tokenizer config that does not fit the model's inputs; Error as `makeTokenizers`
+ */
+export function openTokenizers(
+  spec: ImageTextSpec, config: Experiment<any>, data: ImageTextData, saved?: SavedTokenizers, where?: string,
+): Partial<Record<TokenizerKey, TextTokenizer>> {
+  const resolved = resolveTokenizers(config, tokenInputKeys(spec.inputs(config.model)), spec.name);
+  if ('message' in resolved) throw new ConfigError(`${configPlace(config, resolved.path)}${resolved.message}`);
+  return makeTokenizers(resolved.tokenizers, () => trainingCaptions(data.train, config.data.seed ?? config.train.seed), saved, where);
+}
+
+/** What a run's tokenizers tell the builder ({@link BuildParts}): the `text` tokenizer's facts, and each one's by key. */
+export function buildParts(tokenizers: Partial<Record<TokenizerKey, TextTokenizer>>): BuildParts {
+  const facts = (t: TextTokenizer): TokenizerFacts => ({ vocabSize: t.vocabSize, eotId: t.endId, padId: t.padId });
+  const byKey = Object.fromEntries(Object.entries(tokenizers).map(([k, t]) => [k, facts(t)]));
+  const text = tokenizers.text;
+  return { ...(text ? { vocabSize: text.vocabSize, eotId: text.endId, padId: text.padId } : {}), tokenizers: byKey };
+}
+
+/** The session's tokenizers in their saved form (with kinds), by key. */
+export function savedTokenizers(s: Session): SavedTokenizers {
+  return Object.fromEntries(Object.entries(s.tokenizers).map(([k, t]) => [k, saveTokenizer(t)]));
 }
 
 /** What the spec's `prepare` is given: the session's training images and data seed. */

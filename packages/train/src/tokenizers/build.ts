@@ -1,0 +1,79 @@
+/** Builds a run's tokenizers from their configs: word tokenizers from the training captions, HF ones from files. */
+import { readFileSync } from 'fs';
+import { HFTokenizer, Rng, TextTokenizer, WordTokenizer } from '@mmzoo/core';
+import type { PairSource } from '../data/pairs';
+import type { TokenizerConfig, TokenizerKey } from './config';
+import { loadSavedTokenizer, SavedTokenizers } from './saved';
+
+/**
+ * One caption per training sample, drawn as the first epoch draws them (sample `i` with `Rng(seed).fork('caption-i')`):
+ * the corpus a word tokenizer's vocabulary is built from, a deterministic function of the data and seed.
+ */
+export function trainingCaptions(train: PairSource, seed: number): string[] {
+  const captions: string[] = [];
+  for (let i = 0; i < train.size; i++) captions.push(train.caption(i, new Rng(seed).fork(`caption-${i}`)));
+  return captions;
+}
+
+/**
+ * The word tokenizer of the training captions ({@link trainingCaptions}) with default options: what a run builds
+ * for its `text` key when the config names no tokenizer.
+ */
+export function buildTokenizer(train: PairSource, seed: number): WordTokenizer {
+  return WordTokenizer.fromCaptions(trainingCaptions(train, seed));
+}
+
+function readJson(file: string, what: string): object {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${what}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as object;
+  } catch (e) {
+    throw new Error(`${what}: ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Builds one tokenizer from its config (`kind: word`: from `captions()`, called only then; `kind: hf`: from its files).
+ * @param key the batch key, for error messages (`tokenizers.<key>`)
+ * @throws Error naming `tokenizers.<key>` and the file for an unreadable or invalid tokenizer file
+ */
+export function buildTokenizerOf(cfg: TokenizerConfig, key: TokenizerKey, captions: () => string[]): TextTokenizer {
+  const what = `tokenizers.${key}`;
+  if (cfg.kind === 'word') return WordTokenizer.fromCaptions(captions(), { minCount: cfg.minCount, maxVocab: cfg.maxVocab });
+  const json = readJson(cfg.file, `${what}.file`);
+  const config = cfg.config ? readJson(cfg.config, `${what}.config`) : {};
+  try {
+    return HFTokenizer.fromJSON(json, config);
+  } catch (e) {
+    throw new Error(`${what}: ${cfg.file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The run's tokenizers: loaded from `saved` (a resumed or evaluated run) when given, else built from the configs.
+ * @param configs the tokenizer of each key the model needs (config/tokenizers `resolveTokenizers`)
+ * @param captions the word tokenizers' corpus (called at most once)
+ * @param where names the saved tokenizers' source in errors (e.g. a meta.json path)
+ * @throws Error when a saved run lacks a tokenizer the model needs, or as {@link buildTokenizerOf} / `loadSavedTokenizer`
+ */
+export function makeTokenizers(
+  configs: Partial<Record<TokenizerKey, TokenizerConfig>>, captions: () => string[], saved?: SavedTokenizers, where = 'the run',
+): Partial<Record<TokenizerKey, TextTokenizer>> {
+  let corpus: string[] | undefined;
+  const once = () => (corpus ??= captions());
+  const out: Partial<Record<TokenizerKey, TextTokenizer>> = {};
+  for (const [key, cfg] of Object.entries(configs) as [TokenizerKey, TokenizerConfig][]) {
+    if (saved) {
+      if (!saved[key]) throw new Error(`${where}: has no saved tokenizer for the model's '${key}' input`);
+      out[key] = loadSavedTokenizer(saved[key], `${where}: tokenizer ${key}`);
+    } else {
+      out[key] = buildTokenizerOf(cfg, key, once);
+    }
+  }
+  return out;
+}

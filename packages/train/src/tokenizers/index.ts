@@ -1,0 +1,11 @@
+/** A run's tokenizers: the `tokenizers:` config, building them, and saving / loading them by kind. */
+export {
+  DEFAULT_TEXT_TOKENIZER, HfTokenizerConfigSchema, TOKENIZER_KEYS, TokenizerConfigSchema, TokenizersSchema,
+  WordTokenizerConfigSchema, resolveTokenizers,
+} from './config';
+export type { TokenizerConfig, TokenizerKey, TokenizersConfig } from './config';
+export { buildTokenizer, buildTokenizerOf, makeTokenizers, trainingCaptions } from './build';
+export {
+  loadSavedTokenizer, saveTokenizer, tokenizerFileName, tokenizersMeta, tokenizersOfMeta, writeTokenizerFiles,
+} from './saved';
+export type { SavedTokenizer, SavedTokenizers } from './saved';
