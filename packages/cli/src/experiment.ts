@@ -5,7 +5,7 @@ import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@mmzoo/core';
 import {
-  Experiment, ExperimentSchema, ImageTextSpec, ReferenceSchema, StagesSchema, checkStageObjectives, fillStageSteps,
+  DataConfig, Experiment, ExperimentSchema, ImageTextSpec, ReferenceSchema, StagesSchema, checkStageObjectives, fillStageSteps,
   formatPath, imageTextInputs, parseYaml, recordConfigPlaces, validate,
 } from '@mmzoo/train';
 import { getModel } from './specs';
@@ -93,14 +93,21 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
     const problem = checkStageObjectives(config.stages, spec.objectives(model));
     if (problem) throw new ConfigError(`${where(problem.path)}${problem.message}`);
   }
-  if (config.data) {
-    // data paths in a config are relative to the config file's folder
-    const dir = path.dirname(path.resolve(file));
-    for (const k of ['root', 'train', 'test'] as const) if (config.data[k]) config.data[k] = path.resolve(dir, config.data[k]!);
-  }
+  if (config.data) resolveDataPaths(config.data, file);
   // errors found after loading (e.g. a batch size larger than the training set, in openSession) name the place
   recordConfigPlaces(config, placeOf);
   return { file, name: experimentName(file), spec, config };
+}
+
+/**
+ * Resolves the paths of a `data:` section (`root`, `train`, `test`) against the folder of the config file holding it:
+ * data paths in a config are relative to the config file's folder. Changes `data` in place.
+ * @returns `data`
+ */
+export function resolveDataPaths(data: DataConfig, configFile: string): DataConfig {
+  const dir = path.dirname(path.resolve(configFile));
+  for (const k of ['root', 'train', 'test'] as const) if (data[k]) data[k] = path.resolve(dir, data[k]!);
+  return data;
 }
 
 /**

@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import * as path from 'path';
-import { ConfigError, WordTokenizer, manualSeed, tf } from '@mmzoo/core';
+import { ConfigError, manualSeed, tf } from '@mmzoo/core';
 import {
   Experiment, ImageSet, buildScenes, imageSetPairs, initBackend, noisySceneCaptions, parseYaml, resizeImageSet,
   selectImages, validate, EMBEDDED_FASHION_MNIST_ROOT, checkRunFolderPath, ensureRunFolder, markRunFolder,
   refuseForeign, runFolderState, loadCheckpoint, latestCheckpoint, loadFashionMnist, makeImageTextBatch,
-  readCheckpointMeta, scenePairs, writePng,
+  readCheckpointMeta, scenePairs, writePng, loadRunTokenizer,
 } from '@mmzoo/train';
 import { BlipConfig, blipSpec } from '@mmzoo/blip';
 import { CapFiltConfig, CapFiltConfigSchema, CapFiltReport, runCapFilt } from '@mmzoo/blip/capfilt';
@@ -69,7 +69,7 @@ export async function capfiltCommand(configFile: string, opts: CapFiltOptions): 
   await initBackend(opts.backend ?? run.runtime?.backend, (line) => logger.info(line));
 
   const modelCfg: BlipConfig = blipSpec.schema.parse(run.model);
-  const tokenizer = WordTokenizer.fromJSON(meta.tokenizer as object);
+  const tokenizer = loadRunTokenizer(runDir, { dir: ckpt, meta });
   const build = async () => {
     manualSeed(run.train.seed);
     const m = blipSpec.build(modelCfg, { vocabSize: tokenizer.vocabSize, padId: tokenizer.padId });

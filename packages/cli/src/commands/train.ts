@@ -7,7 +7,7 @@ import {
   initBackend, acquireRunLock, loadCheckpoint, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint,
   latestCheckpoint, makeImageTextBatch, moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint,
   restoreAside, runFolderState, runTraining, buildTokenizer, checkRunFolderPath,
-  verifyCheckpoint, ImageTextBatch, CheckpointMeta, evaluateSession, openSession, prepareSession,
+  verifyCheckpoint, ImageTextBatch, CheckpointMeta, evaluateSession, openSession, prepareSession, loadRunTokenizer,
 } from '@mmzoo/train';
 import type { StageSummary } from '@mmzoo/train';
 import { configWarnings, loadExperiment, parseMaxSeconds } from '../experiment';
@@ -86,7 +86,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
 
     const backend = await initBackend(opts.backend ?? cfg.runtime.backend, early.info);
     const session = await openSession(loaded.spec, cfg, (data) => {
-      if (resumeMeta) return WordTokenizer.fromJSON(resumeMeta.tokenizer as object);
+      if (resumeDir && resumeMeta) return loadRunTokenizer(runDir, { dir: resumeDir, meta: resumeMeta });
       return buildTokenizer(data.train, cfg.data.seed ?? cfg.train.seed);
     });
     const { model, tokenizer, data } = session;
@@ -225,7 +225,12 @@ export function renderTable(r: { model: string; backend: string; params: number;
     ['loss (initial -> final)', `${r.train.initialLoss.toFixed(4)} -> ${r.train.finalLoss.toFixed(4)}`],
   ];
   for (const st of r.stages ?? []) rows.push([`stage ${st.name} loss`, `${st.initialLoss.toFixed(4)} -> ${st.finalLoss.toFixed(4)} (x${st.lossRatio.toFixed(2)})`]);
-  const m = r.metrics;
+  return formatRows([...rows, ...metricRows(r.metrics)]);
+}
+
+/** The table rows of each metric a results record has: zero-shot, retrieval, ITM, linear probe, captioning. */
+export function metricRows(m: Record<string, any>): [string, string][] {
+  const rows: [string, string][] = [];
   if (m.zeroShotTop1 !== undefined) rows.push(['zero-shot top-1 / top-5', `${m.zeroShotTop1.toFixed(4)} / ${m.zeroShotTop5.toFixed(4)}`]);
   if (m.retrieval) {
     for (const dir of ['imageToText', 'textToImage']) {
@@ -242,6 +247,11 @@ export function renderTable(r: { model: string; backend: string; params: number;
   }
   if (m.linearProbeTop1 !== undefined) rows.push(['linear probe top-1', num(m.linearProbeTop1, 4)]);
   if (m.bleu4 !== undefined) rows.push(['BLEU-4 / CIDEr (constant)', `${num(m.bleu4, 3)} / ${num(m.cider, 3)}  (${num(m.bleu4ConstantBaseline, 3)} / ${num(m.ciderConstantBaseline, 3)})`]);
+  return rows;
+}
+
+/** Label-value rows as plain text, the labels padded to the longest. */
+export function formatRows(rows: [string, string][]): string {
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }
