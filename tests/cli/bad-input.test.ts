@@ -3,8 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { main } from '../../packages/cli/src/main';
 import { TINY_CLIP_YAML } from '../helpers/configs';
+import { runMmzoo } from '../helpers/cli';
 
 // Issue 14, "never lose a user's files or a run: honest errors". Every case runs the `mmzoo` CLI in-process on bad
 // input and checks three things: the exit code (2 config/usage, 1 data/runtime), exactly one error line
@@ -126,6 +126,12 @@ function legacyRun(dir: string, extra: string[] | 'train' = [], edit?: (run: str
   const config = path.join(run, 'tiny.yaml');
   const argv = extra === 'train' ? ['train', config, '--out', run] : extra.length ? ['train', config, '--out', run, ...extra] : ['eval', run];
   return { argv, protect: [run] };
+}
+
+/** `mmzoo eval <run> ...flags` on a copy of tests/fixtures/run-legacy (see {@link legacyRun}); the run is protected. */
+function legacyEval(dir: string, flags: string[], edit?: (run: string) => void): Setup {
+  const s = legacyRun(dir, [], edit);
+  return { ...s, argv: [...s.argv, ...flags] };
 }
 
 const META = (run: string) => path.join(run, 'checkpoints/step-000004/meta.json');
@@ -292,8 +298,18 @@ const CASES: Case[] = [
   { name: '--overwrite of a run held by a live process', setup: (d) => legacyRun(d, ['--overwrite'], () => { fs.writeFileSync(path.join(d, '.run.lock'), JSON.stringify({ pid: process.ppid, host: os.hostname(), command: 'mmzoo train other.yaml', started: 'x' })); }), code: 1, message: /\/run is in use by mmzoo train other\.yaml/ },
   { name: '--overwrite whose new config is invalid keeps the old run', setup: (d) => legacyRun(d, ['--overwrite', '--set', 'model.vision.patchSize=5']), code: 2, message: /model\.vision\.patchSize/ },
   { name: '--overwrite whose data file is missing keeps the old run', setup: (d) => legacyRun(d, ['--overwrite', '--set', 'data.dataset=csv', '--set', `data.train=${path.join(d, 'gone.csv')}`]), code: 1, message: /gone\.csv: file not found$/ },
-  { name: 'eval of a run whose results.json is corrupt', setup: (d) => legacyRun(d, [], (run) => fs.writeFileSync(path.join(run, 'results.json'), '{"model": "clip", "metr')), code: 1, message: /results\.json: corrupt results file \(.*\); delete it or re-run with --overwrite$/, },
-  { name: 'eval of a checkpoint whose meta.json has no config', setup: (d) => legacyRun(d, [], (run) => editMeta(run, (m) => { delete m.config; })), code: 1, message: /step-000004\/meta\.json: has no config; cannot rebuild the model/ },
+  { name: 'eval of a checkpoint whose meta.json has no config, without config.yaml', setup: (d) => legacyRun(d, [], (run) => { editMeta(run, (m) => { delete m.config; }); fs.rmSync(path.join(run, 'config.yaml')); }), code: 1, message: /step-000004\/meta\.json has no config and .*\/run\/config\.yaml is missing; cannot rebuild the model/ },
+  { name: 'eval without a tokenizer in meta.json or tokenizer.json', setup: (d) => legacyRun(d, [], (run) => { editMeta(run, (m) => { delete m.tokenizer; }); fs.rmSync(path.join(run, 'tokenizer.json')); }), code: 1, message: /\/run: no tokenizer \(the checkpoint's meta\.json has none and tokenizer\.json is missing\)$/ },
+  { name: 'eval --checkpoint of a step the run does not have', setup: (d) => legacyEval(d, ['--checkpoint', 'step-000009']), code: 1, message: /^checkpoint 'step-000009': no such file or folder, and .*\/run\/checkpoints has no complete checkpoint of that name or step \(it holds step-000004\)$/ },
+  { name: 'eval --checkpoint of a file that is not safetensors', setup: (d) => legacyEval(d, ['--checkpoint', path.join(d, 'run', 'tiny.yaml')]), code: 1, message: /tiny\.yaml: not a checkpoint \(expected a checkpoint folder or a \.safetensors weights file\)$/ },
+  { name: 'eval --checkpoint of a folder that is not a checkpoint', setup: (d) => legacyEval(d, ['--checkpoint', path.join(d, 'run')]), code: 1, message: /\/run: not a checkpoint folder/ },
+  { name: 'eval of a run held by a live process (a run being trained)', setup: (d) => legacyRun(d, [], () => { fs.writeFileSync(path.join(d, '.run.lock'), JSON.stringify({ pid: process.ppid, host: os.hostname(), command: 'mmzoo train other.yaml', started: 'x' })); }), code: 1, message: /\/run is in use by mmzoo train other\.yaml/ },
+  { name: 'caption with a run whose model has no text decoder', setup: (d) => { const s = legacyRun(d); return { ...s, argv: ['caption', s.argv[1], path.join(d, 'x.png')] }; }, code: 1, message: /^model 'clip' has no text decoder: it cannot caption images$/ },
+  { name: 'eval --data of a missing file', setup: (d) => legacyEval(d, ['--data', path.join(d, 'gone.csv')]), code: 1, message: /^--data .*\/gone\.csv: no such file$/ },
+  { name: 'eval --data of an unknown file type', setup: (d) => { write(d, 'caps.txt', 'a'); return legacyEval(d, ['--data', path.join(d, 'caps.txt')]); }, code: 2, message: /^--data .*caps\.txt: unknown file type '\.txt'; expected a config \(\.yaml, \.yml\) or a caption file/ },
+  { name: 'eval --data of a config without data: or eval:', setup: (d) => { write(d, 'm.yaml', 'model: { name: clip }\n'); return legacyEval(d, ['--data', path.join(d, 'm.yaml')]); }, code: 2, message: /m\.yaml: has neither a data: nor an eval: section/ },
+  { name: 'eval --data of a config with a misspelt data key', setup: (d) => { write(d, 'm.yaml', 'data:\n  trainLimt: 8\n'); return legacyEval(d, ['--data', path.join(d, 'm.yaml')]); }, code: 2, message: /m\.yaml:2:\d+: data\.trainLimt: unknown key, did you mean 'trainLimit'\?/ },
+  { name: 'eval --data of a caption file naming a missing image', setup: (d) => { write(d, 'caps.csv', 'image,caption\nimg/9.png,a bag\n'); return legacyEval(d, ['--data', path.join(d, 'caps.csv')]); }, code: 1, message: /img\/9\.png: image file not found$/ },
   { name: 'eval of a checkpoint with a flipped bit', setup: (d) => legacyRun(d, [], (run) => { addHashes(run); flipBit(path.join(run, 'checkpoints/step-000004/model.safetensors')); }), code: 1, message: /model\.safetensors: checksum mismatch/ },
   { name: 'eval of a checkpoint with infinite weights', setup: (d) => legacyRun(d, [], (run) => nanWeights(run, Infinity)), code: 1, message: /holds an infinite value \(element 0 of \d+\); refusing non-finite weights/ },
   // --- tokenizers and the run contract
@@ -369,31 +385,6 @@ function snapshot(paths: string[]): Record<string, string> {
   return out;
 }
 
-/** Runs `mmzoo argv` in this process; returns the exit code and what it wrote to stderr. */
-async function run(argv: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
-  let stderr = '';
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(argv), stderr };
-  } finally {
-    err.mockRestore();
-    out.mockRestore();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
-
 describe('bad input: exit code, one error line naming the place, protected files unchanged', () => {
   test('the cases have distinct names', () => {
     expect(new Set(CASES.map((c) => c.name)).size).toBe(CASES.length);
@@ -403,7 +394,7 @@ describe('bad input: exit code, one error line naming the place, protected files
     const dir = fs.mkdtempSync(path.join(root, 'case-'));
     const s = c.setup(dir);
     const before = snapshot(s.protect);
-    const r = await run(s.argv, { MMZOO_BACKEND: 'cpu', ...s.env });
+    const r = await runMmzoo(s.argv, { MMZOO_BACKEND: 'cpu', ...s.env });
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('mmzoo: '));
     expect({ errors, code: r.code }).toEqual({ errors: [expect.stringMatching(/^mmzoo: /)], code: c.code });
     expect(errors[0].slice('mmzoo: '.length)).toMatch(c.message);

@@ -102,7 +102,7 @@ describe('mmzoo CLI', () => {
     expect(s.stderr).toMatch(/caps\.csv:3:/);
   });
 
-  test('train writes results.json, curves and checkpoints; eval re-evaluates the run', () => {
+  test('train writes results.json, curves and checkpoints; eval re-evaluates the run into evals/, leaving results.json', () => {
     const f = writeConfig('tiny.yaml', TINY);
     const out = path.join(tmp, 'run');
     const r = mmzoo(['train', f, '--out', out]);
@@ -128,10 +128,12 @@ describe('mmzoo CLI', () => {
     const again = mmzoo(['train', f, '--out', out]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already holds a run; pass --resume/);
+    const saved = fs.readFileSync(path.join(out, 'results.json'), 'utf8');
     const e = mmzoo(['eval', out]);
     expect(e.code).toBe(0);
-    const res2 = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    const res2 = JSON.parse(fs.readFileSync(path.join(out, 'evals', '001-step-000006-run.json'), 'utf8'));
     expect(res2.metrics.zeroShotTop1).toBeCloseTo(res.metrics.zeroShotTop1, 6);
+    expect(fs.readFileSync(path.join(out, 'results.json'), 'utf8')).toBe(saved);
   });
 
   test('Ctrl-C saves a checkpoint and exits 130; --resume finishes the run', async () => {

@@ -5,7 +5,7 @@ import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@mmzoo/core';
 import {
-  Experiment, ExperimentSchema, ImageTextSpec, ReferenceSchema, StagesSchema, checkRunContract, checkStageObjectives, fillStageSteps,
+  DataConfig, Experiment, ExperimentSchema, ImageTextSpec, ReferenceSchema, StagesSchema, checkRunContract, checkStageObjectives, fillStageSteps,
   formatPath, imageTextInputs, parseYaml, recordConfigPlaces, validate,
 } from '@mmzoo/train';
 import { getModel } from './specs';
@@ -99,19 +99,35 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
     const problem = checkRunContract(spec.name, spec.inputs(model), config);
     if (problem) throw new ConfigError(`${placeOf(problem.path)}${problem.message}`);
   }
-  // data and tokenizer paths in a config are relative to the config file's folder
-  const dir = path.dirname(path.resolve(file));
-  if (config.data) {
-    for (const k of ['root', 'train', 'test'] as const) if (config.data[k]) config.data[k] = path.resolve(dir, config.data[k]!);
-  }
+  if (config.data) resolveDataPaths(config.data, file);
+  resolveTokenizerPaths(config, file);
+  // errors found after loading (e.g. a batch size larger than the training set, in openSession) name the place
+  recordConfigPlaces(config, placeOf);
+  return { file, name: experimentName(file), spec, config };
+}
+
+/**
+ * Resolves the paths of a `data:` section (`root`, `train`, `test`) against the folder of the config file holding it:
+ * data paths in a config are relative to the config file's folder. Changes `data` in place.
+ * @returns `data`
+ */
+export function resolveDataPaths(data: DataConfig, configFile: string): DataConfig {
+  const dir = path.dirname(path.resolve(configFile));
+  for (const k of ['root', 'train', 'test'] as const) if (data[k]) data[k] = path.resolve(dir, data[k]!);
+  return data;
+}
+
+/**
+ * Resolves the files of `kind: hf` tokenizers (`tokenizer:` / `tokenizers:`) against the folder of the config file:
+ * like data paths, they are relative to it. Changes `config` in place.
+ */
+export function resolveTokenizerPaths(config: Pick<Experiment<unknown>, 'tokenizer' | 'tokenizers'>, configFile: string): void {
+  const dir = path.dirname(path.resolve(configFile));
   for (const t of [config.tokenizer, ...Object.values(config.tokenizers ?? {})]) {
     if (t?.kind !== 'hf') continue;
     t.file = path.resolve(dir, t.file);
     if (t.config) t.config = path.resolve(dir, t.config);
   }
-  // errors found after loading (e.g. a batch size larger than the training set, in openSession) name the place
-  recordConfigPlaces(config, placeOf);
-  return { file, name: experimentName(file), spec, config };
 }
 
 /**

@@ -53,8 +53,10 @@ export async function main(argv: string[]): Promise<number> {
     });
   program
     .command('eval')
-    .description("evaluate a run folder's latest checkpoint on the test split")
+    .description("evaluate a run's checkpoint (the latest unless --checkpoint) on its test data or --data; writes RUN/evals/NNN-<checkpoint>-<data>.json, never results.json")
     .argument('<runDir>')
+    .option('--checkpoint <which>', 'a checkpoint folder or .safetensors file, a folder name under RUN/checkpoints (step-000002) or a step number (default: the latest)')
+    .option('--data <file>', "a config whose data: and eval: sections are used, or a caption file (.csv, .jsonl, COCO .json) to evaluate on (default: the run's own data)")
     .option('--backend <name>', 'tfjs backend', backendName)
     .action(async (runDir, opts) => {
       code = await evalCommand(runDir, opts);
@@ -73,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     .description("caption image files with a run's latest checkpoint (models with a text decoder)")
     .argument('<runDir>')
     .argument('<images...>', 'image files (PNG, JPEG, ...)')
+    .option('--checkpoint <which>', 'a checkpoint folder or .safetensors file, a folder name under RUN/checkpoints or a step number (default: the latest)')
     .option('--backend <name>', 'tfjs backend', backendName)
     .option('--set <key=value>', 'override a model.caption setting (repeatable), e.g. --set caption.strategy=greedy', collect, [])
     .action(async (runDir, images, opts) => {

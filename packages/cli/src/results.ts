@@ -1,7 +1,7 @@
-import { readFileSync } from 'fs';
+import { mkdirSync, readFileSync, readdirSync } from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '@mmzoo/train';
-import type { HistoryPoint, StageSummary, TrainSummary, DualEncoderMetrics } from '@mmzoo/train';
+import type { HistoryPoint, StageSummary, TrainSummary, DualEncoderMetrics, DataConfig, EvalConfig } from '@mmzoo/train';
 import { plotCurves, SeriesPoint } from './plot';
 
 /** Legend label of a flattened metric: `retrieval.imageToText.r1` -> `i2t R@1`. */
@@ -72,4 +72,47 @@ export function readResultsFile(file: string): Results {
     throw new Error(`${file}: corrupt results file (expected an object with "metrics"); delete it or re-run with --overwrite`);
   }
   return value as Results;
+}
+
+/** Folder of a run's evaluation results (`mmzoo eval`), beside the training figures in results.json. */
+export const EVALS_DIR = 'evals';
+
+/** The record `mmzoo eval` writes to `<run>/evals/NNN-<checkpoint>-<data>.json`. */
+export interface EvalResults {
+  model: string;
+  /** the run folder (absolute) */
+  run: string;
+  /** the checkpoint evaluated: its name (`step-000004`, or a weights file's name), path, and step when known */
+  checkpoint: { name: string; path: string; step?: number };
+  /** the data: its name in the file name (`run` or the --data file's), source (`run` or a path), and `data:` section */
+  data: { name: string; source: string; config: DataConfig };
+  /** the `eval:` settings used */
+  eval: EvalConfig;
+  backend: string;
+  params: number;
+  towers: Record<string, number>;
+  /** ISO time */
+  evaluatedAt: string;
+  /** as in results.json `metrics`: the spec's evaluation tasks, in order */
+  metrics: Record<string, any>;
+}
+
+/**
+ * Writes an evaluation's results to a new file `<run>/evals/NNN-<checkpoint>-<data>.json` (atomically; NNN is one
+ * more than the highest number there, from 001, so files sort in the order they were written; characters other than
+ * letters, digits, `.`, `-` and `_` in the names become `_`); results.json and
+ * every earlier evaluation are left as they are. Call with the run's lock held.
+ * @returns the file written
+ */
+export async function writeEvalResults(runDir: string, r: EvalResults): Promise<string> {
+  const dir = path.join(runDir, EVALS_DIR);
+  mkdirSync(dir, { recursive: true });
+  const last = readdirSync(dir).reduce((n, f) => {
+    const m = /^(\d+)-.*\.json$/.exec(f);
+    return m ? Math.max(n, Number(m[1])) : n;
+  }, 0);
+  const safe = (name: string) => name.replace(/[^\w.-]/g, '_');
+  const file = path.join(dir, `${String(last + 1).padStart(3, '0')}-${safe(r.checkpoint.name)}-${safe(r.data.name)}.json`);
+  await writeFileAtomic(file, JSON.stringify(r, null, 2));
+  return file;
 }

@@ -1,4 +1,6 @@
-import type { ImageTextSpec } from '@mmzoo/train';
+import type { ImageTextModel } from '@mmzoo/core';
+import { findSpec, loadRun as loadRunWith } from '@mmzoo/train';
+import type { ImageTextSpec, LoadedRun, LoadRunOptions } from '@mmzoo/train';
 import { clipSpec } from '@mmzoo/clip';
 import { albefSpec } from '@mmzoo/albef';
 import { blipSpec } from '@mmzoo/blip';
@@ -19,9 +21,17 @@ export const MODELS: Readonly<Record<string, ImageTextSpec>> = {
   beit3: beit3Spec,
 };
 
-/** @throws Error naming the unknown model and listing the registered names */
+/** @throws Error `<where>: unknown model '<name>'; registered models: clip, albef, ...` */
 export function getModel(name: string, where = 'model.name'): ImageTextSpec {
-  const spec = Object.prototype.hasOwnProperty.call(MODELS, name) ? MODELS[name] : undefined;
-  if (!spec) throw new Error(`${where}: unknown model '${name}'; registered models: ${Object.keys(MODELS).join(', ')}`);
-  return spec;
+  return findSpec(MODELS, name, where);
+}
+
+/**
+ * @mmzoo/train's `loadRun` with this registry: a run folder's config, its model at the latest (or `opts.checkpoint`)
+ * checkpoint, its tokenizer and image preprocessing, e.g.
+ * `const run = await loadRun('runs/clip-fmnist-tiny'); const emb = run.model.encodeImage(await run.preprocess('x.png'));`
+ * @throws Error naming the run folder, checkpoint or file that is missing or unusable (see @mmzoo/train `loadRun`)
+ */
+export function loadRun(dir: string, opts: LoadRunOptions<ImageTextModel> = {}): Promise<LoadedRun> {
+  return loadRunWith(dir, MODELS, opts);
 }

@@ -53,12 +53,12 @@ export class CLIP extends Module {
 
   /** @param images float32 [B, C, H, W] @returns float32 [B, E], not normalised */
   encodeImage(images: Tensor): Tensor {
-    return this.visual.apply(images).pooled;
+    return tf.tidy(() => this.visual.apply(images).pooled);
   }
 
   /** @param ids int32 [M, L] @returns float32 [M, E], not normalised @throws Error for a row without end-of-text */
   encodeText(ids: Tensor): Tensor {
-    return this.text.apply(ids).pooled;
+    return tf.tidy(() => this.text.apply(ids).pooled);
   }
 
   /** The effective logit scale exp(min(logit_scale, ln maxLogitScale)), float32 scalar. */

@@ -52,6 +52,8 @@ export type { CaptionRecord, ReaderOptions } from './data/readers';
 export { decodeImage } from './data/image';
 export { DATASET_KEYS } from './data/dataset-keys';
 export type { DecodeOptions } from './data/image';
+export { imagePreprocessor } from './data/preprocess';
+export type { ImageInput, ImagePreprocess } from './data/preprocess';
 export { writePng } from './data/image-write';
 export {
   loadImageTextData, scenePairs, makeImageTextBatch, evaluateDualEncoder, evaluateZeroShot, evaluateRetrieval,
@@ -76,11 +78,11 @@ export type {
 // run folders: atomic files, checkpoints, locks, markers, test hooks
 export { writeFileAtomic, readSafetensorsFile, writeSafetensorsFile } from './run/files';
 export {
-  saveCheckpoint, latestCheckpoint, resolveLatestCheckpoint, loadCheckpoint, readCheckpointMeta, loadWeightsFile,
+  saveCheckpoint, latestCheckpoint, resolveLatestCheckpoint, findCheckpoint, loadCheckpoint, readCheckpointMeta, loadWeightsFile,
   verifyCheckpoint, assertFiniteTensors, isCompleteCheckpoint, cleanUpCheckpointTemps,
   CHECKPOINT_DIR,
 } from './run/checkpoint';
-export type { CheckpointMeta, CheckpointFileHash, LatestCheckpoint } from './run/checkpoint';
+export type { CheckpointMeta, CheckpointFileHash, CheckpointRef, LatestCheckpoint } from './run/checkpoint';
 export { FS_ERROR_REASONS, fsErrorReason, processAlive } from './run/fs-errors';
 export { acquireRunLock, lockPath, RunLockedError, LOCK_HEARTBEAT_SECONDS, LOCK_STALE_SECONDS } from './run/lock';
 export type { LockInfo, RunLock } from './run/lock';
@@ -112,9 +114,13 @@ export type { CaptionEvalOptions, CaptionMetrics, CaptionTestSet } from './eval/
 export { evaluateItm, swappedSceneCaptions } from './eval/itm-eval';
 export type { ItmMetrics, ItmEvalOptions } from './eval/itm-eval';
 
-// sessions: a spec's model built on its data with the run's tokenizer; the evaluation tasks specs request by name
+// sessions: a spec's model built on its data with the run's tokenizer; the evaluation tasks specs request by name;
+// a run loaded in one call (config, model at a checkpoint, tokenizer, image preprocessing); the model registry type
 export {
   openSession, prepareSession, prepareContext, checkBatchSizes, buildModel, allocationError, evaluateSession,
-  imageTextInputs, buildParts, savedTokenizers, openTokenizers, checkRunContract, sessionTraining, EVAL_TASKS, runEvalTask, checkEvalTasks, linearProbeTop1,
+  imageTextInputs, buildParts, savedTokenizers, openTokenizers, checkRunContract, sessionTraining, runSession, EVAL_TASKS,
+  runEvalTask, checkEvalTasks, linearProbeTop1, loadRun, readRunConfig, loadRunTokenizers, findSpec,
 } from './session';
-export type { Session, ImageTextSpec, EvalTask, ContractProblem } from './session';
+export type {
+  Session, ImageTextSpec, EvalTask, ContractProblem, LoadedRun, LoadedCheckpoint, LoadRunOptions, SpecRegistry,
+} from './session';

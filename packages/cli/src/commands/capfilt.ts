@@ -5,7 +5,7 @@ import {
   Experiment, ImageSet, buildScenes, imageSetPairs, initBackend, noisySceneCaptions, parseYaml, resizeImageSet,
   selectImages, validate, EMBEDDED_FASHION_MNIST_ROOT, checkRunFolderPath, ensureRunFolder, markRunFolder,
   refuseForeign, runFolderState, loadCheckpoint, latestCheckpoint, loadFashionMnist, makeImageTextBatch,
-  readCheckpointMeta, scenePairs, writePng, loadSavedTokenizer, buildParts,
+  readCheckpointMeta, scenePairs, writePng, loadRunTokenizers, buildParts,
 } from '@mmzoo/train';
 import { BlipConfig, blipSpec } from '@mmzoo/blip';
 import { CapFiltConfig, CapFiltConfigSchema, CapFiltReport, runCapFilt } from '@mmzoo/blip/capfilt';
@@ -69,7 +69,7 @@ export async function capfiltCommand(configFile: string, opts: CapFiltOptions): 
   await initBackend(opts.backend ?? run.runtime?.backend, (line) => logger.info(line));
 
   const modelCfg: BlipConfig = blipSpec.schema.parse(run.model);
-  const tokenizer = loadSavedTokenizer(meta.tokenizer, path.join(ckpt, 'meta.json'));
+  const tokenizer = loadRunTokenizers(runDir, blipSpec, run, { dir: ckpt, meta }).text!;
   const build = async () => {
     manualSeed(run.train.seed);
     const m = blipSpec.build(modelCfg, buildParts({ text: tokenizer }));

@@ -1,71 +1,80 @@
 import * as path from 'path';
-import { readFileSync, existsSync } from 'fs';
 import { componentCounts } from '@mmzoo/core';
-import {
-  initBackend, Experiment, acquireRunLock, cleanUpAside, latestCheckpoint, loadCheckpoint, readCheckpointMeta, resolveLatestCheckpoint, runFolderState,
-  TrainSummary, evaluateSession, openSession, tokenizersOfMeta,
-} from '@mmzoo/train';
-import { getModel } from '../specs';
+import { acquireRunLock, cleanUpAside, evaluateSession, initBackend, latestCheckpoint, runFolderState, runSession } from '@mmzoo/train';
+import { loadRun } from '../specs';
+import { readEvalData } from '../eval-data';
 import { createLogger, createPendingLogger, flushPending } from '../logger';
-import { readResultsFile, writeResults } from '../results';
-import { flatMetrics, renderTable } from './train';
+import { EvalResults, writeEvalResults } from '../results';
+import { formatRows, metricRows } from './train';
+
+/** Options of `mmzoo eval`. */
+export interface EvalOptions {
+  backend?: string;
+  /** the checkpoint to evaluate (@mmzoo/train `findCheckpoint`); default: the latest */
+  checkpoint?: string;
+  /** a config whose `data:` / `eval:` sections are used, or a caption file ({@link readEvalData}); default: the run's data */
+  data?: string;
+}
 
 /**
- * `mmzoo eval RUN_DIR`: rebuilds the model of a run from its latest checkpoint (config and tokenizer are stored
- * in it; the checkpoint's file hashes are verified), evaluates it on the test split and rewrites results.json
- * (training figures are kept). Holds the run folder's lock while it runs, as training does.
- * @throws Error naming the file when the folder holds no usable checkpoint, its meta.json has no config, a file
- *   is corrupt, or the run is in use by another process
+ * `mmzoo eval RUN_DIR [--checkpoint C] [--data D]`: loads the run at a checkpoint (`loadRun`: config and tokenizer
+ * from it, its files' hashes verified), evaluates it with its spec's evaluation tasks on the run's test data or on
+ * `--data`, writes the metrics to a new file `RUN_DIR/evals/NNN-<checkpoint>-<data>.json` ({@link writeEvalResults})
+ * and prints them. results.json (the training figures, `train.wallSeconds` among them) and curves.svg are never
+ * touched. Holds the run folder's lock while it runs, as training does (it refuses a run being trained); nothing is
+ * written into the run (train.log included) until the run, the checkpoint and the data have been read.
+ * @throws Error naming the folder, checkpoint or file: no such run folder, no checkpoint, a corrupt or non-finite
+ *   checkpoint, a missing --data file, or the run in use by another process; ConfigError for a bad --data config
  */
-export async function evalCommand(runDirArg: string, opts: { backend?: string }): Promise<number> {
+export async function evalCommand(runDirArg: string, opts: EvalOptions): Promise<number> {
   const runDir = path.resolve(runDirArg);
+  const choice = readEvalData(opts.data);
   if (runFolderState(path.dirname(runDir)) === 'missing') throw new Error(`${runDirArg}: no such run folder`);
   const lock = acquireRunLock(runDir, `mmzoo eval ${runDirArg}`, (w) => process.stderr.write(`warning: ${w}\n`));
   try {
     // a run that a killed --overwrite moved aside is put back first, as train does
     for (const n of cleanUpAside(runDir, (d) => latestCheckpoint(d) !== undefined)) process.stderr.write(`warning: ${n}\n`);
-    if (runFolderState(runDir) === 'missing') throw new Error(`${runDirArg}: no such run folder`);
-    return await evaluateRun(runDirArg, runDir, opts);
+    const early = createPendingLogger();
+    let backend = '';
+    const run = await loadRun(runDirArg, {
+      checkpoint: opts.checkpoint,
+      beforeBuild: async (config) => {
+        backend = (await initBackend(opts.backend ?? config.runtime.backend, early.info)).name;
+      },
+    });
+    try {
+      for (const w of run.checkpoint.warnings) early.warn(w);
+      const session = await runSession(run, choice.data, choice.eval);
+      flushPending(runDir, early.pending);
+      const logger = createLogger(runDir);
+      logger.info(`evaluating ${run.checkpoint.dir ?? run.checkpoint.file} on ${choice.source === 'run' ? "the run's data" : choice.source}`);
+      const metrics = await evaluateSession(session);
+      const results: EvalResults = {
+        model: run.spec.name, run: run.dir,
+        checkpoint: { name: run.checkpoint.name, path: run.checkpoint.dir ?? run.checkpoint.file, step: run.checkpoint.step },
+        data: { name: choice.name, source: choice.source, config: session.config.data }, eval: session.config.eval,
+        backend, params: run.model.numParams(), towers: componentCounts(run.model, run.spec.components(run.config.model)),
+        evaluatedAt: new Date().toISOString(), metrics,
+      };
+      const file = await writeEvalResults(runDir, results);
+      logger.info({ metrics }, `results written to ${file}`);
+      process.stdout.write(renderEvalTable(results) + '\n');
+    } finally {
+      run.model.dispose();
+    }
+    return 0;
   } finally {
     lock.release();
   }
 }
 
-async function evaluateRun(runDirArg: string, runDir: string, opts: { backend?: string }): Promise<number> {
-  const found = resolveLatestCheckpoint(runDir);
-  const ckpt = found.dir;
-  if (!ckpt) throw new Error(`${runDirArg}: no checkpoint found (expected ${path.join(runDirArg, 'checkpoints', 'latest')})`);
-  const meta = readCheckpointMeta(ckpt);
-  const config = meta.config as Experiment<any> | undefined;
-  if (!config || typeof config !== 'object' || !config.model) throw new Error(`${path.join(ckpt, 'meta.json')}: has no config; cannot rebuild the model it was trained with`);
-  const savedToks = tokenizersOfMeta(meta, path.join(ckpt, 'meta.json'));
-  const spec = getModel(config.model.name);
-  // read what can fail before writing anything into the run (train.log included)
-  const prevFile = path.join(runDir, 'results.json');
-  const prev = existsSync(prevFile) ? readResultsFile(prevFile) : undefined;
-  const early = createPendingLogger();
-  if (found.warning) early.warn(found.warning);
-  const backend = await initBackend(opts.backend ?? config.runtime?.backend, early.info);
-  const session = await openSession(spec, config, savedToks, path.join(ckpt, 'meta.json'));
-  await loadCheckpoint(ckpt, session.model.namedParameters(), undefined, early.warn);
-  flushPending(runDir, early.pending);
-  const logger = createLogger(runDir);
-  logger.info(`evaluating ${ckpt}`);
-  const metrics = await evaluateSession(session);
-  const history = (meta.history as TrainSummary['history']) ?? [];
-  const last = history[history.length - 1];
-  if (last) last.metrics = { ...last.metrics, ...flatMetrics(metrics) };
-  const summary = {
-    steps: meta.step, samplesPerSecond: prev?.train?.samplesPerSecond ?? 0, wallSeconds: (meta.wallSeconds as number) ?? 0,
-    peakRssMB: prev?.train?.peakRssMB ?? process.resourceUsage().maxRSS / 1024,
-    initialLoss: history[0]?.loss ?? NaN, finalLoss: last?.loss ?? NaN, history,
-  } as TrainSummary;
-  const results = await writeResults(runDir, {
-    model: config.model.name, config: prev?.config ?? '(from checkpoint)', backend: backend.name, params: session.model.numParams(),
-    towers: componentCounts(session.model, spec.components(config.model)), summary, metrics, history, samplesPerStep: config.train.batchSize * config.train.accumSteps,
-    stages: prev?.stages,
-  });
-  process.stdout.write(renderTable(results) + '\n');
-  session.model.dispose();
-  return 0;
+/** The table `mmzoo eval` prints: the model, the checkpoint and data evaluated, and each metric they gave. */
+export function renderEvalTable(r: EvalResults): string {
+  const metrics = metricRows(r.metrics);
+  return formatRows([
+    ['model', r.model], ['backend', r.backend], ['parameters', r.params.toLocaleString('en-US')],
+    ['checkpoint', r.checkpoint.step === undefined ? r.checkpoint.name : `${r.checkpoint.name} (step ${r.checkpoint.step})`],
+    ['data', r.data.source === 'run' ? "the run's" : r.data.source],
+    ...(metrics.length ? metrics : [['metrics', "none: the data serves none of the model's evaluation tasks"] as [string, string]]),
+  ]);
 }

@@ -219,7 +219,12 @@ export function renderTable(r: { model: string; backend: string; params: number;
     ['loss (initial -> final)', `${r.train.initialLoss.toFixed(4)} -> ${r.train.finalLoss.toFixed(4)}`],
   ];
   for (const st of r.stages ?? []) rows.push([`stage ${st.name} loss`, `${st.initialLoss.toFixed(4)} -> ${st.finalLoss.toFixed(4)} (x${st.lossRatio.toFixed(2)})`]);
-  const m = r.metrics;
+  return formatRows([...rows, ...metricRows(r.metrics)]);
+}
+
+/** The table rows of each metric a results record has: zero-shot, retrieval, ITM, linear probe, captioning. */
+export function metricRows(m: Record<string, any>): [string, string][] {
+  const rows: [string, string][] = [];
   if (m.zeroShotTop1 !== undefined) rows.push(['zero-shot top-1 / top-5', `${m.zeroShotTop1.toFixed(4)} / ${m.zeroShotTop5.toFixed(4)}`]);
   if (m.retrieval) {
     for (const dir of ['imageToText', 'textToImage']) {
@@ -236,6 +241,11 @@ export function renderTable(r: { model: string; backend: string; params: number;
   }
   if (m.linearProbeTop1 !== undefined) rows.push(['linear probe top-1', num(m.linearProbeTop1, 4)]);
   if (m.bleu4 !== undefined) rows.push(['BLEU-4 / CIDEr (constant)', `${num(m.bleu4, 3)} / ${num(m.cider, 3)}  (${num(m.bleu4ConstantBaseline, 3)} / ${num(m.ciderConstantBaseline, 3)})`]);
+  return rows;
+}
+
+/** Label-value rows as plain text, the labels padded to the longest. */
+export function formatRows(rows: [string, string][]): string {
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }

@@ -107,7 +107,9 @@ async function loadCaptionFiles(data: DataConfig, imageShape: [number, number, n
     return { set, ids, captions: ids.map((id) => captions.get(id)!) };
   };
   const train = await load(data.train);
-  const test = data.test ? await load(data.test) : undefined;
+  // the same file for both (e.g. `mmzoo eval --data caps.csv`) is read and decoded once
+  const sameFile = data.test !== undefined && path.resolve(configDir, data.test) === path.resolve(configDir, data.train);
+  const test = sameFile ? train : data.test ? await load(data.test) : undefined;
   return {
     train: imageSetPairs(train.set, (i, rng) => rng.choice(train.captions[i])),
     gallery: test ? (n) => {

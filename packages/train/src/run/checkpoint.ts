@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { promises as fsp, existsSync, readFileSync, readdirSync } from 'fs';
+import { promises as fsp, existsSync, readFileSync, readdirSync, statSync } from 'fs';
 import * as path from 'path';
 import { Variable, fromTensor, loadStateDict, parseSafetensorsWithMetadata, RawTensor, serializeSafetensors } from '@mmzoo/core';
 import { writeFileAtomic } from './files';
@@ -124,6 +124,54 @@ export function latestCheckpoint(runDir: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A checkpoint to load, as {@link findCheckpoint} resolves it. */
+export interface CheckpointRef {
+  /** the checkpoint folder (meta.json and hashed tensor files); undefined for a bare weights file */
+  dir?: string;
+  /** the model weights: `<dir>/model.safetensors`, or the bare `.safetensors` file named */
+  file: string;
+  /** how results name it: the folder name (`step-000004`), or the bare file's name without `.safetensors` */
+  name: string;
+  /** set when `latest` was unusable and the newest complete checkpoint was taken instead ({@link resolveLatestCheckpoint}) */
+  warning?: string;
+}
+
+/**
+ * Finds the checkpoint of a run to load: its latest ({@link resolveLatestCheckpoint}) when `which` is undefined,
+ * otherwise, in this order: an existing path (relative to the working directory) to a checkpoint folder, to the
+ * `model.safetensors` inside one (taken as that folder) or to a bare `.safetensors` weights file; a folder name under
+ * `<run>/checkpoints` (`step-000002`); a step number (`2`: the newest complete checkpoint of that step).
+ * @throws Error `<run>: no checkpoint found (expected <run>/checkpoints/latest)` when the run has none;
+ *   `checkpoint '<which>': no such file or folder, and <run>/checkpoints has no complete checkpoint of that name or
+ *   step (it holds step-000002, step-000004)`; `<path>: not a checkpoint folder (...)` / `not a checkpoint (...)`
+ */
+export function findCheckpoint(runDir: string, which?: string): CheckpointRef {
+  const root = path.join(runDir, CHECKPOINT_DIR);
+  const folder = (dir: string, warning?: string): CheckpointRef => ({ dir, file: path.join(dir, TENSOR_FILES[0]), name: path.basename(dir), ...(warning ? { warning } : {}) });
+  if (which === undefined) {
+    const found = resolveLatestCheckpoint(runDir);
+    if (!found.dir) throw new Error(`${runDir}: no checkpoint found (expected ${path.join(root, 'latest')})`);
+    return folder(found.dir, found.warning);
+  }
+  if (existsSync(which)) {
+    const at = path.resolve(which);
+    if (statSync(at).isDirectory()) {
+      if (!isCompleteCheckpoint(at)) throw new Error(`${which}: not a checkpoint folder (no readable meta.json with a step, or a tensor file it lists is missing)`);
+      return folder(at);
+    }
+    if (path.basename(at) === TENSOR_FILES[0] && isCompleteCheckpoint(path.dirname(at))) return folder(path.dirname(at));
+    if (!at.endsWith('.safetensors')) throw new Error(`${which}: not a checkpoint (expected a checkpoint folder or a .safetensors weights file)`);
+    return { file: at, name: path.basename(at, '.safetensors') };
+  }
+  const complete = completeCheckpoints(root);
+  if (complete.includes(which)) return folder(path.join(root, which));
+  const step = /^\d+$/.test(which) ? Number(which) : NaN;
+  const ofStep = complete.filter((n) => Number(STEP_DIR.exec(n)![1]) === step);
+  if (ofStep.length) return folder(path.join(root, ofStep[ofStep.length - 1]));
+  const holds = complete.length ? `it holds ${complete.join(', ')}` : 'it holds none';
+  throw new Error(`checkpoint '${which}': no such file or folder, and ${root} has no complete checkpoint of that name or step (${holds})`);
 }
 
 /**

@@ -1,10 +1,14 @@
 export {
   openSession, prepareSession, prepareContext, checkBatchSizes, buildModel, allocationError, evaluateSession,
-  imageTextInputs, buildParts, savedTokenizers, openTokenizers,
+  imageTextInputs, buildParts, savedTokenizers, openTokenizers, runSession,
 } from './session';
 export { checkRunContract } from './contract';
 export { sessionTraining } from './training';
 export type { ContractProblem } from './contract';
+export { loadRun, readRunConfig, loadRunTokenizers } from './load-run';
+export type { LoadedRun, LoadedCheckpoint, LoadRunOptions } from './load-run';
+export { findSpec } from './registry';
+export type { SpecRegistry } from './registry';
 export type { Session, ImageTextSpec } from './session';
 export { EVAL_TASKS, runEvalTask, checkEvalTasks, linearProbeTop1 } from './tasks';
 export type { EvalTask } from './tasks';

@@ -1,13 +1,14 @@
 import {
   BuildParts, ConfigError, ImageTextModel, ModelSpec, PrepareContext, TextTokenizer, TokenizerFacts, manualSeed, tokenInputKeys,
 } from '@mmzoo/core';
-import { Experiment } from '../config/experiment';
+import { DataConfig, EvalConfig, Experiment } from '../config/experiment';
 import { configPlace, isLoadedConfig } from '../config/places';
 import { ImageTextData, loadImageTextData } from '../data/image-text';
 import { checkEvalTasks, runEvalTask } from './tasks';
 import { resolveTokenizers, TokenizerKey } from '../tokenizers/config';
 import { makeTokenizers, trainingCaptions } from '../tokenizers/build';
 import { saveTokenizer, SavedTokenizers } from '../tokenizers/saved';
+import type { LoadedRun } from './load-run';
 
 /** A model spec the harness can train on image-text pairs: its models are {@link ImageTextModel}s. */
 export type ImageTextSpec = ModelSpec<unknown, ImageTextModel>;
@@ -93,6 +94,21 @@ export function buildParts(tokenizers: Partial<Record<TokenizerKey, TextTokenize
 /** The session's tokenizers in their saved form (with kinds), by key. */
 export function savedTokenizers(s: Session): SavedTokenizers {
   return Object.fromEntries(Object.entries(s.tokenizers).map(([k, t]) => [k, saveTokenizer(t)]));
+}
+
+/**
+ * A session over a run loaded by {@link loadRun}: its model and tokenizer on `data` (default: the run's `data:`
+ * section), evaluated with `evalCfg` (default: its `eval:`), for {@link evaluateSession} (`mmzoo eval --data`). The
+ * model stays the run's: the caller disposes it.
+ * @throws Error when the model lacks what one of its evaluation tasks needs ({@link checkEvalTasks}) or the data
+ *   cannot be read (naming the file or config path)
+ */
+export async function runSession(run: LoadedRun, data: DataConfig = run.config.data, evalCfg: EvalConfig = run.config.eval): Promise<Session> {
+  const config: Experiment<any> = { ...run.config, data, eval: evalCfg };
+  const { image, contextLength } = imageTextInputs(run.spec, config.model);
+  checkEvalTasks(run.spec, config.model, run.model);
+  const loaded = await loadImageTextData(data, image, data.seed ?? config.train.seed);
+  return { spec: run.spec, config, model: run.model, tokenizers: run.tokenizers, tokenizer: run.tokenizer, data: loaded, imageShape: image, contextLength };
 }
 
 /** What the spec's `prepare` is given: the session's training images and data seed. */
