@@ -37,9 +37,13 @@ export class MomentumPairs {
   /**
    * Sets every momentum parameter equal to its online twin (ALBEF/BLIP `copy_params`, at construction); a pair
    * built shape-only (`withShapesOnly`) has no values and is skipped.
+   * @param which copies only the pairs it accepts (default: all), e.g. the pairs whose online twin was just loaded
+   *   from elsewhere and whose momentum copy was not (the experiment's `init:`)
    */
-  copy(): void {
-    for (const [p, q] of this.pairs) if (!isShapeOnlyParam(p) && !isShapeOnlyParam(q)) tf.tidy(() => q.assign(p.clone()));
+  copy(which: (online: Variable, momentum: Variable) => boolean = () => true): void {
+    for (const [p, q] of this.pairs) {
+      if (!isShapeOnlyParam(p) && !isShapeOnlyParam(q) && which(p, q)) tf.tidy(() => q.assign(p.clone()));
+    }
   }
 
   /**
@@ -54,4 +58,17 @@ export class MomentumPairs {
       tf.tidy(() => q.assign(q.mul(tf.scalar(m)).add(p.mul(tf.scalar(1 - m)))));
     }
   }
+}
+
+/** A model with momentum copies of some of its modules (ALBEF, BLIP): what {@link hasMomentumCopies} recognises. */
+export interface HasMomentumCopies {
+  readonly momentumPairs: MomentumPairs;
+}
+
+/**
+ * True when `model` keeps momentum copies in a `momentumPairs` field ({@link MomentumPairs}), so that code loading
+ * weights into the online modules from elsewhere can set their copies equal to them, as construction does.
+ */
+export function hasMomentumCopies(model: object): model is HasMomentumCopies {
+  return 'momentumPairs' in model && model.momentumPairs instanceof MomentumPairs;
 }
