@@ -77,10 +77,10 @@ export async function resolveInit(loaded: LoadedExperiment, runDir: string, opts
     let weights = read.get(key);
     if (!weights) {
       try {
-        if (kind === 'safetensors') weights = readSafetensorsWeights(p);
-        else if (kind === 'checkpoint') weights = readCheckpointWeights(p);
-        else if (kind === 'run') weights = readRunWeights(p);
-        else weights = readRunWeights(await prerequisiteRun(p, path.dirname(path.resolve(runDir)), opts));
+        if (kind === 'safetensors') weights = await readSafetensorsWeights(p);
+        else if (kind === 'checkpoint') weights = await readCheckpointWeights(p);
+        else if (kind === 'run') weights = await readRunWeights(p);
+        else weights = await readRunWeights(await prerequisiteRun(p, path.dirname(path.resolve(runDir)), opts));
       } catch (e) {
         const msg = `${configPlace(cfg, ['init', target, kind])}${(e as Error).message}`;
         throw e instanceof ConfigError ? new ConfigError(msg) : new Error(msg);

@@ -96,12 +96,8 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
 
     const backend = await initBackend(opts.backend ?? cfg.runtime.backend, early.info);
     // init sources are read (a missing prerequisite run trained, on this backend) before this run's seeded build
-    const train: PrerequisiteTrainer = async (file, dir, ctx) => {
-      const code = await trainCommand(file, { out: dir, resume: latestCheckpoint(dir) !== undefined, backend: backend.name }, ctx);
-      if (code !== 0) throw new Error(`training ${file} into ${dir} ended with exit code ${code}`);
-    };
     const init = !resumeDir && cfg.init
-      ? await resolveInit(loaded, runDir, { train, chain: [...(internal.chain ?? []), path.resolve(configFile)], log: early.info })
+      ? await resolveInit(loaded, runDir, { train: prerequisiteTrainer(backend.name), chain: [...(internal.chain ?? []), path.resolve(configFile)], log: early.info })
       : [];
     const session = await openSession(loaded.spec, cfg, resumeTokenizers, resumeDir && path.join(resumeDir, 'meta.json'));
     const { model, tokenizer, data } = session;
@@ -225,6 +221,18 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
     // a lock passed in belongs to the caller
     if (!internal.lock) lock.release();
   }
+}
+
+/**
+ * Trains a run that another run's `init:` needs (`prerequisiteRun`) as `mmzoo train FILE --out DIR [--resume]`
+ * does, in this process, on backend `backend`, with the folder's lock the caller holds.
+ * @throws Error when the run ends with a non-zero exit code (e.g. 130: interrupted)
+ */
+export function prerequisiteTrainer(backend: string): PrerequisiteTrainer {
+  return async (file, dir, ctx) => {
+    const code = await trainCommand(file, { out: dir, resume: latestCheckpoint(dir) !== undefined, backend }, ctx);
+    if (code !== 0) throw new Error(`training ${file} into ${dir} ended with exit code ${code}`);
+  };
 }
 
 /** Flattens metrics to name -> number for curves (e.g. `retrieval.imageToText.r1`). */

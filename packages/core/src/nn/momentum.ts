@@ -12,6 +12,8 @@ import { Module, isShapeOnlyParam } from './module';
 export class MomentumPairs {
   /** [online, momentum] variables, same name and shape */
   readonly pairs: [Variable, Variable][] = [];
+  /** online variables whose pairs {@link update} leaves alone (see {@link hold}) */
+  private held = new Set<Variable>();
 
   /**
    * Pairs the parameters of each (online, momentum) module by name and marks every momentum variable as
@@ -47,6 +49,15 @@ export class MomentumPairs {
   }
 
   /**
+   * Makes {@link update} skip the pairs whose online variable is in `online` (replacing the previous set): the
+   * experiment's frozen parameters, which never change, so the EMA of each is itself. Skipping keeps its copy exactly
+   * equal to it (as {@link copy} made it) where `m * p + (1 - m) * p` in float32 would drift by rounding.
+   */
+  hold(online: Iterable<Variable>): void {
+    this.held = new Set(online);
+  }
+
+  /**
    * One EMA step, in float32 as the reference code does: `p_m = p_m * m + p * (1 - m)`.
    * @param m momentum coefficient in [0, 1] (ALBEF, BLIP: 0.995)
    * @throws RangeError when m is outside [0, 1]
@@ -54,7 +65,7 @@ export class MomentumPairs {
   update(m: number): void {
     if (!(m >= 0 && m <= 1)) throw new RangeError(`momentum must be in [0, 1], got ${m}`);
     for (const [p, q] of this.pairs) {
-      if (q.dtype !== 'float32') continue;
+      if (q.dtype !== 'float32' || this.held.has(p)) continue;
       tf.tidy(() => q.assign(q.mul(tf.scalar(m)).add(p.mul(tf.scalar(1 - m)))));
     }
   }

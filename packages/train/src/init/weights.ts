@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, statSync } from 'fs';
+import { existsSync, statSync } from 'fs';
 import * as path from 'path';
-import { parseSafetensorsWithMetadata, RawTensor } from '@mmzoo/core';
+import { RawTensor } from '@mmzoo/core';
 import { assertFiniteTensors, readCheckpointMeta, resolveLatestCheckpoint, verifyCheckpoint } from '../run/checkpoint';
 import { fsErrorReason } from '../run/fs-errors';
+import { readSafetensorsFile } from '../run/files';
 
 /** Tensors read for `init:`: the file they came from, by name, and the source model's config when one is known. */
 export interface InitWeights {
@@ -17,14 +18,10 @@ export interface InitWeights {
  * Reads a safetensors file of weights, refusing non-finite values.
  * @throws Error naming the file: unreadable, not safetensors, or holding a NaN / infinite value
  */
-export function readSafetensorsWeights(file: string): InitWeights {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read weights: ${fsErrorReason(e)}`);
-  }
-  const tensors = parseSafetensorsWithMetadata(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), file).tensors;
+export async function readSafetensorsWeights(file: string): Promise<InitWeights> {
+  const { tensors } = await readSafetensorsFile(file).catch((e) => {
+    throw new Error(e.code ? `${file}: cannot read weights: ${fsErrorReason(e)}` : (e as Error).message);
+  });
   assertFiniteTensors(tensors, file);
   return { file, tensors };
 }
@@ -34,10 +31,10 @@ export function readSafetensorsWeights(file: string): InitWeights {
  * SHA-256 its meta.json records, and the run's `model:` config from meta.json.
  * @throws Error naming the folder or file: not a checkpoint (no meta.json), checksum mismatch, non-finite weights
  */
-export function readCheckpointWeights(dir: string): InitWeights {
+export async function readCheckpointWeights(dir: string): Promise<InitWeights> {
   const meta = readCheckpointMeta(dir);
   verifyCheckpoint(dir, meta);
-  const weights = readSafetensorsWeights(path.join(dir, 'model.safetensors'));
+  const weights = await readSafetensorsWeights(path.join(dir, 'model.safetensors'));
   const config = meta.config as { model?: InitWeights['modelConfig'] } | undefined;
   return { ...weights, modelConfig: config?.model };
 }
@@ -47,7 +44,7 @@ export function readCheckpointWeights(dir: string): InitWeights {
  * @throws Error `<dir>: not a run folder (no such folder)` / `<dir>: has no checkpoint to take weights from`, or
  *   what reading the checkpoint throws
  */
-export function readRunWeights(dir: string): InitWeights {
+export async function readRunWeights(dir: string): Promise<InitWeights> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: not a run folder (no such folder)`);
   const found = resolveLatestCheckpoint(dir);
   if (!found.dir) throw new Error(`${dir}: has no checkpoint to take weights from`);

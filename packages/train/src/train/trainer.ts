@@ -1,4 +1,4 @@
-import { ConfigError, LossOutput, Module, StageSelection, TrainableModel, tf, Variable } from '@mmzoo/core';
+import { ConfigError, LossOutput, Module, StageSelection, TrainableModel, hasMomentumCopies, tf, Variable } from '@mmzoo/core';
 import { TrainConfig } from '../config/experiment';
 import { StageConfig, stageParameterNames, totalStageSteps } from '../config/stages';
 import { AdamW } from './optimizer';
@@ -147,6 +147,8 @@ function planStages(model: Module & TrainableModel, train: TrainConfig, stages?:
   if (stray !== undefined) throw new Error(`frozen: '${stray}' is not a trainable parameter of the model`);
   const held = new Set(frozen);
   const all = new Map([...trainable].filter(([n]) => !held.has(n)));
+  // a frozen part's momentum copy (ALBEF, BLIP) stays equal to it: its EMA steps are skipped
+  if (hasMomentumCopies(model)) model.momentumPairs.hold(frozen.map((n) => trainable.get(n)!));
   if (!stages) return [{ start: 0, steps: train.steps, lr: train.lr, warmupSteps: train.warmupSteps, batchSize: train.batchSize, params: all }];
   const total = totalStageSteps(stages);
   if (total !== train.steps) throw new ConfigError(`train.steps: ${train.steps} does not equal the sum of the stages' steps (${total})`);
@@ -196,7 +198,7 @@ function summarizeStages(plans: StagePlan[], history: HistoryPoint[], step: numb
  * first and last step of each stage are always in the history.
  *
  * Frozen parameters (`opts.frozen`, the experiment's `frozen:`) are in no stage's optimizer: unchanged bit for bit,
- * and absent from optimizer.safetensors.
+ * and absent from optimizer.safetensors; their momentum copies (ALBEF, BLIP) skip the EMA, so they stay equal to them.
  * @throws ConfigError when `train.steps` is not the stages' total or a trainable/frozen pattern matches no
  *   parameter (naming `stages[i].frozen[j]`); Error when resuming from a checkpoint that does not match the model
  *   or the stages, when the loss is not finite, or when a parameter of a stage gets no gradient from its
