@@ -3,6 +3,7 @@ import * as path from 'path';
 import { ConfigError } from '@mmzoo/core';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 import { infoCommand } from '../../packages/cli/src/commands/info';
+import { resumeDifferences } from '../../packages/cli/src/resume-check';
 import { TINY_CLIP_YAML } from '../helpers/configs';
 import { tempDirs } from '../helpers/temp';
 
@@ -64,6 +65,13 @@ describe('init: and frozen: in a config', () => {
     expect(msg.split('\n')).toHaveLength(1);
     expect(msg.startsWith(`${f}:${lineOf(extra, key)}:`)).toBe(true);
     expect(msg).toMatch(re);
+  });
+
+  test('--resume compares frozen: (it changes what the steps train) but not init: (a resumed run takes the checkpoint)', () => {
+    const then = { model: { name: 'clip' }, init: { vision: { run: '/a' } }, frozen: ['vision'] };
+    expect(resumeDifferences(then, { ...then, init: { vision: { run: '/b' } } })).toEqual([]);
+    expect(resumeDifferences(then, { ...then, frozen: ['vision', 'text'] })).toEqual(['frozen: ["vision"] -> ["vision","text"]']);
+    expect(resumeDifferences(then, { model: then.model })).toEqual(['frozen: ["vision"] -> (unset)']);
   });
 
   test('a config that needs itself through init is refused', () => {
