@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, stringify } from 'yaml';
-import { configPlace, frozenParameterNames, initBackend, parseYaml, validate } from '@mmzoo/train';
+import { initBackend, parseYaml, validate } from '@mmzoo/train';
 import { openSession, prepareSession, runTraining, sessionTraining } from '@mmzoo/train';
 import type { ImageTextBatch } from '@mmzoo/train';
 import { loadExperiment } from '../../packages/cli/src/experiment';
@@ -16,8 +16,9 @@ import { CompareSchema } from '../../packages/cli/src/compare/schema';
 // by the loader its command uses and its model's parameters counted (`mmzoo info`, a shape-only build: presets
 // too); each runnable config (one with `train:`) is built as `mmzoo train` builds it and trained for one real step
 // per stage on tiny data, with `init:` (weights from another run) dropped for random initialisation, so no
-// prerequisite run is trained here (`frozen:` stays: those parameters are held fixed as `mmzoo train` holds them). Model sizes stay as written (the point is to catch broken configs); only data,
-// steps and batch shrink, and evaluation is off. A new config is covered without writing a test.
+// prerequisite run is trained here (`frozen:` stays, held fixed by `sessionTraining` as in `mmzoo train`). Model sizes
+// stay as written (the point is to catch broken configs); only data, steps and batch shrink, and evaluation is off. A
+// new config is covered without writing a test.
 
 const ROOT = path.join(__dirname, '..', '..');
 const FILES = listConfigFiles(path.join(ROOT, 'configs')).map((f) => path.relative(ROOT, f));
@@ -149,7 +150,6 @@ describe('every shipped config', () => {
       await prepareSession(session);
       const summary = await runTraining<ImageTextBatch>({
         runDir: path.join(tmp, loaded.name), model, train: cfg.train, stages: cfg.stages, ...sessionTraining(session),
-        frozen: frozenParameterNames(model.namedParameters(), loaded.spec.components(cfg.model), cfg.frozen, (p) => configPlace(cfg, p)),
       });
       expect(summary.steps).toBe(cfg.stages ? cfg.stages.length : 1);
       expect(Number.isFinite(summary.initialLoss)).toBe(true);

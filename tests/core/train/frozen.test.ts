@@ -40,7 +40,7 @@ describe('frozen parameters', () => {
     const summary = await runTraining({
       runDir, model, train: TRAIN, frozen,
       makeBatch: (i) => syntheticImageTextBatch(i, 4, { draw: i, seed: 0 }),
-      disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+      disposeBatch: (b) => tf.dispose([b.image, b.text]),
       loss: (b) => model.trainingLoss(b),
       meta: {},
     });
@@ -71,7 +71,7 @@ describe('frozen parameters', () => {
       runDir: temp.make(), model, train, frozen,
       stages: [{ name: 'vision', objectives: ['itc'], data: 'pairs', steps: 2, trainable: ['visual.*'], frozen: [] }],
       makeBatch: (i) => syntheticImageTextBatch(i, 4, { draw: i, seed: 0 }),
-      disposeBatch: (b) => tf.dispose([b.images, b.ids]),
+      disposeBatch: (b) => tf.dispose([b.image, b.text]),
       loss: (b) => model.trainingLoss(b),
       meta: {},
     });

@@ -9,7 +9,7 @@ import {
   restoreAside, runFolderState, runTraining, checkRunFolderPath, sessionTraining, savedTokenizers, tokenizersOfMeta,
   writeTokenizerFiles,
   verifyCheckpoint, ImageTextBatch, CheckpointMeta, evaluateSession, openSession, prepareSession,
-  applyInit, configPlace, frozenParameterNames,
+  applyInit, configPlace,
 } from '@mmzoo/train';
 import type { RunLock, SavedTokenizers, StageSummary } from '@mmzoo/train';
 import { configWarnings, loadExperiment, parseMaxSeconds } from '../experiment';
@@ -96,14 +96,13 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
 
     const backend = await initBackend(opts.backend ?? cfg.runtime.backend, early.info);
     // init sources are read (a missing prerequisite run trained, on this backend) before this run's seeded build
-    const init = !resumeDir && cfg.init
-      ? await resolveInit(loaded, runDir, { train: prerequisiteTrainer(backend.name), chain: [...(internal.chain ?? []), path.resolve(configFile)], log: early.info })
-      : [];
+    const chain = [...(internal.chain ?? []), path.resolve(configFile)];
+    const init = !resumeDir && cfg.init ? await resolveInit(loaded, runDir, { train: prerequisiteTrainer(backend.name), chain, log: early.info }) : [];
     const session = await openSession(loaded.spec, cfg, resumeTokenizers, resumeDir && path.join(resumeDir, 'meta.json'));
     const { model, tokenizer, data } = session;
     const components = loaded.spec.components(cfg.model);
     const placeOf = (p: (string | number)[]) => configPlace(cfg, p);
-    const frozen = frozenParameterNames(model.namedParameters(), components, cfg.frozen, placeOf);
+    const training = sessionTraining(session);
     if (!resumeDir) {
       for (const l of applyInit(model, components, init, placeOf)) {
         early.info(`init ${l.target}: ${l.tensors} tensors from ${l.file}${l.skipped ? ` (${l.skipped} left as built)` : ''}`);
@@ -128,8 +127,8 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
     writeTokenizerFiles(runDir, savedTokenizers(session));
     const towers = componentCounts(model, components);
     const params = model.trainableParameters();
-    const frozenParams = frozen.reduce((n, name) => n + params.get(name)!.size, 0);
-    const held = frozen.length ? `, ${frozenParams.toLocaleString('en-US')} of them frozen (${cfg.frozen!.join(', ')})` : '';
+    const frozenParams = training.frozen.reduce((n, name) => n + params.get(name)!.size, 0);
+    const held = training.frozen.length ? `, ${frozenParams.toLocaleString('en-US')} of them frozen (${cfg.frozen!.join(', ')})` : '';
     logger.info({ params: model.numParams(), towers, frozenParams, trainPairs: data.train.size, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters${held}; ${data.train.size} training pairs`);
 
     let stop = false;
@@ -154,8 +153,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
     let summary;
     try {
       summary = await runTraining<ImageTextBatch>({
-        runDir, model, train: t, resume: opts.resume, resumeFrom: resumeDir, stages: cfg.stages, frozen,
-        ...sessionTraining(session),
+        runDir, model, train: t, resume: opts.resume, resumeFrom: resumeDir, stages: cfg.stages, ...training,
         evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: async () => flatMetrics(await evaluateSession(session)) } : undefined,
         shouldStop: () => stop,
         maxSeconds,
