@@ -81,6 +81,7 @@ export type {
 // prerequisite runs built once
 export {
   WHOLE_MODEL, underPrefix, selectParameters, frozenParameterNames, checkInitTargets, checkComponentPaths, modelParameters,
+  componentPathHint,
 } from './init/component-paths';
 export type { Selection, ParamInfo } from './init/component-paths';
 export { canonicalJson, configHash } from './init/config-hash';

@@ -1,6 +1,6 @@
 import { ConfigError, hasMomentumCopies, loadStateDict, Module, RawTensor, Variable } from '@mmzoo/core';
 import { InitSource } from '../config/init';
-import { ParamInfo, Selection, WHOLE_MODEL, selectParameters, underPrefix } from './component-paths';
+import { ParamInfo, Selection, WHOLE_MODEL, componentPathHint, selectParameters, underPrefix } from './component-paths';
 import { InitWeights } from './weights';
 
 /** One resolved `init:` entry: its target, its config and the tensors its source holds. */
@@ -56,9 +56,8 @@ function sourceSelection(entry: InitEntry, where: string): Selection {
   const tensors = new Map([...entry.weights.tensors].map(([n, t]) => [n, entry.sourceModel?.params.get(n) ?? { trainable: true, shape: t.shape }]));
   const sel = selectParameters(part, tensors, entry.sourceModel?.components);
   if (sel.names.length === 0) {
-    const comps = entry.sourceModel ? `components of its model: ${Object.keys(entry.sourceModel.components).join(', ')}` : 'no model config, so no components';
-    const tops = [...new Set([...tensors.keys()].map((n) => n.split('.')[0]))].slice(0, 8).join(', ');
-    throw new ConfigError(`${where}${entry.weights.file} has no component or parameters '${part}' (${comps}; name prefixes: ${tops}); name the part to take with component`);
+    const hint = componentPathHint(entry.sourceModel?.components, [...tensors.keys()]);
+    throw new ConfigError(`${where}${entry.weights.file} has no component or parameters '${part}' (${hint}); name the part to take with component`);
   }
   return sel;
 }

@@ -48,8 +48,11 @@ export function selectParameters(pathName: string, params: ReadonlyMap<string, P
   return { kind: 'prefix', names: names.filter((n) => underPrefix(n, pathName)) };
 }
 
-/** What a component path could have named, for messages: the components and the top-level name prefixes. */
-function known(components: Record<string, unknown> | undefined, names: readonly string[]): string {
+/**
+ * What a component path could have named, for messages: `components: a, b; parameter prefixes: x, y, ...` (the
+ * components, or `none known` without a model config, and the first 8 top-level name prefixes).
+ */
+export function componentPathHint(components: Record<string, unknown> | undefined, names: readonly string[]): string {
   const tops = [...new Set(names.map((n) => n.split('.')[0]))];
   const comps = components ? Object.keys(components) : [];
   return `components: ${comps.length ? comps.join(', ') : 'none known'}; parameter prefixes: ${tops.slice(0, 8).join(', ')}${tops.length > 8 ? ', ...' : ''}`;
@@ -74,7 +77,7 @@ export function frozenParameterNames(
   frozen.forEach((entry, i) => {
     const { names } = selectParameters(entry, trainable, components);
     if (names.length === 0) {
-      throw new ConfigError(`${placeOf(['frozen', i])}'${entry}' is neither a component of the model nor a prefix of a trainable parameter (${known(components, [...trainable.keys()])}); momentum copies and buffers are never trained`);
+      throw new ConfigError(`${placeOf(['frozen', i])}'${entry}' is neither a component of the model nor a prefix of a trainable parameter (${componentPathHint(components, [...trainable.keys()])}); momentum copies and buffers are never trained`);
     }
     for (const n of names) out.add(n);
   });
@@ -94,7 +97,7 @@ export function checkInitTargets(
   const owner = new Map<string, string>();
   for (const [target, source] of Object.entries(init ?? {})) {
     const { names } = selectParameters(target, params, components);
-    if (names.length === 0) throw new ConfigError(`${placeOf(['init', target])}'${target}' is not '${WHOLE_MODEL}', a component of the model or a prefix of its parameters (${known(components, [...params.keys()])})`);
+    if (names.length === 0) throw new ConfigError(`${placeOf(['init', target])}'${target}' is not '${WHOLE_MODEL}', a component of the model or a prefix of its parameters (${componentPathHint(components, [...params.keys()])})`);
     (source.skip ?? []).forEach((s, i) => {
       if (!names.some((n) => underPrefix(n, s))) throw new ConfigError(`${placeOf(['init', target, 'skip', i])}'${s}' is a prefix of none of the parameters of init target '${target}' (e.g. ${names.slice(0, 3).join(', ')})`);
     });
@@ -107,10 +110,12 @@ export function checkInitTargets(
 }
 
 /**
- * What the tokenizer gives a builder, stood in for by fixed values where only parameter names and trainability are
- * wanted (they do not depend on the vocabulary): mmzoo's word tokenizer ids ([PAD] 0, [SEP] 3), 1,000 words.
+ * What the tokenizers give a builder, stood in for by fixed values where only parameter names and trainability are
+ * wanted (they do not depend on the vocabulary): mmzoo's word tokenizer ids ([PAD] 0, [SEP] 3), 1,000 words, for
+ * every tokenized input.
  */
-const STAND_IN_PARTS: BuildParts = { vocabSize: 1000, eotId: 3, padId: 0 };
+const STAND_IN_FACTS = { vocabSize: 1000, eotId: 3, padId: 0 };
+const STAND_IN_PARTS: BuildParts = { ...STAND_IN_FACTS, tokenizers: { text: STAND_IN_FACTS, lm: STAND_IN_FACTS } };
 
 /**
  * The parameters (name, trainability, shape) of the model a config describes, from a shape-only build
