@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
+import { serializeSafetensors } from '@mmzoo/core';
 import { TINY_CLIP_YAML } from '../helpers/configs';
 import { runMmzoo } from '../helpers/cli';
 
@@ -331,6 +332,21 @@ const CASES: Case[] = [
   { name: 'stage with an invalid regex pattern', setup: (d) => trainCase(d, VLMO.replace('    data: images\n', "    data: images\n    frozen: ['/[/']\n")), code: 2, message: /config\.yaml:\d+:\d+: stages\[0\]\.frozen\[0\]: invalid regular expression/ },
   { name: 'stage with an unknown key', setup: (d) => trainCase(d, VLMO.replace('    data: images\n', '    data: images\n    epochs: 3\n')), code: 2, message: at('stages[0].epochs') },
   { name: 'stage with unknown data', setup: (d) => trainCase(d, VLMO.replace('data: images', 'data: video')), code: 2, message: at('stages[0].data') },
+  // --- init: and frozen: (issue 15)
+  { name: 'init target that names no part of the model', setup: (d) => trainCase(d, `${TINY}init:\n  visoin: { run: . }\n`), code: 2, message: /config\.yaml:\d+:\d+: init\.visoin: 'visoin' is not 'model', a component of the model or a prefix of its parameters/ },
+  { name: 'init from a missing run folder', setup: (d) => trainCase(d, `${TINY}init:\n  vision: { run: runs/nope }\n`), code: 2, message: /config\.yaml:\d+:\d+: init\.vision\.run: \S+\/runs\/nope: no such folder$/ },
+  { name: 'init from a config that does not validate', setup: (d) => { write(d, 'clip.yaml', TINY.replace('lr: 1.0e-3', 'lr: fast')); return trainCase(d, `${TINY}init:\n  vision: { config: clip.yaml }\n`); }, code: 2, message: /config\.yaml:\d+:\d+: init\.vision\.config: \S+clip\.yaml:\d+:\d+: train\.lr: / },
+  {
+    name: 'init tensor of the wrong shape',
+    setup: (d) => {
+      write(d, 'w.safetensors', Buffer.from(serializeSafetensors({ 'visual.proj': { dtype: 'F32', shape: [3, 3], data: new Float32Array(9) } })));
+      return trainCase(d, `${TINY}init:\n  visual.proj: { safetensors: w.safetensors }\n`);
+    },
+    code: 2,
+    message: /config\.yaml:\d+:\d+: init\.visual\.proj: \S+w\.safetensors: 'visual\.proj' is \[3, 3\] but 'visual\.proj' is \[16, 16\]$/,
+  },
+  { name: 'frozen entry that names no trainable parameter', setup: (d) => trainCase(d, `${TINY}frozen: [txet]\n`), code: 2, message: /config\.yaml:\d+:\d+: frozen\[0\]: 'txet' is neither a component of the model nor a prefix of a trainable parameter/ },
+  { name: 'frozen: everything', setup: (d) => trainCase(d, `${TINY}frozen: [model]\n`), code: 2, message: /config\.yaml:\d+:\d+: frozen: leaves no trainable parameter; freeze less$/ },
   // --- data
   { name: 'data.root missing', setup: (d) => trainCase(d, TINY.replace('  trainLimit: 256\n', '  root: no-such-folder\n  trainLimit: 256\n')), code: 1, message: /^data\.root: folder .*no-such-folder does not exist$/ },
   { name: 'no training pairs', setup: (d) => trainCase(d, TINY.replace('  trainLimit: 256\n  scenes: { train: 32 }\n', '  items: false\n')), code: 1, message: /^data: no training pairs/ },

@@ -16,8 +16,9 @@ import { CompareSchema } from '../../packages/cli/src/compare/schema';
 // by the loader its command uses and its model's parameters counted (`mmzoo info`, a shape-only build: presets
 // too); each runnable config (one with `train:`) is built as `mmzoo train` builds it and trained for one real step
 // per stage on tiny data, with `init:` (weights from another run) dropped for random initialisation, so no
-// prerequisite run is trained here. Model sizes stay as written (the point is to catch broken configs); only data,
-// steps and batch shrink, and evaluation is off. A new config is covered without writing a test.
+// prerequisite run is trained here (`frozen:` stays, held fixed by `sessionTraining` as in `mmzoo train`). Model sizes
+// stay as written (the point is to catch broken configs); only data, steps and batch shrink, and evaluation is off. A
+// new config is covered without writing a test.
 
 const ROOT = path.join(__dirname, '..', '..');
 const FILES = listConfigFiles(path.join(ROOT, 'configs')).map((f) => path.relative(ROOT, f));

@@ -5,8 +5,8 @@ import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@mmzoo/core';
 import {
-  DataConfig, Experiment, ExperimentSchema, ImageTextSpec, ReferenceSchema, StagesSchema, checkRunContract, checkStageObjectives, fillStageSteps,
-  formatPath, imageTextInputs, parseYaml, recordConfigPlaces, validate,
+  DataConfig, Experiment, ExperimentSchema, FrozenSchema, ImageTextSpec, ReferenceSchema, StagesSchema, checkComponentPaths, checkRunContract,
+  checkStageObjectives, configPlace, fillStageSteps, formatPath, imageTextInputs, initSourceOf, parseYaml, recordConfigPlaces, validate,
 } from '@mmzoo/train';
 import { getModel } from './specs';
 
@@ -45,13 +45,18 @@ export function applyOverrides(value: Record<string, unknown>, sets: string[]): 
  * Also checked here, before anything is built: the model takes image and text inputs (its spec's `inputs`), the
  * dataset yields every batch key the model needs and each tokenized key has a tokenizer (the run contract), every
  * `patchSize` divides its `imageSize`, unless `checkMemory` is false (`info` of a preset, counted by a shape-only
- * build that allocates nothing) the model's weights fit in this machine's memory ({@link checkModelMemory}), and a
- * `stages:` list names only objectives the spec offers for stagewise training.
+ * build that allocates nothing) the model's weights fit in this machine's memory ({@link checkModelMemory}), a
+ * `stages:` list names only objectives the spec offers for stagewise training, the `init:` sources exist (a `config:`
+ * source is loaded too; {@link checkInitSources}) and the `init:` targets and `frozen:` entries name parts of the model
+ * (`checkComponentPaths`, a shape-only build). Paths in `data:` and `init:` are relative to the config file's folder.
+ * @param opts.chain the config files whose `init:` led here (absolute paths), to refuse a cycle
  * @throws ConfigError with `file:line:col: path: message` lines (`--set key=value: path: message` for an
- *   overridden value); `<file>: config file not found` / `is a folder, expected a YAML file`
+ *   overridden value); `<file>: config file not found` / `is a folder, expected a YAML file`; `<file>: init cycle: ...`
  */
-export function loadExperiment(file: string, sets: string[] = [], opts: { modelOnly?: boolean; checkMemory?: boolean } = {}): LoadedExperiment {
+export function loadExperiment(file: string, sets: string[] = [], opts: { modelOnly?: boolean; checkMemory?: boolean; chain?: string[] } = {}): LoadedExperiment {
   checkConfigFile(file);
+  const chain = opts.chain ?? [];
+  if (chain.includes(path.resolve(file))) throw new ConfigError(`${file}: init cycle: ${[...chain, path.resolve(file)].map((f) => path.relative('.', f)).join(' -> ')}`);
   const source = parseYaml(readFileSync(file, 'utf8'), file);
   const value = source.value as Record<string, unknown>;
   applyOverrides(value, sets);
@@ -84,6 +89,7 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
       model,
       reference: value.reference === undefined ? undefined : validate(ReferenceSchema, value.reference, source, ['reference']),
       stages: value.stages === undefined ? undefined : validate(StagesSchema, value.stages, source, ['stages']),
+      frozen: value.frozen === undefined ? undefined : validate(FrozenSchema, value.frozen, source, ['frozen']),
     } as Experiment<any>)
     : { ...validate(ExperimentSchema, value, source), model };
   const config = rest as Experiment<any>;
@@ -101,8 +107,11 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
   }
   if (config.data) resolveDataPaths(config.data, file);
   resolveTokenizerPaths(config, file);
+  resolveInitPaths(config, file);
   // errors found after loading (e.g. a batch size larger than the training set, in openSession) name the place
   recordConfigPlaces(config, placeOf);
+  checkInitSources(config, [...chain, path.resolve(file)]);
+  checkComponentPaths(spec, config);
   return { file, name: experimentName(file), spec, config };
 }
 
@@ -127,6 +136,42 @@ export function resolveTokenizerPaths(config: Pick<Experiment<unknown>, 'tokeniz
     if (t?.kind !== 'hf') continue;
     t.file = path.resolve(dir, t.file);
     if (t.config) t.config = path.resolve(dir, t.config);
+  }
+}
+
+/**
+ * Resolves the sources of `init:` (`run`, `checkpoint`, `safetensors`, `config`) against the folder of the config file:
+ * like data paths, they are relative to it. Changes `config` in place.
+ */
+export function resolveInitPaths(config: Pick<Experiment<unknown>, 'init'>, configFile: string): void {
+  const dir = path.dirname(path.resolve(configFile));
+  for (const source of Object.values(config.init ?? {})) {
+    const { kind, path: p } = initSourceOf(source);
+    source[kind] = path.resolve(dir, p);
+  }
+}
+
+/**
+ * Each `init:` source must exist: a `run` or `checkpoint` folder (a checkpoint with its meta.json), a `safetensors`
+ * file, or a `config` file, which is loaded (validated, its own `init:` checked in turn; `chain` refuses a cycle).
+ * @throws ConfigError `file:line:col: init.vision.run: /abs/runs/clip: no such folder` (one line; a `config:` source's
+ *   own error follows its key)
+ */
+export function checkInitSources(config: Experiment<any>, chain: string[]): void {
+  for (const [target, source] of Object.entries(config.init ?? {})) {
+    const { kind, path: p } = initSourceOf(source);
+    const at = configPlace(config, ['init', target, kind]);
+    const isDir = existsSync(p) && statSync(p).isDirectory();
+    if ((kind === 'run' || kind === 'checkpoint') && !isDir) throw new ConfigError(`${at}${p}: no such folder`);
+    if (kind === 'checkpoint' && !existsSync(path.join(p, 'meta.json'))) throw new ConfigError(`${at}${p}: not a checkpoint folder (no meta.json)`);
+    if (kind === 'safetensors' && (!existsSync(p) || isDir)) throw new ConfigError(`${at}${p}: no such file`);
+    if (kind === 'config') {
+      try {
+        loadExperiment(p, [], { chain });
+      } catch (e) {
+        throw new ConfigError(`${at}${(e as Error).message}`);
+      }
+    }
   }
 }
 

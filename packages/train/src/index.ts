@@ -22,6 +22,8 @@ export {
 } from './config/stages';
 export type { StageConfig } from './config/stages';
 export { recordConfigPlaces, configPlace, isLoadedConfig } from './config/places';
+export { INIT_SOURCE_KINDS, InitSchema, InitSourceSchema, FrozenSchema, initSourceOf } from './config/init';
+export type { InitSource, InitSourceKind } from './config/init';
 
 // data: image sets, Fashion-MNIST, captions, scenes, pairs, IDX and caption-file readers, image decoding,
 // the image-text loader (with the run's tokenizer)
@@ -74,6 +76,21 @@ export { runTraining } from './train/trainer';
 export type {
   TrainerOptions, TrainSummary, HistoryPoint, ActiveStage, StageSummary, StagePosition,
 } from './train/trainer';
+
+// weights from elsewhere (`init:`) and frozen parts (`frozen:`): component paths, config hashes, source weights,
+// prerequisite runs built once
+export {
+  WHOLE_MODEL, underPrefix, selectParameters, frozenParameterNames, checkInitTargets, checkComponentPaths, modelParameters,
+  componentPathHint,
+} from './init/component-paths';
+export type { Selection, ParamInfo } from './init/component-paths';
+export { canonicalJson, configHash } from './init/config-hash';
+export { readRunWeights, readCheckpointWeights, readSafetensorsWeights } from './init/weights';
+export type { InitWeights } from './init/weights';
+export { applyInit, initRenamer } from './init/apply';
+export type { InitEntry, InitLoaded } from './init/apply';
+export { PREREQUISITE_FOLDER, prerequisiteRunDirs, isFinishedRunOf, buildOnce } from './init/prerequisite';
+export type { BuildOnceOptions } from './init/prerequisite';
 
 // run folders: atomic files, checkpoints, locks, markers, test hooks
 export { writeFileAtomic, readSafetensorsFile, writeSafetensorsFile } from './run/files';

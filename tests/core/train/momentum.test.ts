@@ -25,6 +25,33 @@ describe('MomentumPairs (EMA copy)', () => {
     momentum.dispose();
   });
 
+  test('copy(which) copies only the pairs it accepts; held pairs skip the EMA and stay exactly equal', () => {
+    const online = new Linear(2, 1);
+    const momentum = new Linear(2, 1);
+    const pairs = new MomentumPairs([[online, momentum]]);
+    online.weight.assign(tf.tensor2d([[0.1, 0.7]]));
+    online.bias!.assign(tf.tensor1d([0.3]));
+    pairs.copy((p) => p === online.weight);
+    expect(Array.from(momentum.weight.dataSync())).toEqual([Math.fround(0.1), Math.fround(0.7)]);
+    expect(momentum.bias!.dataSync()[0]).not.toBe(Math.fround(0.3));
+    pairs.copy();
+    // 0.99 * 0.7 + 0.01 * 0.7 is not 0.7 in float32: an EMA step moves an equal copy by rounding ...
+    const f = Math.fround;
+    expect(f(f(f(0.7) * f(0.99)) + f(f(0.7) * f(1 - 0.99)))).not.toBe(f(0.7));
+    // ... unless the pair is held (a frozen online parameter)
+    pairs.hold([online.weight]);
+    pairs.update(0.99);
+    expect(Array.from(momentum.weight.dataSync())).toEqual([f(0.1), f(0.7)]);
+    online.bias!.assign(tf.tensor1d([1]));
+    pairs.update(0.5);
+    expect(momentum.bias!.dataSync()[0]).toBe(f(f(f(0.3) * 0.5) + 0.5));
+    pairs.hold([]);
+    pairs.update(0.99);
+    expect(momentum.weight.dataSync()[1]).toBe(f(f(f(0.7) * f(0.99)) + f(f(0.7) * f(1 - 0.99))));
+    online.dispose();
+    momentum.dispose();
+  });
+
   test('mismatched architectures are rejected', () => {
     const a = new Linear(2, 3);
     const b = new Linear(2, 4);

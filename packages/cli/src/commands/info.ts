@@ -1,25 +1,43 @@
 import { readFileSync } from 'fs';
 import {
-  initBackend, stageParameterNames, loadImageTextData, buildParts, imageTextInputs, openTokenizers,
+  initBackend, stageParameterNames, loadImageTextData, buildParts, imageTextInputs, openTokenizers, configPlace,
+  frozenParameterNames,
 } from '@mmzoo/train';
 import { BuildParts, componentCounts, withShapesOnly } from '@mmzoo/core';
 import { checkConfigFile, loadExperiment, LoadedExperiment } from '../experiment';
 import { listConfigFiles } from './configs';
 
+/** Parameter counts of a model: per component and in all, per stage, and what `frozen:` holds fixed. */
+export interface ParameterCounts {
+  /** trainable parameters per component (frozen ones included) */
+  towers: Record<string, number>;
+  total: number;
+  /** [stage name, parameters it trains] */
+  stages: [string, number][];
+  /** with `frozen:`: the frozen parameters per component and in all */
+  frozen?: { towers: Record<string, number>; total: number };
+}
+
 /**
  * Parameter counts of the model a config describes, from a shape-only build (core `withShapesOnly`: parameters
  * are recorded by shape, no weights are allocated, so a paper-size preset counts in milliseconds).
+ * @throws ConfigError for a `frozen:` entry or a stage pattern that selects no trainable parameter
  */
-export function countParameters(loaded: LoadedExperiment, ctx: BuildParts = {}): { towers: Record<string, number>; total: number; stages: [string, number][] } {
+export function countParameters(loaded: LoadedExperiment, ctx: BuildParts = {}): ParameterCounts {
   const model = withShapesOnly(() => loaded.spec.build(loaded.config.model, ctx));
   try {
+    const components = loaded.spec.components(loaded.config.model);
+    const frozen = new Set(frozenParameterNames(model.namedParameters(), components, loaded.config.frozen, (p) => configPlace(loaded.config, p)));
     // each stage's trainable/frozen patterns resolved against the built model (a pattern matching nothing throws)
     const params = model.trainableParameters();
+    const free = [...params.keys()].filter((n) => !frozen.has(n));
     const stages = (loaded.config.stages ?? []).map((st, i): [string, number] => {
-      const names = stageParameterNames([...params.keys()], st, ['stages', i]);
+      const names = stageParameterNames(free, st, ['stages', i]);
       return [st.name, names.reduce((a, n) => a + params.get(n)!.size, 0)];
     });
-    return { towers: componentCounts(model, loaded.spec.components(loaded.config.model)), total: model.numParams(), stages };
+    const counts: ParameterCounts = { towers: componentCounts(model, components), total: model.numParams(), stages };
+    if (frozen.size) counts.frozen = { towers: componentCounts(model, components, (n) => frozen.has(n)), total: [...frozen].reduce((a, n) => a + params.get(n)!.size, 0) };
+    return counts;
   } finally {
     model.dispose();
   }
@@ -32,8 +50,10 @@ function table(rows: string[][]): string {
 
 /**
  * `mmzoo info CONFIG`: validates the `model:` section and prints the trainable parameter count per tower and the
- * total, and for a `stages:` list how many parameters each stage trains (its patterns resolved on the model). `mmzoo info --all`: the same for every paper-size preset (configs with a `reference:` section) in one
- * table beside the published figure. Counts come from a shape-only build (no weights allocated: well under a
+ * total, with `frozen:` how many of them are trainable and how many frozen (per tower and in all), and for a
+ * `stages:` list how many parameters each stage trains (its patterns resolved on the model, frozen ones left out).
+ * `mmzoo info --all`: the same for every paper-size preset (configs with a `reference:` section) in one table beside
+ * the published figure. Counts come from a shape-only build (no weights allocated: well under a
  * second and a few MB for a paper-size preset).
  * @throws ConfigError for an invalid config
  */
@@ -68,10 +88,15 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
     const data = await loadImageTextData(cfg.data, imageTextInputs(loaded.spec, cfg.model).image, cfg.data.seed ?? cfg.train.seed);
     ctx = buildParts(openTokenizers(loaded.spec, cfg, data));
   }
-  const { towers, total, stages } = countParameters(loaded, ctx);
+  const { towers, total, stages, frozen } = countParameters(loaded, ctx);
+  const n = (v: number) => v.toLocaleString('en-US');
   const rows: [string, string][] = [['model', `${loaded.config.model.name} (${loaded.file})`]];
-  for (const [k, v] of Object.entries(towers)) rows.push([`  ${k}`, v.toLocaleString('en-US')]);
-  rows.push(['total parameters', total.toLocaleString('en-US')]);
+  for (const [k, v] of Object.entries(towers)) {
+    const f = frozen?.towers[k] ?? 0;
+    rows.push([`  ${k}`, f ? `${n(v)} (trainable ${n(v - f)}, frozen ${n(f)})` : n(v)]);
+  }
+  rows.push(['total parameters', n(total)]);
+  if (frozen) rows.push(['  trainable', n(total - frozen.total)], ['  frozen', `${n(frozen.total)} (frozen: ${loaded.config.frozen!.join(', ')})`]);
   for (const [name, n] of stages) rows.push([`stage ${name} trains`, `${n.toLocaleString('en-US')} (frozen ${(total - n).toLocaleString('en-US')})`]);
   if (loaded.config.reference) rows.push(['published', `${loaded.config.reference.params.toLocaleString('en-US')} (${loaded.config.reference.source})`]);
   const w = Math.max(...rows.map(([k]) => k.length));

@@ -9,12 +9,14 @@ import {
   restoreAside, runFolderState, runTraining, checkRunFolderPath, sessionTraining, savedTokenizers, tokenizersOfMeta,
   writeTokenizerFiles,
   verifyCheckpoint, ImageTextBatch, CheckpointMeta, evaluateSession, openSession, prepareSession,
+  applyInit, configPlace,
 } from '@mmzoo/train';
-import type { SavedTokenizers, StageSummary } from '@mmzoo/train';
+import type { RunLock, SavedTokenizers, StageSummary } from '@mmzoo/train';
 import { configWarnings, loadExperiment, parseMaxSeconds } from '../experiment';
 import { resumeDifferences } from '../resume-check';
 import { createLogger, createPendingLogger, flushPending } from '../logger';
 import { writeResults } from '../results';
+import { PrerequisiteTrainer, resolveInit } from '../init';
 
 /** Options of `mmzoo train`. */
 export interface TrainOptions {
@@ -40,9 +42,15 @@ export interface TrainOptions {
  * the data open and the model built (and, for `--resume`, the checkpoint verified and the config compared with
  * it). `--overwrite` then moves the old run aside and deletes it once the new run has written its first
  * checkpoint; if the new run fails before that, the old run is put back.
+ *
+ * Weights from elsewhere (`init:`) are loaded into the built model of a fresh run before `prepare` (a `config:`
+ * source's run is trained first when missing, in this process, through this function; see `prerequisiteRun`);
+ * `--resume` takes the checkpoint's weights instead. `frozen:` parameters get no gradient and no optimizer state.
+ * @param internal what a run that needs this one as its `init:` prerequisite passes: the run folder's lock, already
+ *   held, and the chain of config files that led here
  * @throws ConfigError (exit 2) / Error (exit 1) with a one-line message for bad input
  */
-export async function trainCommand(configFile: string, opts: TrainOptions): Promise<number> {
+export async function trainCommand(configFile: string, opts: TrainOptions, internal: { lock?: RunLock; chain?: string[] } = {}): Promise<number> {
   if (opts.resume && opts.overwrite) throw new ConfigError('--resume and --overwrite together: --resume continues the run in the folder, --overwrite replaces it; pass one');
   if (opts.force && !opts.resume) throw new ConfigError('--force only applies with --resume (it accepts a config that differs from the checkpoint\'s)');
   const loaded = loadExperiment(configFile, opts.set ?? []);
@@ -53,7 +61,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
   const early = createPendingLogger();
   for (const w of configWarnings(cfg)) early.warn(`warning: ${w}`);
   mkdirSync(path.dirname(runDir), { recursive: true });
-  const lock = acquireRunLock(runDir, `mmzoo train ${configFile}`, early.warn);
+  const lock = internal.lock ?? acquireRunLock(runDir, `mmzoo train ${configFile}`, early.warn);
   let aside: string | undefined;
   let checkpointed = false;
   try {
@@ -87,9 +95,20 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     }
 
     const backend = await initBackend(opts.backend ?? cfg.runtime.backend, early.info);
+    // init sources are read (a missing prerequisite run trained, on this backend) before this run's seeded build
+    const chain = [...(internal.chain ?? []), path.resolve(configFile)];
+    const init = !resumeDir && cfg.init ? await resolveInit(loaded, runDir, { train: prerequisiteTrainer(backend.name), chain, log: early.info }) : [];
     const session = await openSession(loaded.spec, cfg, resumeTokenizers, resumeDir && path.join(resumeDir, 'meta.json'));
     const { model, tokenizer, data } = session;
-    if (!resumeDir) await prepareSession(session);
+    const components = loaded.spec.components(cfg.model);
+    const placeOf = (p: (string | number)[]) => configPlace(cfg, p);
+    const training = sessionTraining(session);
+    if (!resumeDir) {
+      for (const l of applyInit(model, components, init, placeOf)) {
+        early.info(`init ${l.target}: ${l.tensors} tensors from ${l.file}${l.skipped ? ` (${l.skipped} left as built)` : ''}`);
+      }
+      await prepareSession(session);
+    }
     // the checkpoint's tensors must fit the model built from this config (a --force'd model change may not): checked
     // by loading them now, before anything is written
     else await loadCheckpoint(resumeDir, model.namedParameters());
@@ -106,8 +125,11 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     for (const t of await cleanUpCheckpointTemps(runDir)) logger.warn(`removed ${t}, an incomplete checkpoint left by a process that died`);
     writeFileSync(path.join(runDir, 'config.yaml'), stringify(cfg));
     writeTokenizerFiles(runDir, savedTokenizers(session));
-    const towers = componentCounts(model, loaded.spec.components(cfg.model));
-    logger.info({ params: model.numParams(), towers, trainPairs: data.train.size, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters; ${data.train.size} training pairs`);
+    const towers = componentCounts(model, components);
+    const params = model.trainableParameters();
+    const frozenParams = training.frozen.reduce((n, name) => n + params.get(name)!.size, 0);
+    const held = training.frozen.length ? `, ${frozenParams.toLocaleString('en-US')} of them frozen (${cfg.frozen!.join(', ')})` : '';
+    logger.info({ params: model.numParams(), towers, frozenParams, trainPairs: data.train.size, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters${held}; ${data.train.size} training pairs`);
 
     let stop = false;
     const onSigint = (signal: NodeJS.Signals) => {
@@ -131,8 +153,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     let summary;
     try {
       summary = await runTraining<ImageTextBatch>({
-        runDir, model, train: t, resume: opts.resume, resumeFrom: resumeDir, stages: cfg.stages,
-        ...sessionTraining(session),
+        runDir, model, train: t, resume: opts.resume, resumeFrom: resumeDir, stages: cfg.stages, ...training,
         evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: async () => flatMetrics(await evaluateSession(session)) } : undefined,
         shouldStop: () => stop,
         maxSeconds,
@@ -195,8 +216,21 @@ export async function trainCommand(configFile: string, opts: TrainOptions): Prom
     }
     throw e;
   } finally {
-    lock.release();
+    // a lock passed in belongs to the caller
+    if (!internal.lock) lock.release();
   }
+}
+
+/**
+ * Trains a run that another run's `init:` needs (`prerequisiteRun`) as `mmzoo train FILE --out DIR [--resume]`
+ * does, in this process, on backend `backend`, with the folder's lock the caller holds.
+ * @throws Error when the run ends with a non-zero exit code (e.g. 130: interrupted)
+ */
+export function prerequisiteTrainer(backend: string): PrerequisiteTrainer {
+  return async (file, dir, ctx) => {
+    const code = await trainCommand(file, { out: dir, resume: latestCheckpoint(dir) !== undefined, backend }, ctx);
+    if (code !== 0) throw new Error(`training ${file} into ${dir} ended with exit code ${code}`);
+  };
 }
 
 /** Flattens metrics to name -> number for curves (e.g. `retrieval.imageToText.r1`). */

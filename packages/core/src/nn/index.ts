@@ -37,4 +37,5 @@ export type { BertEmbeddingsOptions, BertAttentionOptions, BertLayerOptions, Ber
 export { FeatureQueue } from './feature-queue';
 export type { FeatureQueueOptions } from './feature-queue';
 export { KMeansVisualTokenizer } from './kmeans-tokenizer';
-export { MomentumPairs } from './momentum';
+export { MomentumPairs, hasMomentumCopies } from './momentum';
+export type { HasMomentumCopies } from './momentum';

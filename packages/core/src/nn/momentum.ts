@@ -12,6 +12,8 @@ import { Module, isShapeOnlyParam } from './module';
 export class MomentumPairs {
   /** [online, momentum] variables, same name and shape */
   readonly pairs: [Variable, Variable][] = [];
+  /** online variables whose pairs {@link update} leaves alone (see {@link hold}) */
+  private held = new Set<Variable>();
 
   /**
    * Pairs the parameters of each (online, momentum) module by name and marks every momentum variable as
@@ -37,9 +39,22 @@ export class MomentumPairs {
   /**
    * Sets every momentum parameter equal to its online twin (ALBEF/BLIP `copy_params`, at construction); a pair
    * built shape-only (`withShapesOnly`) has no values and is skipped.
+   * @param which copies only the pairs it accepts (default: all), e.g. the pairs whose online twin was just loaded
+   *   from elsewhere and whose momentum copy was not (the experiment's `init:`)
    */
-  copy(): void {
-    for (const [p, q] of this.pairs) if (!isShapeOnlyParam(p) && !isShapeOnlyParam(q)) tf.tidy(() => q.assign(p.clone()));
+  copy(which: (online: Variable, momentum: Variable) => boolean = () => true): void {
+    for (const [p, q] of this.pairs) {
+      if (!isShapeOnlyParam(p) && !isShapeOnlyParam(q) && which(p, q)) tf.tidy(() => q.assign(p.clone()));
+    }
+  }
+
+  /**
+   * Makes {@link update} skip the pairs whose online variable is in `online` (replacing the previous set): the
+   * experiment's frozen parameters, which never change, so the EMA of each is itself. Skipping keeps its copy exactly
+   * equal to it (as {@link copy} made it) where `m * p + (1 - m) * p` in float32 would drift by rounding.
+   */
+  hold(online: Iterable<Variable>): void {
+    this.held = new Set(online);
   }
 
   /**
@@ -50,8 +65,21 @@ export class MomentumPairs {
   update(m: number): void {
     if (!(m >= 0 && m <= 1)) throw new RangeError(`momentum must be in [0, 1], got ${m}`);
     for (const [p, q] of this.pairs) {
-      if (q.dtype !== 'float32') continue;
+      if (q.dtype !== 'float32' || this.held.has(p)) continue;
       tf.tidy(() => q.assign(q.mul(tf.scalar(m)).add(p.mul(tf.scalar(1 - m)))));
     }
   }
+}
+
+/** A model with momentum copies of some of its modules (ALBEF, BLIP): what {@link hasMomentumCopies} recognises. */
+export interface HasMomentumCopies {
+  readonly momentumPairs: MomentumPairs;
+}
+
+/**
+ * True when `model` keeps momentum copies in a `momentumPairs` field ({@link MomentumPairs}), so that code loading
+ * weights into the online modules from elsewhere can set their copies equal to them, as construction does.
+ */
+export function hasMomentumCopies(model: object): model is HasMomentumCopies {
+  return 'momentumPairs' in model && model.momentumPairs instanceof MomentumPairs;
 }

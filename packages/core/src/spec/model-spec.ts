@@ -247,9 +247,10 @@ export interface ModelSpec<C = unknown, M extends Module = Module> {
 /**
  * Trainable parameter count per component of a built model ({@link ModelSpec.components}), in the components' order.
  * @param components from `spec.components(cfg)`
+ * @param only counts just the trainable parameters it accepts (e.g. the frozen ones); default all
  */
-export function componentCounts(model: Module, components: Record<string, (paramName: string) => boolean>): Record<string, number> {
-  const params = [...model.trainableParameters()];
+export function componentCounts(model: Module, components: Record<string, (paramName: string) => boolean>, only: (paramName: string) => boolean = () => true): Record<string, number> {
+  const params = [...model.trainableParameters()].filter(([name]) => only(name));
   const out: Record<string, number> = {};
   for (const [component, owns] of Object.entries(components)) {
     out[component] = params.reduce((n, [name, v]) => (owns(name) ? n + v.size : n), 0);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BACKEND_NAMES } from '../backend';
 import { StagesSchema, totalStageSteps } from './stages';
 import { TokenizerConfigSchema, TokenizersSchema } from '../tokenizers/config';
+import { FrozenSchema, InitSchema } from './init';
 
 /**
  * Text encodings accepted by `data.encoding` for caption files (csv, coco json, jsonl): names Node's TextDecoder
@@ -133,7 +134,7 @@ export const ReferenceSchema = z
 
 /**
  * A whole experiment file: `model` (validated by the model registry's schema for `model.name`), `data`, `train`,
- * `eval`, `runtime`. Unknown sections are errors.
+ * `eval`, `runtime`, and optional `reference`, `stages`, `init`, `frozen`. Unknown sections are errors.
  */
 export const ExperimentSchema = z
   .object({
@@ -152,6 +153,10 @@ export const ExperimentSchema = z
     tokenizer: TokenizerConfigSchema.optional(),
     /** stagewise training (config/stages.ts): stages run in order; train.steps is their total */
     stages: StagesSchema.optional(),
+    /** weights from elsewhere for the whole model or named components (config/init.ts), on a fresh run */
+    init: InitSchema.optional(),
+    /** component paths with no gradient and no optimizer state (config/init.ts) */
+    frozen: FrozenSchema.optional(),
   })
   .strict()
   .refine((e) => !(e.tokenizer && e.tokenizers), {

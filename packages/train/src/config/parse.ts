@@ -146,6 +146,12 @@ function validKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
       continue;
     }
     const shape = (s as { shape?: Record<string, unknown> }).shape;
+    // a value of a record keyed by name (e.g. init.vision)
+    const valueType = (s as { def?: { valueType?: unknown } }).def?.valueType;
+    if (!shape && valueType && typeof k === 'string') {
+      s = valueType;
+      continue;
+    }
     if (!shape || typeof k !== 'string' || !(k in shape)) return [];
     s = shape[k];
   }

@@ -1,4 +1,4 @@
-import { ConfigError, LossOutput, Module, StageSelection, TrainableModel, tf, Variable } from '@mmzoo/core';
+import { ConfigError, LossOutput, Module, StageSelection, TrainableModel, hasMomentumCopies, tf, Variable } from '@mmzoo/core';
 import { TrainConfig } from '../config/experiment';
 import { StageConfig, stageParameterNames, totalStageSteps } from '../config/stages';
 import { AdamW } from './optimizer';
@@ -84,6 +84,12 @@ export interface TrainerOptions<B> {
    * fresh AdamW over the parameters its trainable/frozen patterns leave; `train.steps` must be their total
    */
   stages?: StageConfig[];
+  /**
+   * names of trainable parameters held fixed for the whole run (the experiment's `frozen:`, resolved by
+   * `frozenParameterNames`): left out of every optimizer, so they get no gradient, no update, no weight decay and no
+   * moments in optimizer.safetensors; a stage's trainable/frozen patterns select among the others
+   */
+  frozen?: readonly string[];
   /** extra JSON saved in every checkpoint's meta.json (config, tokenizer, ...) */
   meta: Record<string, unknown>;
   /** continue from the run folder's latest checkpoint (or from `resumeFrom`) */
@@ -135,8 +141,14 @@ interface StagePlan {
   params: Map<string, Variable>;
 }
 
-function planStages(model: Module & TrainableModel, train: TrainConfig, stages?: StageConfig[]): StagePlan[] {
-  const all = model.trainableParameters();
+function planStages(model: Module & TrainableModel, train: TrainConfig, stages?: StageConfig[], frozen: readonly string[] = []): StagePlan[] {
+  const trainable = model.trainableParameters();
+  const stray = frozen.find((n) => !trainable.has(n));
+  if (stray !== undefined) throw new Error(`frozen: '${stray}' is not a trainable parameter of the model`);
+  const held = new Set(frozen);
+  const all = new Map([...trainable].filter(([n]) => !held.has(n)));
+  // a frozen part's momentum copy (ALBEF, BLIP) stays equal to it: its EMA steps are skipped
+  if (hasMomentumCopies(model)) model.momentumPairs.hold(frozen.map((n) => trainable.get(n)!));
   if (!stages) return [{ start: 0, steps: train.steps, lr: train.lr, warmupSteps: train.warmupSteps, batchSize: train.batchSize, params: all }];
   const total = totalStageSteps(stages);
   if (total !== train.steps) throw new ConfigError(`train.steps: ${train.steps} does not equal the sum of the stages' steps (${total})`);
@@ -184,15 +196,19 @@ function summarizeStages(plans: StagePlan[], history: HistoryPoint[], step: numb
  * running stage's optimizer moments, so `resume` continues inside the interrupted stage exactly; a checkpoint
  * is also written at the end of every stage but the last. History points carry their stage's name, and the
  * first and last step of each stage are always in the history.
+ *
+ * Frozen parameters (`opts.frozen`, the experiment's `frozen:`) are in no stage's optimizer: unchanged bit for bit,
+ * and absent from optimizer.safetensors; their momentum copies (ALBEF, BLIP) skip the EMA, so they stay equal to them.
  * @throws ConfigError when `train.steps` is not the stages' total or a trainable/frozen pattern matches no
  *   parameter (naming `stages[i].frozen[j]`); Error when resuming from a checkpoint that does not match the model
  *   or the stages, when the loss is not finite, or when a parameter of a stage gets no gradient from its
- *   objectives (naming the stage; the last checkpoint stays intact)
+ *   objectives (naming the stage; the last checkpoint stays intact), or when a name in `opts.frozen` is not a
+ *   trainable parameter
  */
 export async function runTraining<B>(opts: TrainerOptions<B>): Promise<TrainSummary> {
   const { model, train } = opts;
   const log = opts.log ?? (() => {});
-  const plans = planStages(model, train, opts.stages);
+  const plans = planStages(model, train, opts.stages, opts.frozen);
   const total = plans[plans.length - 1].start + plans[plans.length - 1].steps;
   const newOptimizer = (plan: StagePlan) => new AdamW(plan.params, { betas: train.betas, eps: train.eps, weightDecay: train.weightDecay });
   let stageIndex = 0;
