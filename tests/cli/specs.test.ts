@@ -59,8 +59,18 @@ describe('the model specs', () => {
         expect({ preset, exists: fs.existsSync(path.join(ROOT, preset)) }).toEqual({ preset, exists: true });
         const doc = parseYaml(fs.readFileSync(path.join(ROOT, preset), 'utf8'));
         expect(spec.schema.safeParse(doc.model).success).toBe(true);
+        expect({ preset, model: doc.model.name }).toEqual({ preset, model: spec.name });
       }
     }
+  });
+
+  test('every config with a reference: section is some spec\'s preset (info --all lists presets from the specs)', () => {
+    const listed = new Set(Object.values(MODELS).flatMap((s) => s.presets));
+    const withReference = MODEL_PACKAGES.flatMap((name) => fs.readdirSync(path.join(ROOT, 'configs', name))
+      .map((f) => path.join('configs', name, f))
+      .filter((f) => /^reference:/m.test(fs.readFileSync(path.join(ROOT, f), 'utf8'))));
+    expect(withReference.length).toBeGreaterThanOrEqual(4);
+    for (const f of withReference) expect({ f, listed: listed.has(f) }).toEqual({ f, listed: true });
   });
 
   test.each(MODEL_PACKAGES)('%s: tiny configs parse; inputs, objectives, evaluation tasks; components cover every trainable parameter once', (name) => {

@@ -5,7 +5,7 @@ import {
 } from '@mmzoo/train';
 import { BuildParts, componentCounts, withShapesOnly } from '@mmzoo/core';
 import { checkConfigFile, loadExperiment, LoadedExperiment } from '../experiment';
-import { listConfigFiles } from './configs';
+import { MODELS } from '../specs';
 
 /** Parameter counts of a model: per component and in all, per stage, and what `frozen:` holds fixed. */
 export interface ParameterCounts {
@@ -52,7 +52,7 @@ function table(rows: string[][]): string {
  * `mmzoo info CONFIG`: validates the `model:` section and prints the trainable parameter count per tower and the
  * total, with `frozen:` how many of them are trainable and how many frozen (per tower and in all), and for a
  * `stages:` list how many parameters each stage trains (its patterns resolved on the model, frozen ones left out).
- * `mmzoo info --all`: the same for every paper-size preset (configs with a `reference:` section) in one table beside
+ * `mmzoo info --all`: the same for every paper-size preset (each spec's `presets`; the published figure from its `reference:` section where the paper gives one) in one table beside
  * the published figure. Counts come from a shape-only build (no weights allocated: well under a
  * second and a few MB for a paper-size preset).
  * @throws ConfigError for an invalid config
@@ -62,12 +62,16 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
   if (opts.all) {
     const rows = [['config', 'model', 'parameters', 'published', 'difference', 'source']];
     const notes: string[] = [];
-    for (const f of listConfigFiles('configs')) {
-      if (!/^\s*reference:/m.test(readFileSync(f, 'utf8'))) continue;
+    // every model's paper-size presets, as its spec lists them (paths from the repository root)
+    for (const f of Object.values(MODELS).flatMap((spec) => spec.presets)) {
       const loaded = loadExperiment(f, [], { modelOnly: true, checkMemory: false });
       const ref = loaded.config.reference;
-      if (!ref) continue;
       const { total } = countParameters(loaded);
+      if (!ref) {
+        // a preset whose paper publishes no total (its header comment gives the parts)
+        rows.push([f, loaded.config.model.name, total.toLocaleString('en-US'), 'none published', '', '']);
+        continue;
+      }
       const diff = total - ref.params;
       rows.push([f, loaded.config.model.name, total.toLocaleString('en-US'), ref.params.toLocaleString('en-US'), `${diff >= 0 ? '+' : ''}${diff.toLocaleString('en-US')} (${((100 * diff) / ref.params).toFixed(1)}%)`, ref.source]);
       if (ref.note) notes.push(`${f}: ${ref.note}`);
