@@ -2,8 +2,9 @@ import {
   itmLogOdds, clampTemperature, distillationAlpha,
   BertEncoder, BertLMHead, BertWithLMHead, FeatureQueue, Linear, LossOutput, MaskedTokens, Module, MomentumContrastiveOutput, MomentumPairs, Rng,
   Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, l2Normalize, logSoftmax, maskTokens, momentumContrastiveLoss,
-  sampleItmPairs, stopGradient, tf, scalarInit,
+  sampleItmPairs, stopGradient, tf, scalarInit, resolveVocabSize,
 } from '@mmzoo/core';
+import type { BuildParts } from '@mmzoo/core';
 import type { ItmScorer } from '@mmzoo/core';
 import { AlbefConfig, AlbefConfigInput, AlbefConfigSchema } from './config';
 
@@ -352,15 +353,14 @@ function first(x: Tensor): Tensor {
 
 /**
  * Builds ALBEF from a `model:` config: the encoders twice (online and momentum), the ITM head and the queues.
- * @param opts ids from the tokenizer, used where the config leaves them out
+ * @param parts the tokenizer's vocabulary size and padding id, used where the config leaves them out
  * @throws ZodError for an invalid config; Error when no vocabulary size is known
  */
-export function buildAlbef(input: AlbefConfigInput | AlbefConfig, opts: { vocabSize?: number; padId?: number } = {}): ALBEF {
+export function buildAlbef(input: AlbefConfigInput | AlbefConfig, parts: BuildParts = {}): ALBEF {
   const cfg = AlbefConfigSchema.parse(input);
   const v = cfg.vision;
   const t = cfg.text;
-  const vocabSize = t.vocabSize ?? opts.vocabSize;
-  if (vocabSize === undefined) throw new Error('model.text.vocabSize is not set and no tokenizer gives it');
+  const vocabSize = resolveVocabSize(t.vocabSize, parts);
   const encoders = (withHead: boolean): AlbefEncoders => {
     const visual = new VisionTransformer({
       imageSize: v.imageSize, patchSize: v.patchSize, channels: v.channels, width: v.width, layers: v.layers, numHeads: v.numHeads,
@@ -385,7 +385,7 @@ export function buildAlbef(input: AlbefConfigInput | AlbefConfig, opts: { vocabS
   return new ALBEF(online, momentum, itmHead, {
     textLayers: t.textLayers, embedDim: cfg.embedDim, queueSize: cfg.queueSize, momentum: cfg.momentum, temp: cfg.temp, learnableTemp: cfg.learnableTemp,
     tempClamp: cfg.tempClamp, alpha: cfg.alpha, alphaRampSteps: cfg.alphaRampSteps, mlmProbability: cfg.mlmProbability,
-    mlmDistill: cfg.mlmDistill, hardNegativeEps: cfg.hardNegativeEps, padId: t.padId ?? opts.padId ?? 0, maskId: t.maskId,
+    mlmDistill: cfg.mlmDistill, hardNegativeEps: cfg.hardNegativeEps, padId: t.padId ?? parts.padId ?? 0, maskId: t.maskId,
     numSpecial: t.numSpecial,
   });
 }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { PatchInputSchema, VisualTokenizerSchema, textTokenIdsShape } from '@mmzoo/core';
+import {
+  InitLogitScaleSchema, PatchInputSchema, VisualTokenizerSchema, headsDivideWidth, patchesTileImage, textInputShape, textTokenIdsShape,
+  transformerShape,
+} from '@mmzoo/core';
 
 /** The `model.vision` section of a BEiT-3 config: torchscale's `VisionEmbedding` (stride-P conv with bias). */
 export const Beit3VisionSchema = PatchInputSchema;
@@ -7,10 +10,8 @@ export const Beit3VisionSchema = PatchInputSchema;
 /** The `model.text` section: torchscale's `TextEmbedding` (a plain lookup) and learned positions. */
 export const Beit3TextSchema = z
   .object({
-    /** token positions per caption */
-    contextLength: z.number().int().min(2),
-    /** vocabulary size; when omitted, taken from the tokenizer (BEiT-3: 64010, XLM-R sentencepiece) */
-    vocabSize: z.number().int().positive().optional(),
+    // contextLength: token positions per caption, at least start and end; vocabSize (BEiT-3: 64010, XLM-R sentencepiece)
+    ...textInputShape(2),
     /** rows of the text position table (torchscale max_source_positions; BEiT-3: 1024); rows 0-1 are unused */
     maxPositions: z.number().int().positive().optional(),
     ...textTokenIdsShape(),
@@ -52,11 +53,8 @@ export const Beit3ConfigSchema = z
     name: z.literal('beit3'),
     vision: Beit3VisionSchema,
     text: Beit3TextSchema,
-    width: z.number().int().positive(),
-    layers: z.number().int().positive(),
-    numHeads: z.number().int().positive(),
-    /** FFN width as a multiple of width (4) */
-    mlpRatio: z.number().positive().default(4),
+    // the multiway transformer: width, layers, numHeads, FFN width as a multiple of width (4)
+    ...transformerShape(),
     /**
      * 'released' (default): torchscale's layout, every LayerNorm and attention projection in per-modality copies
      * (A vision, B language) around one shared softmax, so released checkpoints load; 'paper': shared attention
@@ -72,15 +70,15 @@ export const Beit3ConfigSchema = z
     objectives: Beit3ObjectivesSchema.default(Beit3ObjectivesSchema.parse({})),
     /** build the retrieval heads (`vision_head`, `language_head`, `logit_scale`, as BEiT3ForRetrieval) */
     retrievalHeads: z.boolean().default(true),
-    /** initial ITC logit scale as a log: ln(1/0.07) */
-    initLogitScale: z.number().default(Math.log(1 / 0.07)),
+    /** initial ITC logit scale as a log (CLIP's ln(1/0.07)) */
+    initLogitScale: InitLogitScaleSchema,
   })
   .strict()
-  .refine((c) => c.width % c.numHeads === 0, { message: 'width must be divisible by numHeads', path: ['numHeads'] })
+  .refine(...headsDivideWidth)
   .refine((c) => c.vlLayers <= c.layers, { message: 'vlLayers must be at most layers', path: ['vlLayers'] })
   .refine((c) => c.vlLayers === 0 || c.layout === 'paper', { message: "vision-language experts need layout 'paper' (torchscale's released layout has none)", path: ['vlLayers'] })
   .refine((c) => c.objectives.itc === 0 || c.retrievalHeads, { message: 'objectives.itc needs retrievalHeads', path: ['objectives', 'itc'] })
-  .refine((c) => c.vision.imageSize % c.vision.patchSize === 0, { message: 'imageSize must be a multiple of patchSize', path: ['vision', 'patchSize'] });
+  .refine(...patchesTileImage);
 
 /** A validated BEiT-3 model config. */
 export type Beit3Config = z.infer<typeof Beit3ConfigSchema>;

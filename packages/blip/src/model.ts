@@ -2,7 +2,9 @@ import {
   itmLogOdds, clampTemperature, distillationAlpha,
   BertEncoder, BertLMHead, BertWithLMHead, FeatureQueue, GenerateOptions, GenerateResult, Linear, LossOutput, Module, MomentumContrastiveOutput, MomentumPairs, Rng,
   Tensor, Variable, VisionTransformer, crossEntropy, gatherRows, generate, l2Normalize, momentumContrastiveLoss, sampleItmPairs, stopGradient, tf, scalarInit,
+  resolveVocabSize,
 } from '@mmzoo/core';
+import type { BuildParts } from '@mmzoo/core';
 import type { ItmScorer } from '@mmzoo/core';
 import { BlipConfig, BlipConfigInput, BlipConfigSchema } from './config';
 
@@ -346,15 +348,14 @@ function first(x: Tensor): Tensor {
  * Builds BLIP from a `model:` config: the ITC towers twice (online and momentum), the decoder sharing all but
  * self-attention with the online encoder, its LM head tied to the word embeddings, the ITM head and the queues.
  * Without configured [ENC]/[DEC] ids the vocabulary is extended by two rows for them (ids V and V + 1).
- * @param opts ids from the tokenizer, used where the config leaves them out
+ * @param parts the tokenizer's vocabulary size and padding id, used where the config leaves them out
  * @throws ZodError for an invalid config; Error when no vocabulary size is known
  */
-export function buildBlip(input: BlipConfigInput | BlipConfig, opts: { vocabSize?: number; padId?: number } = {}): BLIP {
+export function buildBlip(input: BlipConfigInput | BlipConfig, parts: BuildParts = {}): BLIP {
   const cfg = BlipConfigSchema.parse(input);
   const v = cfg.vision;
   const t = cfg.text;
-  const baseVocab = t.vocabSize ?? opts.vocabSize;
-  if (baseVocab === undefined) throw new Error('model.text.vocabSize is not set and no tokenizer gives it');
+  const baseVocab = resolveVocabSize(t.vocabSize, parts);
   const encId = t.encId ?? baseVocab;
   const decId = t.decId ?? (t.encId === undefined ? baseVocab + 1 : baseVocab);
   const vocabSize = Math.max(baseVocab, encId + 1, decId + 1);
@@ -384,6 +385,6 @@ export function buildBlip(input: BlipConfigInput | BlipConfig, opts: { vocabSize
   return new BLIP(online, momentum, decoder, itmHead, {
     embedDim: cfg.embedDim, queueSize: cfg.queueSize, momentum: cfg.momentum, temp: cfg.temp, learnableTemp: cfg.learnableTemp, tempClamp: cfg.tempClamp,
     alpha: cfg.alpha, alphaRampSteps: cfg.alphaRampSteps, labelSmoothing: cfg.labelSmoothing, hardNegativeEps: cfg.hardNegativeEps,
-    padId: t.padId ?? opts.padId ?? 0, encId, decId,
+    padId: t.padId ?? parts.padId ?? 0, encId, decId,
   });
 }

@@ -1,6 +1,6 @@
 import {
   GenerateOptions, GenerateResult, Module, MultimodalDecoder, NextTokenLogits, Tensor, Tensor2D, Variable, VisionTransformer,
-  contrastiveLoss, crossEntropy, generate, l2Normalize, matMul2d, tf, scalarInit,
+  BuildParts, contrastiveLoss, crossEntropy, generate, l2Normalize, matMul2d, tf, scalarInit, resolveVocabSize,
 } from '@mmzoo/core';
 import { CocaConfig, CocaConfigInput, CocaConfigSchema } from './config';
 import { CocaTextEncoder } from './text';
@@ -201,18 +201,17 @@ export class CoCa extends Module {
 /**
  * Builds a CoCa from a `model:` config: a ViT image encoder (no ln_post) with attentional poolers, the unimodal
  * text decoder with its CLS, and the multimodal decoder of the text width projecting to the vocabulary.
- * @param opts ids from the tokenizer, used where the config leaves them out (padding id: 0 when neither gives it,
- *   as open_clip and the word tokenizer use)
+ * @param parts the tokenizer's vocabulary size and padding id, used where the config leaves them out (padding id: 0
+ *   when neither gives it, as open_clip and the word tokenizer use)
  * @throws ZodError when the config is invalid (the config loader reports YAML paths); Error when neither the
- *   config nor `opts` gives the vocabulary size
+ *   config nor `parts` gives the vocabulary size
  */
-export function buildCoca(input: CocaConfigInput | CocaConfig, opts: { vocabSize?: number; padId?: number } = {}): CoCa {
+export function buildCoca(input: CocaConfigInput | CocaConfig, parts: BuildParts = {}): CoCa {
   const cfg = CocaConfigSchema.parse(input);
   const v = cfg.vision;
   const t = cfg.text;
-  const vocabSize = t.vocabSize ?? opts.vocabSize;
-  if (vocabSize === undefined) throw new Error('model.text.vocabSize is not set and no tokenizer gives it');
-  const padId = t.padId ?? opts.padId ?? 0;
+  const vocabSize = resolveVocabSize(t.vocabSize, parts);
+  const padId = t.padId ?? parts.padId ?? 0;
   const vit = new VisionTransformer({
     imageSize: v.imageSize, patchSize: v.patchSize, channels: v.channels, width: v.width, layers: v.layers,
     numHeads: v.numHeads, mlpWidth: Math.round(v.width * v.mlpRatio), activation: cfg.activation, lnPost: false,

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { PatchInputSchema, VisualTokenizerSchema, textTokenIdsShape } from '@mmzoo/core';
+import {
+  InitLogitScaleSchema, PatchInputSchema, VisualTokenizerSchema, headsDivideWidth, itmShape, patchesTileImage, textInputShape, textTokenIdsShape,
+  transformerShape,
+} from '@mmzoo/core';
 
 /** The `model.vision` section of a VLMo config: the patch embedding (VLMo section 3.1, "Input Representations"). */
 export const VlmoVisionSchema = PatchInputSchema;
@@ -7,10 +10,8 @@ export const VlmoVisionSchema = PatchInputSchema;
 /** The `model.text` section: BERT-style word embeddings; positions through the relative position bias (and BERT's position table with `model.absolutePositions`). */
 export const VlmoTextSchema = z
   .object({
-    /** max_text_len: token positions per caption (VLMo: 40) */
-    contextLength: z.number().int().min(2),
-    /** vocabulary size; when omitted, taken from the tokenizer (VLMo: 30522, BERT uncased) */
-    vocabSize: z.number().int().positive().optional(),
+    // contextLength: max_text_len (VLMo: 40), at least start and end; vocabSize (VLMo: 30522, BERT uncased)
+    ...textInputShape(2),
     /** the text length the relative position table was first built for (VLMo's max_text_len_of_initckpt: 196) */
     maxTextLenOfInitCkpt: z.number().int().positive().default(196),
     /** LayerNorm epsilon of the text embeddings (BERT: 1e-12) */
@@ -52,12 +53,8 @@ export const VlmoConfigSchema = z
     name: z.literal('vlmo'),
     vision: VlmoVisionSchema,
     text: VlmoTextSchema,
-    /** hidden width of the shared multiway transformer (VLMo-Base: 768) */
-    width: z.number().int().positive(),
-    layers: z.number().int().positive(),
-    numHeads: z.number().int().positive(),
-    /** FFN width as a multiple of width (4) */
-    mlpRatio: z.number().positive().default(4),
+    // the shared multiway transformer: width (VLMo-Base: 768), layers, numHeads, FFN width as a multiple of width (4)
+    ...transformerShape(),
     /** first layer with the VL-FFN (vlffn_start_layer_index; VLMo-Base: 10 of 12, so F = 2) */
     vlStart: z.number().int().nonnegative(),
     /**
@@ -73,13 +70,12 @@ export const VlmoConfigSchema = z
     initStd: z.number().positive().default(0.02),
     /** epsilon of the transformer LayerNorms (1e-6) */
     lnEps: z.number().positive().default(1e-6),
-    /** initial ITC logit scale as a log: ln(1/0.07) */
-    initLogitScale: z.number().default(Math.log(1 / 0.07)),
+    /** initial ITC logit scale as a log (CLIP's ln(1/0.07)) */
+    initLogitScale: InitLogitScaleSchema,
     objectives: VlmoObjectivesSchema.default(VlmoObjectivesSchema.parse({})),
-    /** constant added to the hard-negative softmax weights of ITM (paper and unilm: 0; see core hardNegativeWeights) */
-    hardNegativeEps: z.number().nonnegative().default(0),
-    /** ITC candidates re-ranked by ITM in the evaluation's `retrievalItmRerank` (VLMo section 4.2 reports ITC retrieval; ALBEF's k) */
-    itmRerankK: z.number().int().positive().default(16),
+    // ITM hard negatives (paper and unilm: softmax weights + 0) and the ITC candidates re-ranked by ITM in the
+    // evaluation's `retrievalItmRerank` (VLMo section 4.2 reports ITC retrieval; ALBEF's k, 16)
+    ...itmShape({ hardNegativeEps: 0, itmRerankK: 16 }),
     /** masking probability of MLM (VLMo: 0.15) */
     mlmProbability: z.number().min(0).max(1).default(0.15),
     /** masked image modelling (objectives.mim > 0): masking */
@@ -88,9 +84,9 @@ export const VlmoConfigSchema = z
     tokenizer: VisualTokenizerSchema.default(VisualTokenizerSchema.parse({})),
   })
   .strict()
-  .refine((c) => c.width % c.numHeads === 0, { message: 'width must be divisible by numHeads', path: ['numHeads'] })
+  .refine(...headsDivideWidth)
   .refine((c) => c.vlStart <= c.layers, { message: 'vlStart must be at most layers', path: ['vlStart'] })
-  .refine((c) => c.vision.imageSize % c.vision.patchSize === 0, { message: 'imageSize must be a multiple of patchSize', path: ['vision', 'patchSize'] });
+  .refine(...patchesTileImage);
 
 /** A validated VLMo model config. */
 export type VlmoConfig = z.infer<typeof VlmoConfigSchema>;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * A `model.caption` section: how a generative model decodes captions with core `generate` (greedy, beam search,
  * nucleus sampling; see generate/decode.ts) and how many test scenes are captioned for `bleu4` / `cider` in
- * results.json. Shared by the captioning models (BLIP; the same fields and defaults as CoCa's section).
+ * results.json. The `caption:` section of the captioning models (BLIP, CoCa).
  */
 export const CaptionDecodingSchema = z
   .object({

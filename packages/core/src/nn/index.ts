@@ -1,7 +1,7 @@
 export { Module, ParamPlaceholder, isShapeOnlyParam } from './module';
 export {
   manualSeed, normal, truncatedNormal, uniform, normalInit, truncatedNormalInit, uniformInit, zerosInit, onesInit, fillInit,
-  scalarInit, tensorInit, withShapesOnly, isShapeOnlyMode,
+  scalarInit, tensorInit, drawnInit, withShapesOnly, isShapeOnlyMode,
 } from './init';
 export type { ParamInit } from './init';
 export { Linear } from './linear';
@@ -38,3 +38,4 @@ export { FeatureQueue } from './feature-queue';
 export type { FeatureQueueOptions } from './feature-queue';
 export { KMeansVisualTokenizer } from './kmeans-tokenizer';
 export { MomentumPairs } from './momentum';
+export { CLIP_LOGIT_SCALE_INIT, CLIP_MAX_LOGIT_SCALE, clampedLogitScale, clampLogitScale } from './logit-scale';
