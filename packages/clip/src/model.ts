@@ -1,6 +1,6 @@
 import {
-  BuildParts, Module, Tensor, Tensor2D, Variable, matMul2d, VisionTransformer, TextTransformer, contrastiveLoss, l2Normalize, tf, scalarInit,
-  resolveVocabSize,
+  BuildParts, CLIP_LOGIT_SCALE_INIT, Module, Tensor, Tensor2D, Variable, matMul2d, VisionTransformer, TextTransformer, contrastiveLoss, l2Normalize, tf, scalarInit,
+  clampLogitScale, clampedLogitScale, resolveVocabSize,
 } from '@mmzoo/core';
 import { ClipConfig, ClipConfigInput, ClipConfigSchema } from './config';
 
@@ -48,7 +48,7 @@ export class CLIP extends Module {
     super();
     this.module('visual', visual);
     this.module('', text);
-    this.logitScaleLog = this.param('logit_scale', scalarInit(opts.initLogitScale ?? Math.log(1 / 0.07)));
+    this.logitScaleLog = this.param('logit_scale', scalarInit(opts.initLogitScale ?? CLIP_LOGIT_SCALE_INIT));
   }
 
   /** @param images float32 [B, C, H, W] @returns float32 [B, E], not normalised */
@@ -63,7 +63,7 @@ export class CLIP extends Module {
 
   /** The effective logit scale exp(min(logit_scale, ln maxLogitScale)), float32 scalar. */
   logitScale(): Tensor {
-    return tf.tidy(() => this.logitScaleLog.minimum(tf.scalar(Math.log(this.opts.maxLogitScale ?? 100))).exp());
+    return clampedLogitScale(this.logitScaleLog, this.opts.maxLogitScale);
   }
 
   /**
@@ -101,7 +101,7 @@ export class CLIP extends Module {
 
   /** Clamps the stored log scale to [0, ln maxLogitScale] after an optimizer step (open_clip's training loop). */
   afterOptimizerStep(): void {
-    tf.tidy(() => this.logitScaleLog.assign(this.logitScaleLog.clipByValue(0, Math.log(this.opts.maxLogitScale ?? 100))));
+    clampLogitScale(this.logitScaleLog, this.opts.maxLogitScale);
   }
 }
 

@@ -6,21 +6,15 @@ import { Module } from './module';
 import { normalInit, tensorInit } from './init';
 import { PatchEmbedding } from './patch-embedding';
 import { bicubicResize } from './position';
-import { Transformer } from './transformer';
+import { Transformer, TransformerStackOptions } from './transformer';
 
-/** Constructor options of {@link VisionTransformer} (open_clip `VisionTransformer` arguments). */
-export interface VisionTransformerOptions {
+/** Constructor options of {@link VisionTransformer} (open_clip `VisionTransformer` arguments; LayerNorm eps default 1e-5). */
+export interface VisionTransformerOptions extends TransformerStackOptions {
   /** image size in pixels, square or [height, width] */
   imageSize: number | [number, number];
   patchSize: number;
   /** input channels (3 for RGB, 1 for grey) */
   channels?: number;
-  width: number;
-  layers: number;
-  numHeads: number;
-  mlpWidth?: number;
-  activation?: ActivationName;
-  lnEps?: number;
   /** output projection `proj` [width, outputDim] applied to the pooled token; none when undefined */
   outputDim?: number;
   /** LayerNorm after the embeddings (`ln_pre`, default true) and after the blocks (`ln_post`, default true) */
