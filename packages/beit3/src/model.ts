@@ -3,7 +3,7 @@ import {
   blockMaskBatch, contrastiveLoss, drawnInit, firstToken, keyPaddingMask, l2Normalize, maskTextTokens, maskedImageModelingLoss, maskedPredictionLoss,
   maskedTextPositions, normalInit, resolveStageSelection, resolveVocabSize, scalarInit, stepRng, tf, weightedObjective,
 } from '@mmzoo/core';
-import type { BuildParts, ImageFeatureExtractor, ImageTextBatch, ParamInit } from '@mmzoo/core';
+import type { BuildParts, ImageFeatureExtractor, ImageTextBatch, LossOutput, ParamInit } from '@mmzoo/core';
 import { Beit3Config, Beit3ConfigInput, Beit3ConfigSchema } from './config';
 
 /** Inputs of {@link BEiT3.forward}: images, texts or both (image-text pairs). */
@@ -33,10 +33,7 @@ export type Beit3Output = {
 };
 
 /** The training objective: total and parts (`mim`, `mlm`, `vlm` of masked data modeling; `itc`). */
-export type Beit3Loss = {
-  total: Tensor;
-  parts: Record<string, Tensor>;
-};
+export type Beit3Loss = LossOutput;
 
 /** A training batch as the harness builds it (core's ImageTextBatch; BEiT-3 reads no image ids). */
 export type Beit3Batch = Omit<ImageTextBatch, 'imageIds'>;

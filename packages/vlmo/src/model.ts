@@ -5,7 +5,7 @@ import {
   normalInit, resolveStageSelection, resolveVocabSize, sampleItmPairs, scalarInit, stepRng, stopGradient, tf, vlmoFusionRelativePositionIndex,
   vlmoRelativeLayout, vlmoTextRelativePositionIndex, weightedObjective,
 } from '@mmzoo/core';
-import type { BuildParts, ImageTextBatch, ItmScorer, ParamInit } from '@mmzoo/core';
+import type { BuildParts, ImageTextBatch, ItmScorer, LossOutput, ParamInit } from '@mmzoo/core';
 import { VlmoConfig, VlmoConfigInput, VlmoConfigSchema } from './config';
 
 /** Outputs of {@link VLMo.inferImage} and {@link VLMo.inferText} (dual-encoder mode). */
@@ -36,10 +36,7 @@ export type VlmoFusionOutput = {
 };
 
 /** The training objective's value: total and parts `itc`, `itm`, `mlm`, `mim` (those that ran). */
-export type VlmoLoss = {
-  total: Tensor;
-  parts: Record<string, Tensor>;
-};
+export type VlmoLoss = LossOutput;
 
 /**
  * A training batch as the harness builds it (core's ImageTextBatch); the image ids may be left out (then every pair

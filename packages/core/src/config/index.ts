@@ -3,6 +3,7 @@ export { ConfigError } from './error';
 export { CaptionDecodingSchema } from './caption';
 export type { CaptionDecodingConfig } from './caption';
 export { ImageSizeSchema, PatchInputSchema, VitConfigSchema, openClipVisionShape, patchInputShape, patchesTileImage } from './vit';
+export type { VitConfig } from './vit';
 export { headsDivideWidth, textInputShape, textTowerShape, transformerShape } from './transformer';
 export { itmShape } from './itm';
 export { bertTextShape } from './bert-text';

@@ -59,3 +59,6 @@ export const VitConfigSchema = z
     lnEps: z.number().positive().default(1e-6),
   })
   .strict();
+
+/** A validated timm/torchvision-style ViT section ({@link VitConfigSchema}). */
+export type VitConfig = z.infer<typeof VitConfigSchema>;

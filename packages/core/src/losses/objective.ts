@@ -1,12 +1,15 @@
 import { tf, Tensor, Variable } from '../tf';
 
-/** A training objective's value: the scalar to minimise and its named parts (`itc`, `itm`, `mlm`, `lm`, ...). */
-export interface LossOutput {
+/**
+ * A training objective's value: the scalar to minimise and its named parts (`itc`, `itm`, `mlm`, `lm`, ...). A type,
+ * not an interface, so that a model may return it from `tf.tidy`.
+ */
+export type LossOutput = {
   /** float32 scalar */
   total: Tensor;
   /** float32 scalars, one per objective term */
   parts: Record<string, Tensor>;
-}
+};
 
 /** What the trainer needs of a model. */
 export interface TrainableModel {
@@ -28,9 +31,8 @@ export interface ObjectiveTerm {
  * w_1 * sum(parts_1) + w_2 * sum(parts_2) + ...`, added in order; every part reported unweighted. Call it inside
  * the caller's `tf.tidy`.
  * @param terms in the order they add up; empty gives total 0 and no parts
- * @returns a {@link LossOutput} (as a type literal, so that `tf.tidy` may return it)
  */
-export function weightedObjective(terms: readonly ObjectiveTerm[]): { total: Tensor; parts: Record<string, Tensor> } {
+export function weightedObjective(terms: readonly ObjectiveTerm[]): LossOutput {
   const parts: Record<string, Tensor> = {};
   let total: Tensor = tf.scalar(0);
   for (const term of terms) {

@@ -14,7 +14,7 @@ export { TransformerBlock, Transformer, BlockList } from './transformer';
 export type { TransformerBlockOptions, TransformerStackOptions } from './transformer';
 export { PatchEmbedding } from './patch-embedding';
 export { bicubicResize, cubicWeights } from './position';
-export { VisionTransformer } from './vision-transformer';
+export { VisionTransformer, timmVisionTransformer } from './vision-transformer';
 export type { VisionTransformerOptions, VisionOutput } from './vision-transformer';
 export { TextTransformer, defaultTextPool } from './text-transformer';
 export type { ClsMask, TextTransformerOptions, TextOutput, TextPool } from './text-transformer';
@@ -38,4 +38,9 @@ export { FeatureQueue } from './feature-queue';
 export type { FeatureQueueOptions } from './feature-queue';
 export { KMeansVisualTokenizer } from './kmeans-tokenizer';
 export { MomentumPairs } from './momentum';
+export { MomentumItcModel, buildItcTowers, momentumItcOptions } from './momentum-itc';
+export type {
+  ItcTowers, MomentumItcBatch, MomentumItcOptions, MomentumItcStates, MomentumItcStepInputs, MomentumItcStepOutput, MomentumItmOutput,
+  MomentumStepObjective,
+} from './momentum-itc';
 export { CLIP_LOGIT_SCALE_INIT, CLIP_MAX_LOGIT_SCALE, clampedLogitScale, clampLogitScale } from './logit-scale';

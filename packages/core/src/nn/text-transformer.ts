@@ -144,6 +144,14 @@ export class TextTransformer extends Module {
     return tf.tensor2d(w, [b, l]);
   }
 
+  /** @returns [B, L] of `ids` @throws Error when ids are not [B, L <= contextLength] */
+  private checkIds(ids: Tensor): [number, number] {
+    if (ids.rank !== 2 || (ids.shape[1] as number) > this.opts.contextLength) {
+      throw new Error(`TextTransformer expects ids [B, L <= ${this.opts.contextLength}], got [${ids.shape}]`);
+    }
+    return ids.shape as [number, number];
+  }
+
   /**
    * The additive self-attention mask: without `embedCls`, causal over the L tokens (-Infinity strictly above the
    * diagonal) or none; with `embedCls`, causal over the L tokens and the CLS (index L) plus a key mask, the same for
@@ -169,10 +177,7 @@ export class TextTransformer extends Module {
    * @throws Error when ids are not [B, L <= contextLength]
    */
   hidden(ids: Tensor): Tensor {
-    const [b, l] = ids.shape;
-    if (ids.rank !== 2 || l > this.opts.contextLength) {
-      throw new Error(`TextTransformer expects ids [B, L <= ${this.opts.contextLength}], got [${ids.shape}]`);
-    }
+    const [b, l] = this.checkIds(ids);
     const w = this.opts.width;
     return tf.tidy(() => {
       let x: Tensor;
@@ -193,10 +198,7 @@ export class TextTransformer extends Module {
    * @throws Error when L exceeds contextLength or pooling finds no end-of-text token
    */
   apply(ids: Tensor): TextOutput {
-    const [b, l] = ids.shape;
-    if (ids.rank !== 2 || l > this.opts.contextLength) {
-      throw new Error(`TextTransformer expects ids [B, L <= ${this.opts.contextLength}], got [${ids.shape}]`);
-    }
+    const [b, l] = this.checkIds(ids);
     const w = this.opts.width;
     return tf.tidy(() => {
       if (this.clsEmb) {

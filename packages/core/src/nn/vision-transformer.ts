@@ -1,4 +1,5 @@
 import { tf, Tensor, Tensor2D, Variable } from '../tf';
+import type { VitConfig } from '../config/vit';
 import { ActivationName } from '../ops/activations';
 import { project } from '../ops/matmul';
 import { LayerNorm } from './layer-norm';
@@ -130,4 +131,19 @@ export class VisionTransformer extends Module {
       return { pooled, tokens: x };
     });
   }
+}
+
+/**
+ * A timm/torchvision-style ViT (Dosovitskiy et al. 2021, section 3.1; ALBEF's and BLIP's ViT-B/16) from its
+ * `model.vision` section: patch projection with bias, no `ln_pre`, `ln_post` on all tokens, exact GELU, no output
+ * projection, the section's LayerNorm epsilon. Parameter names are core's (timm and torchvision names map onto them
+ * through io/vit-names).
+ * @param cfg a validated {@link VitConfig}
+ * @throws Error when the image size is not a multiple of the patch size
+ */
+export function timmVisionTransformer(cfg: VitConfig): VisionTransformer {
+  return new VisionTransformer({
+    imageSize: cfg.imageSize, patchSize: cfg.patchSize, channels: cfg.channels, width: cfg.width, layers: cfg.layers, numHeads: cfg.numHeads,
+    mlpWidth: Math.round(cfg.width * cfg.mlpRatio), activation: 'gelu', lnEps: cfg.lnEps, lnPre: false, lnPost: true, patchBias: true,
+  });
 }
