@@ -10,7 +10,7 @@ export const AlbefVisionSchema = VitConfigSchema;
  * (section 3.1: BERT-base split 6 + 6).
  */
 export const AlbefTextSchema = z
-  .object({
+  .strictObject({
     ...textInputShape(),
     width: z.number().int().positive(),
     textLayers: z.number().int().positive(),
@@ -24,12 +24,11 @@ export const AlbefTextSchema = z
     maskId: z.number().int().nonnegative().default(4),
     /** ids below this are special tokens: never masked, never drawn as MLM random replacements */
     numSpecial: z.number().int().nonnegative().default(5),
-  })
-  .strict();
+  });
 
 /** The whole `model:` section for `name: albef`. Defaults are the paper's recipe (section 3, 4.3). */
 export const AlbefConfigSchema = z
-  .object({
+  .strictObject({
     name: z.literal('albef'),
     // ITC with momentum distillation (sections 3.2-3.3, defaults of section 4.3; queue M = 65,536)
     ...momentumItcShape({ queueSize: 65536 }),
@@ -43,8 +42,7 @@ export const AlbefConfigSchema = z
     ...itmShape({ hardNegativeEps: 0, itmRerankK: 16 }),
     vision: AlbefVisionSchema,
     text: AlbefTextSchema,
-  })
-  .strict();
+  });
 
 /** A validated ALBEF model config. */
 export type AlbefConfig = z.infer<typeof AlbefConfigSchema>;

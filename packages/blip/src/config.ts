@@ -10,7 +10,7 @@ export const BlipVisionSchema = VitConfigSchema;
  * parameter with the encoder except self-attention. `vocabSize` counts the words without [ENC]/[DEC].
  */
 export const BlipTextSchema = z
-  .object({
+  .strictObject({
     ...textTowerShape(),
     // BERT's LayerNorm epsilon, init std, token types (med.py: none) and masked-key constant ((1 - m) * -10000 in med.py)
     ...bertTextShape({ typeVocabSize: 0 }),
@@ -23,12 +23,11 @@ export const BlipTextSchema = z
      */
     encId: z.number().int().nonnegative().optional(),
     decId: z.number().int().nonnegative().optional(),
-  })
-  .strict();
+  });
 
 /** The whole `model:` section for `name: blip`. Defaults are the paper's pre-training recipe (section 4.1). */
 export const BlipConfigSchema = z
-  .object({
+  .strictObject({
     name: z.literal('blip'),
     // ITC with momentum encoders, queues and distillation as ALBEF (section 3.2; queue: the released pre-training config's 57,600)
     ...momentumItcShape({ queueSize: 57600 }),
@@ -40,8 +39,7 @@ export const BlipConfigSchema = z
     text: BlipTextSchema,
     /** caption decoding with the image-grounded decoder (`mmzoo caption`, bleu4 / cider in results.json) */
     caption: CaptionDecodingSchema.default(CaptionDecodingSchema.parse({})),
-  })
-  .strict();
+  });
 
 /** A validated BLIP model config. */
 export type BlipConfig = z.infer<typeof BlipConfigSchema>;

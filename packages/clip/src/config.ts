@@ -1,16 +1,16 @@
 import { z } from 'zod';
-import { headsDivideWidth, logitScaleShape, openClipVisionShape, textTowerShape } from '@mmzoo/core';
+import { headsDivideWidth, openClipModelShape, openClipVisionShape, textTowerShape } from '@mmzoo/core';
 
 /**
  * The `model.vision` section of a CLIP config (Radford et al. 2021; open_clip `model_configs/*.json`): open_clip's
  * ViT tower. Defaults live only here and in core's fragments. Keys are strict: an unknown key is an error naming its
  * YAML path.
  */
-export const ClipVisionSchema = z.object(openClipVisionShape()).strict().refine(...headsDivideWidth);
+export const ClipVisionSchema = z.strictObject(openClipVisionShape()).refine(...headsDivideWidth);
 
 /** The `model.text` section: a causal text transformer (paper section 2.4). */
 export const ClipTextSchema = z
-  .object({
+  .strictObject({
     ...textTowerShape(),
     /**
      * Text pooling. Default: 'eot' (the first end-of-text token) whenever an end-of-text id is known (`eotId`
@@ -23,23 +23,16 @@ export const ClipTextSchema = z
     eotId: z.number().int().nonnegative().optional(),
     padId: z.number().int().nonnegative().default(0),
   })
-  .strict()
   .refine(...headsDivideWidth);
 
-/** The whole `model:` section for `name: clip`. */
-export const ClipConfigSchema = z
-  .object({
-    name: z.literal('clip'),
-    /** joint embedding width (ViT-B/32: 512) */
-    embedDim: z.number().int().positive(),
-    vision: ClipVisionSchema,
-    text: ClipTextSchema,
-    /** 'quick_gelu' for OpenAI weights, 'gelu' for open_clip's own */
-    activation: z.enum(['gelu', 'quick_gelu']).default('quick_gelu'),
-    // initLogitScale ln(1/0.07) and maxLogitScale 100: the learnable temperature of CLIP section 2.5
-    ...logitScaleShape(),
-  })
-  .strict();
+/**
+ * The whole `model:` section for `name: clip`: open_clip's model keys (core's openClipModelShape: `embedDim`, the
+ * towers, `activation` 'quick_gelu' by default for OpenAI's weights, 'gelu' for open_clip's own, and the logit scale).
+ */
+export const ClipConfigSchema = z.strictObject({
+  name: z.literal('clip'),
+  ...openClipModelShape(ClipVisionSchema, ClipTextSchema, { activation: 'quick_gelu' }),
+});
 
 /** A validated CLIP model config. */
 export type ClipConfig = z.infer<typeof ClipConfigSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CaptionDecodingSchema, logitScaleShape, openClipVisionShape, textTowerShape } from '@mmzoo/core';
+import { CaptionDecodingSchema, openClipModelShape, openClipVisionShape, textTowerShape } from '@mmzoo/core';
 
 /**
  * The `model.vision` section of a CoCa config: a ViT image encoder followed by attentional poolers
@@ -7,7 +7,7 @@ import { CaptionDecodingSchema, logitScaleShape, openClipVisionShape, textTowerS
  * only here; keys are strict (an unknown key is an error naming its YAML path).
  */
 export const CocaVisionSchema = z
-  .object({
+  .strictObject({
     ...openClipVisionShape(),
     /**
      * 'paper' (default): two attentional poolers over the encoder tokens, `attn_pool_contrastive` with one query
@@ -20,8 +20,7 @@ export const CocaVisionSchema = z
     numQueries: z.number().int().positive().default(256),
     /** attention heads of the poolers (open_clip: 8) */
     poolerHeads: z.number().int().positive().default(8),
-  })
-  .strict();
+  });
 
 /**
  * The `model.text` section: the unimodal text decoder, the bottom half of CoCa's decoder (section 3.2): causal
@@ -29,7 +28,7 @@ export const CocaVisionSchema = z
  * `contextLength` counts the caption tokens of a row; the CLS takes one more position.
  */
 export const CocaTextSchema = z
-  .object({
+  .strictObject({
     ...textTowerShape(),
     /** padding id; when omitted, the tokenizer's (0 without a tokenizer) */
     padId: z.number().int().nonnegative().optional(),
@@ -40,47 +39,40 @@ export const CocaTextSchema = z
      * not itself. Use it with weights trained by open_clip.
      */
     clsMask: z.enum(['paper', 'open_clip']).default('paper'),
-  })
-  .strict();
+  });
 
 /** The `model.decoder` section: the multimodal text decoder (top half), of the text width. */
 export const CocaDecoderSchema = z
-  .object({
+  .strictObject({
     layers: z.number().int().positive(),
     numHeads: z.number().int().positive(),
     mlpRatio: z.number().positive().default(4),
-  })
-  .strict();
+  });
 
 /** The `model.loss` section: L = lambda_con * L_Con + lambda_cap * L_Cap (paper eq. 4; section 4.1: 1.0 and 2.0). */
 export const CocaLossSchema = z
-  .object({
+  .strictObject({
     contrastiveWeight: z.number().nonnegative().default(1),
     captionWeight: z.number().nonnegative().default(2),
-  })
-  .strict();
+  });
 
 /** The `model.caption` section: how captions are decoded (core `generate`) and scored in evaluation (core's schema). */
 export const CocaCaptionSchema = CaptionDecodingSchema;
 
-/** The whole `model:` section for `name: coca`. */
+/**
+ * The whole `model:` section for `name: coca`: open_clip's model keys as CLIP's (core's openClipModelShape; `embedDim`
+ * is also the width of the pooled image tokens, open_clip: = text width; `activation` 'gelu', exact erf, as open_clip's
+ * CoCa), then the multimodal decoder, the loss weights and caption decoding.
+ */
 export const CocaConfigSchema = z
-  .object({
+  .strictObject({
     name: z.literal('coca'),
-    /** width of the contrastive embedding and of the pooled image tokens (open_clip: = text width) */
-    embedDim: z.number().int().positive(),
-    vision: CocaVisionSchema,
-    text: CocaTextSchema,
+    ...openClipModelShape(CocaVisionSchema, CocaTextSchema, { activation: 'gelu' }),
     decoder: CocaDecoderSchema,
-    /** 'gelu' (exact erf; open_clip's CoCa) or 'quick_gelu' */
-    activation: z.enum(['gelu', 'quick_gelu']).default('gelu'),
-    // initLogitScale ln(1/0.07) and maxLogitScale 100: the learnable temperature of CLIP section 2.5
-    ...logitScaleShape(),
     loss: CocaLossSchema.default(CocaLossSchema.parse({})),
     /** caption decoding with the multimodal decoder (core `generate`; `mmzoo caption`, bleu4 / cider in results.json) */
     caption: CaptionDecodingSchema.default(CaptionDecodingSchema.parse({})),
-  })
-  .strict();
+  });
 
 /** A validated CoCa model config. */
 export type CocaConfig = z.infer<typeof CocaConfigSchema>;

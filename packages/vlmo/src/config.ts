@@ -1,15 +1,11 @@
 import { z } from 'zod';
 import {
-  InitLogitScaleSchema, PatchInputSchema, VisualTokenizerSchema, headsDivideWidth, itmShape, patchesTileImage, textInputShape, textTokenIdsShape,
-  transformerShape,
+  InitLogitScaleSchema, VisualTokenizerSchema, headsDivideWidth, itmShape, multiwayShape, patchesTileImage, textInputShape, textTokenIdsShape,
 } from '@mmzoo/core';
-
-/** The `model.vision` section of a VLMo config: the patch embedding (VLMo section 3.1, "Input Representations"). */
-export const VlmoVisionSchema = PatchInputSchema;
 
 /** The `model.text` section: BERT-style word embeddings; positions through the relative position bias (and BERT's position table with `model.absolutePositions`). */
 export const VlmoTextSchema = z
-  .object({
+  .strictObject({
     // contextLength: max_text_len (VLMo: 40), at least start and end; vocabSize (VLMo: 30522, BERT uncased)
     ...textInputShape(2),
     /** the text length the relative position table was first built for (VLMo's max_text_len_of_initckpt: 196) */
@@ -17,12 +13,11 @@ export const VlmoTextSchema = z
     /** LayerNorm epsilon of the text embeddings (BERT: 1e-12) */
     lnEps: z.number().positive().default(1e-12),
     ...textTokenIdsShape(),
-  })
-  .strict();
+  });
 
 /** Weights of the pre-training objectives of one step (VLMo section 3.2); 0 switches one off (and its head). */
 export const VlmoObjectivesSchema = z
-  .object({
+  .strictObject({
     /** image-text contrastive learning in dual-encoder mode (also on the VL-FFN features, as unilm does) */
     itc: z.number().nonnegative().default(1),
     /** image-text matching in fusion mode with hard negatives drawn from the ITC similarities */
@@ -34,27 +29,23 @@ export const VlmoObjectivesSchema = z
      * `mim_head` and a k-means visual tokenizer (`model.tokenizer`); 0 (default) builds none of them
      */
     mim: z.number().nonnegative().default(0),
-  })
-  .strict();
+  });
 
 /** Masked image modelling of the image-only stage (BEiT section 2.5: block-wise masking of about 40% of patches). */
 export const VlmoMimSchema = z
-  .object({
+  .strictObject({
     /** fraction of patches masked block-wise (BEiT: 75 of 196, 0.4) */
     ratio: z.number().min(0).max(1).default(0.4),
     /** smallest block of the block-wise masking (BEiT: 16 patches) */
     minBlock: z.number().int().positive().default(16),
-  })
-  .strict();
+  });
 
 /** The whole `model:` section for `name: vlmo`. */
 export const VlmoConfigSchema = z
-  .object({
+  .strictObject({
     name: z.literal('vlmo'),
-    vision: VlmoVisionSchema,
-    text: VlmoTextSchema,
-    // the shared multiway transformer: width (VLMo-Base: 768), layers, numHeads, FFN width as a multiple of width (4)
-    ...transformerShape(),
+    // the patch input (section 3.1), the text section and the shared multiway transformer's sizes (VLMo-Base: width 768)
+    ...multiwayShape(VlmoTextSchema),
     /** first layer with the VL-FFN (vlffn_start_layer_index; VLMo-Base: 10 of 12, so F = 2) */
     vlStart: z.number().int().nonnegative(),
     /**
@@ -83,7 +74,6 @@ export const VlmoConfigSchema = z
     /** masked image modelling (objectives.mim > 0): the visual tokenizer giving the targets */
     tokenizer: VisualTokenizerSchema.default(VisualTokenizerSchema.parse({})),
   })
-  .strict()
   .refine(...headsDivideWidth)
   .refine((c) => c.vlStart <= c.layers, { message: 'vlStart must be at most layers', path: ['vlStart'] })
   .refine(...patchesTileImage);

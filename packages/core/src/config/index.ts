@@ -2,7 +2,9 @@
 export { ConfigError } from './error';
 export { CaptionDecodingSchema } from './caption';
 export type { CaptionDecodingConfig } from './caption';
-export { ImageSizeSchema, PatchInputSchema, VitConfigSchema, openClipVisionShape, patchInputShape, patchesTileImage } from './vit';
+export { ImageSizeSchema, PatchInputSchema, VitConfigSchema, patchInputShape, patchesTileImage } from './vit';
+export { openClipModelShape, openClipVisionShape } from './open-clip';
+export { multiwayShape } from './multiway';
 export type { VitConfig } from './vit';
 export { headsDivideWidth, textInputShape, textTowerShape, transformerShape } from './transformer';
 export { itmShape } from './itm';

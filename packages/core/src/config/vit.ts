@@ -26,7 +26,7 @@ export function patchInputShape<S extends z.ZodType>(imageSize: S) {
  * The image input of a patch embedding with square images: the `model.vision` section of models whose transformer
  * is configured elsewhere (VLMo, BEiT-3: one multiway transformer for both modalities); keys are strict.
  */
-export const PatchInputSchema = z.object(patchInputShape(pixels())).strict();
+export const PatchInputSchema = z.strictObject(patchInputShape(pixels()));
 
 /**
  * The check that a model's square `vision.imageSize` is a whole number of patches, as arguments of zod's `refine`:
@@ -38,27 +38,16 @@ export const patchesTileImage: [(c: { vision: { imageSize: number; patchSize: nu
 ];
 
 /**
- * The keys of open_clip's `VisionTransformer` tower (Radford et al. 2021, section 2.4; open_clip `vision_cfg`): the
- * image input, square or [height, width], and the transformer's sizes; a zod object shape to spread into the
- * `model.vision` schema of CLIP and CoCa.
- * @returns the shape: imageSize, patchSize, channels, width, layers, numHeads, mlpRatio
- */
-export function openClipVisionShape() {
-  return { ...patchInputShape(ImageSizeSchema), ...transformerShape() };
-}
-
-/**
  * The `model.vision` section shared by models whose image encoder is a timm/torchvision-style ViT (Dosovitskiy et
  * al. 2021, section 3.1), e.g. ALBEF and BLIP (ViT-B/16). Defaults live only here; keys are strict.
  */
 export const VitConfigSchema = z
-  .object({
+  .strictObject({
     ...patchInputShape(pixels()),
     ...transformerShape(),
     /** LayerNorm epsilon (timm and torchvision ViTs: 1e-6) */
     lnEps: z.number().positive().default(1e-6),
-  })
-  .strict();
+  });
 
 /** A validated timm/torchvision-style ViT section ({@link VitConfigSchema}). */
 export type VitConfig = z.infer<typeof VitConfigSchema>;

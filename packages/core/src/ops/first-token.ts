@@ -1,4 +1,4 @@
-import { Tensor } from '../tf';
+import { tf, Tensor } from '../tf';
 
 /**
  * Token 0 of a sequence of states: the [CLS] (or class-token) state that ITC projections, ITM heads and poolers read
@@ -10,5 +10,5 @@ import { Tensor } from '../tf';
 export function firstToken(x: Tensor): Tensor {
   if (x.rank !== 3) throw new Error(`firstToken: expected states [B, N, D], got [${x.shape}]`);
   const [b, , d] = x.shape as [number, number, number];
-  return x.slice([0, 0, 0], [b, 1, d]).reshape([b, d]);
+  return tf.tidy(() => x.slice([0, 0, 0], [b, 1, d]).reshape([b, d]));
 }
