@@ -1,6 +1,5 @@
 import { tf, Tensor, Tensor2D, Variable } from '../tf';
 import type { VitConfig } from '../config/vit';
-import { ActivationName } from '../ops/activations';
 import { project } from '../ops/matmul';
 import { LayerNorm } from './layer-norm';
 import { Module } from './module';
