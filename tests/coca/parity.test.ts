@@ -77,7 +77,7 @@ describe.each(BACKENDS)('CoCa parity with open_clip (coca-tiny) on %s', (backend
       expectClose(model.visual.apply(images()).tokens, inter.image_embs, 'image_embs');
       expectClose(model.text.hidden(text()), inter.text_hidden_after_transformer, 'text_hidden_after_transformer');
       expectClose(model.text.apply(text()).tokens, inter.text_token_embs, 'text_token_embs');
-      const allowed = model.text.attentionMask(text()).isFinite().toInt().squeeze([1]).arraySync();
+      const allowed = model.text.attentionMask(text())!.isFinite().toInt().squeeze([1]).arraySync();
       expect(allowed).toEqual(inter.text_attn_allowed);
     });
   });
@@ -150,7 +150,7 @@ describe('CoCa defaults and the paper variants (cpu)', () => {
   test("paper CLS mask: the CLS sees every non-pad token and itself; real-token rows are causal", () => {
     const model = buildCoca({ ...config(), text: { ...config().text, clsMask: undefined } });
     const ids = tf.tensor(golden.inputs.text, undefined, 'int32');
-    const allowed = model.text.attentionMask(ids).isFinite().toInt().squeeze([1]).arraySync() as number[][][];
+    const allowed = model.text.attentionMask(ids)!.isFinite().toInt().squeeze([1]).arraySync() as number[][][];
     const rows = golden.inputs.text as number[][];
     const l = rows[0].length;
     rows.forEach((row, b) => {

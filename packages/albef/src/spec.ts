@@ -1,4 +1,4 @@
-import { ModelSpec, evalTask } from '@mmzoo/core';
+import { ModelSpec, evalTask, imageTextInputs } from '@mmzoo/core';
 import { AlbefConfig, AlbefConfigSchema } from './config';
 import { ALBEF, buildAlbef } from './model';
 
@@ -12,8 +12,8 @@ export const albefSpec: ModelSpec<AlbefConfig, ALBEF> = {
   name: 'albef',
   describe: 'ALBEF (Li et al. 2021): ViT + BERT text/fusion encoders, ITC with queues + ITM hard negatives + MLM, momentum distillation',
   schema: AlbefConfigSchema,
-  inputs: (cfg) => ({ image: [cfg.vision.channels, cfg.vision.imageSize, cfg.vision.imageSize], text: { contextLength: cfg.text.contextLength } }),
-  build: (cfg, parts) => buildAlbef(cfg, { vocabSize: parts.vocabSize, padId: parts.padId }),
+  inputs: imageTextInputs,
+  build: buildAlbef,
   objectives: () => ({ itc: ['pairs'], itm: ['pairs'], mlm: ['pairs'] }),
   stagewise: false,
   evalTasks: (cfg) => [evalTask('zeroShot', {}), evalTask('retrieval', {}), evalTask('itm', { k: cfg.itmRerankK })],

@@ -1,25 +1,21 @@
 import { z } from 'zod';
-import { PatchInputSchema, VisualTokenizerSchema, textTokenIdsShape } from '@mmzoo/core';
-
-/** The `model.vision` section of a BEiT-3 config: torchscale's `VisionEmbedding` (stride-P conv with bias). */
-export const Beit3VisionSchema = PatchInputSchema;
+import {
+  InitLogitScaleSchema, VisualTokenizerSchema, headsDivideWidth, multiwayShape, patchesTileImage, textInputShape, textTokenIdsShape,
+} from '@mmzoo/core';
 
 /** The `model.text` section: torchscale's `TextEmbedding` (a plain lookup) and learned positions. */
 export const Beit3TextSchema = z
-  .object({
-    /** token positions per caption */
-    contextLength: z.number().int().min(2),
-    /** vocabulary size; when omitted, taken from the tokenizer (BEiT-3: 64010, XLM-R sentencepiece) */
-    vocabSize: z.number().int().positive().optional(),
+  .strictObject({
+    // contextLength: token positions per caption, at least start and end; vocabSize (BEiT-3: 64010, XLM-R sentencepiece)
+    ...textInputShape(2),
     /** rows of the text position table (torchscale max_source_positions; BEiT-3: 1024); rows 0-1 are unused */
     maxPositions: z.number().int().positive().optional(),
     ...textTokenIdsShape(),
-  })
-  .strict();
+  });
 
 /** Masked data modeling (BEiT-3 section 2.2): masking ratios per data kind. */
 export const Beit3MaskingSchema = z
-  .object({
+  .strictObject({
     /** image-only data: fraction of patches masked block-wise (paper: 0.4) */
     image: z.number().min(0).max(1).default(0.4),
     /** text-only data: fraction of tokens masked (paper: 0.15) */
@@ -30,33 +26,26 @@ export const Beit3MaskingSchema = z
     pairImage: z.number().min(0).max(1).default(0),
     /** smallest block of the block-wise masking (BEiT: 16 patches) */
     minBlock: z.number().int().positive().default(16),
-  })
-  .strict();
+  });
 
 /** The visual tokenizer that gives the image targets: a k-means codebook fitted on training patches (core's schema). */
 export const Beit3TokenizerSchema = VisualTokenizerSchema;
 
 /** Weights of the objectives of one step; 0 switches one off (and its head). */
 export const Beit3ObjectivesSchema = z
-  .object({
+  .strictObject({
     /** masked data modeling on images, texts and image-text pairs (section 2.2) */
     mdm: z.number().nonnegative().default(1),
     /** image-text contrastive loss on the dual-encoder mode (the retrieval fine-tuning objective, section 3.2) */
     itc: z.number().nonnegative().default(0),
-  })
-  .strict();
+  });
 
 /** The whole `model:` section for `name: beit3`. */
 export const Beit3ConfigSchema = z
-  .object({
+  .strictObject({
     name: z.literal('beit3'),
-    vision: Beit3VisionSchema,
-    text: Beit3TextSchema,
-    width: z.number().int().positive(),
-    layers: z.number().int().positive(),
-    numHeads: z.number().int().positive(),
-    /** FFN width as a multiple of width (4) */
-    mlpRatio: z.number().positive().default(4),
+    // torchscale's `VisionEmbedding` input (stride-P conv with bias), the text section and the multiway transformer's sizes
+    ...multiwayShape(Beit3TextSchema),
     /**
      * 'released' (default): torchscale's layout, every LayerNorm and attention projection in per-modality copies
      * (A vision, B language) around one shared softmax, so released checkpoints load; 'paper': shared attention
@@ -72,15 +61,14 @@ export const Beit3ConfigSchema = z
     objectives: Beit3ObjectivesSchema.default(Beit3ObjectivesSchema.parse({})),
     /** build the retrieval heads (`vision_head`, `language_head`, `logit_scale`, as BEiT3ForRetrieval) */
     retrievalHeads: z.boolean().default(true),
-    /** initial ITC logit scale as a log: ln(1/0.07) */
-    initLogitScale: z.number().default(Math.log(1 / 0.07)),
+    /** initial ITC logit scale as a log (CLIP's ln(1/0.07)) */
+    initLogitScale: InitLogitScaleSchema,
   })
-  .strict()
-  .refine((c) => c.width % c.numHeads === 0, { message: 'width must be divisible by numHeads', path: ['numHeads'] })
+  .refine(...headsDivideWidth)
   .refine((c) => c.vlLayers <= c.layers, { message: 'vlLayers must be at most layers', path: ['vlLayers'] })
   .refine((c) => c.vlLayers === 0 || c.layout === 'paper', { message: "vision-language experts need layout 'paper' (torchscale's released layout has none)", path: ['vlLayers'] })
   .refine((c) => c.objectives.itc === 0 || c.retrievalHeads, { message: 'objectives.itc needs retrievalHeads', path: ['objectives', 'itc'] })
-  .refine((c) => c.vision.imageSize % c.vision.patchSize === 0, { message: 'imageSize must be a multiple of patchSize', path: ['vision', 'patchSize'] });
+  .refine(...patchesTileImage);
 
 /** A validated BEiT-3 model config. */
 export type Beit3Config = z.infer<typeof Beit3ConfigSchema>;

@@ -1,8 +1,9 @@
 import {
   Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, Rng, StageData, StageSelection, Tensor, Variable,
-  blockMaskBatch, contrastiveLoss, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, resolveStageSelection, tf, normalInit, scalarInit,
+  blockMaskBatch, contrastiveLoss, drawnInit, firstToken, keyPaddingMask, l2Normalize, maskTextTokens, maskedImageModelingLoss, maskedPredictionLoss,
+  maskedTextPositions, normalInit, resolveStageSelection, resolveVocabSize, scalarInit, stepRng, tf, weightedObjective,
 } from '@mmzoo/core';
-import type { Batch, ImageFeatureExtractor } from '@mmzoo/core';
+import type { BuildParts, ImageFeatureExtractor, ImageTextBatch, LossOutput, ParamInit } from '@mmzoo/core';
 import { Beit3Config, Beit3ConfigInput, Beit3ConfigSchema } from './config';
 
 /** Inputs of {@link BEiT3.forward}: images, texts or both (image-text pairs). */
@@ -32,16 +33,29 @@ export type Beit3Output = {
 };
 
 /** The training objective: total and parts (`mim`, `mlm`, `vlm` of masked data modeling; `itc`). */
-export type Beit3Loss = {
-  total: Tensor;
-  parts: Record<string, Tensor>;
-};
+export type Beit3Loss = LossOutput;
 
-/** A training batch: core's {@link Batch} with `image` and `text` (image ids are not used). */
-export type Beit3Batch = Batch & { image: Tensor; text: Tensor };
+/** A training batch as the harness builds it (core's ImageTextBatch; BEiT-3 reads no image ids). */
+export type Beit3Batch = Omit<ImageTextBatch, 'imageIds'>;
 
-function firstToken(x: Tensor): Tensor {
-  return x.slice([0, 0, 0], [-1, 1, -1]).reshape([(x.shape as number[])[0], (x.shape as number[])[2]]);
+/** The built parts of a {@link BEiT3} ({@link buildBeit3} makes them from a config), in torchscale's names. */
+export interface Beit3Parts {
+  /** `text_embed`: the token embedding [V, width] (V is the model's vocabulary size) */
+  textEmbed: Embedding;
+  /** `vision_embed.proj`: the stride-P patch projection with bias */
+  patchEmbed: PatchEmbedding;
+  /** initial values of `vision_embed.mask_token` and `vision_embed.cls_token`, float32 [1, 1, width] */
+  maskToken: ParamInit;
+  clsToken: ParamInit;
+  /** `embed_positions.vision` [patches + 3, width] and `embed_positions.language` [rows, width]; rows 0-1 unused */
+  visionPositions: Embedding;
+  textPositions: Embedding;
+  /** `encoder`: the multiway transformer with its per-modality final LayerNorm */
+  encoder: MultiwayEncoder;
+  /** masked data modeling (`objectives.mdm` > 0): `mlm_head` (width -> V), `mim_head` (width -> K) and the visual tokenizer */
+  mdm?: { mlmHead: Linear; mimHead: Linear; visualTokenizer: KMeansVisualTokenizer };
+  /** retrieval (`retrievalHeads`): `vision_head` and `language_head`, width -> width without bias */
+  retrieval?: { visionHead: Linear; languageHead: Linear };
 }
 
 /**
@@ -74,40 +88,32 @@ export class BEiT3 extends Module implements ImageFeatureExtractor {
   readonly endId: number;
 
   /**
-   * @param cfg a validated config
-   * @param opts.vocabSize and opts.endId from the tokenizer, used where the config leaves them out
-   * @throws Error when no vocabulary size is known
+   * @param cfg a validated config (its masking, objectives and text ids; the parts carry the sizes)
+   * @param parts the built modules and the initial values of the tokens (see {@link buildBeit3})
+   * @param endId the end-of-text id, never masked (the config's, else the tokenizer's)
    */
-  constructor(readonly cfg: Beit3Config, opts: { vocabSize?: number; endId?: number } = {}) {
+  constructor(readonly cfg: Beit3Config, parts: Beit3Parts, endId: number) {
     super();
-    const w = cfg.width;
-    const vocabSize = cfg.text.vocabSize ?? opts.vocabSize;
-    if (vocabSize === undefined) throw new Error('model.text.vocabSize is not set and no tokenizer gives it');
-    this.vocabSize = vocabSize;
-    this.endId = cfg.text.endId ?? opts.endId ?? 3;
+    this.vocabSize = parts.textEmbed.numEmbeddings;
+    this.endId = endId;
     const g = cfg.vision.imageSize / cfg.vision.patchSize;
     this.grid = [g, g];
     this.numPatches = g * g;
-    this.textEmbed = this.module('text_embed', new Embedding(vocabSize, w));
-    this.patchEmbed = this.module('vision_embed.proj', new PatchEmbedding(cfg.vision.channels, w, cfg.vision.patchSize, { bias: true }));
-    this.maskToken = this.param('vision_embed.mask_token', normalInit([1, 1, w], 0.02));
-    this.clsToken = this.param('vision_embed.cls_token', normalInit([1, 1, w], 0.02));
-    this.visionPositions = this.module('embed_positions.vision', new Embedding(this.numPatches + 3, w));
-    this.textPositions = this.module('embed_positions.language', new Embedding(cfg.text.maxPositions ?? cfg.text.contextLength + 2, w));
-    const released = cfg.layout === 'released';
-    this.encoder = this.module('encoder', new MultiwayEncoder({
-      width: w, numHeads: cfg.numHeads, layers: cfg.layers, mlpWidth: Math.round(w * cfg.mlpRatio), activation: 'gelu',
-      lnEps: cfg.lnEps, attention: released ? 'per-modality' : 'shared', qkvLayout: 'separate', qkvBias: true, subLn: true,
-      vlStart: cfg.layers - cfg.vlLayers, finalNorm: 'per-modality', init: { attnInStd: 0.02, attnOutStd: 0.02 },
-    }));
-    if (cfg.objectives.mdm > 0) {
-      this.mlmHead = this.module('mlm_head', new Linear(w, vocabSize));
-      this.mimHead = this.module('mim_head', new Linear(w, cfg.tokenizer.codebookSize));
-      this.visualTokenizer = this.module('visual_tokenizer', new KMeansVisualTokenizer(cfg.tokenizer.codebookSize, cfg.vision.channels, cfg.vision.patchSize));
+    this.textEmbed = this.module('text_embed', parts.textEmbed);
+    this.patchEmbed = this.module('vision_embed.proj', parts.patchEmbed);
+    this.maskToken = this.param('vision_embed.mask_token', parts.maskToken);
+    this.clsToken = this.param('vision_embed.cls_token', parts.clsToken);
+    this.visionPositions = this.module('embed_positions.vision', parts.visionPositions);
+    this.textPositions = this.module('embed_positions.language', parts.textPositions);
+    this.encoder = this.module('encoder', parts.encoder);
+    if (parts.mdm) {
+      this.mlmHead = this.module('mlm_head', parts.mdm.mlmHead);
+      this.mimHead = this.module('mim_head', parts.mdm.mimHead);
+      this.visualTokenizer = this.module('visual_tokenizer', parts.mdm.visualTokenizer);
     }
-    if (cfg.retrievalHeads) {
-      this.visionHead = this.module('vision_head', new Linear(w, w, { bias: false }));
-      this.languageHead = this.module('language_head', new Linear(w, w, { bias: false }));
+    if (parts.retrieval) {
+      this.visionHead = this.module('vision_head', parts.retrieval.visionHead);
+      this.languageHead = this.module('language_head', parts.retrieval.languageHead);
       this.logitScale = this.param('logit_scale', scalarInit(cfg.initLogitScale));
     }
   }
@@ -219,11 +225,8 @@ export class BEiT3 extends Module implements ImageFeatureExtractor {
   }
 
   private maskText(ids: Tensor, ratio: number, rng: Rng) {
-    const [b, l] = ids.shape as [number, number];
-    const t = this.cfg.text;
-    return maskTokens(ids.dataSync() as Int32Array, [b, l], rng, {
-      probability: ratio, maskId: t.maskId, vocabSize: this.vocabSize, special: [t.padId, t.startId, this.endId],
-      firstRandomId: Math.min(t.firstWordId, this.vocabSize - 1),
+    return maskTextTokens(ids.dataSync() as Int32Array, ids.shape as [number, number], rng, {
+      probability: ratio, vocabSize: this.vocabSize, tokens: { ...this.cfg.text, endId: this.endId },
     });
   }
 
@@ -253,15 +256,9 @@ export class BEiT3 extends Module implements ImageFeatureExtractor {
       const needImages = parts.includes('mim') || (parts.includes('vlm') && mk.pairImage > 0);
       const targets = needImages ? (tok.encode(images).dataSync() as Int32Array) : new Int32Array(0);
       const out: Record<string, Tensor> = {};
-      const mlmPart = (feats: Tensor, n: number, offset: number, labelsAll: Int32Array): Tensor => {
-        const positions: number[] = [];
-        const labels: number[] = [];
-        labelsAll.forEach((v, k) => {
-          if (v === -100) return;
-          positions.push(Math.floor(k / L) * n + offset + (k % L));
-          labels.push(v);
-        });
-        return maskedPredictionLoss(feats, positions, labels, (x) => mlmHead.apply(x));
+      const mlmPart = (feats: Tensor, stride: number, offset: number, labelsAll: Int32Array): Tensor => {
+        const m = maskedTextPositions(labelsAll, L, { stride, offset });
+        return maskedPredictionLoss(feats, m.positions, m.labels, (x) => mlmHead.apply(x));
       };
       // image-only data
       if (parts.includes('mim')) {
@@ -305,22 +302,14 @@ export class BEiT3 extends Module implements ImageFeatureExtractor {
    */
   trainingLoss(batch: Beit3Batch, stage?: StageSelection): Beit3Loss {
     const o = this.cfg.objectives;
-    const rng = new Rng(batch.seed).fork(`beit3-${batch.index}`);
+    const rng = stepRng('beit3', batch);
     const { objectives: run } = resolveStageSelection('BEiT3', this.stageObjectives(), stage);
     return tf.tidy(() => {
-      const parts: Record<string, Tensor> = {};
-      let total: Tensor = tf.scalar(0);
       const mdmParts = run.filter((n) => n !== 'itc');
-      if (mdmParts.length > 0) {
-        const m = this.mdmLoss(batch.image, batch.text, rng.fork('mdm'), mdmParts);
-        Object.assign(parts, m);
-        total = total.add(tf.addN(Object.values(m)).mul(o.mdm));
-      }
-      if (run.includes('itc')) {
-        parts.itc = this.itcLoss(batch.image, batch.text);
-        total = total.add(parts.itc.mul(o.itc));
-      }
-      return { total, parts };
+      return weightedObjective([
+        { parts: mdmParts.length > 0 ? this.mdmLoss(batch.image, batch.text, rng.fork('mdm'), mdmParts) : {}, weight: o.mdm },
+        { parts: run.includes('itc') ? { itc: this.itcLoss(batch.image, batch.text) } : {}, weight: o.itc },
+      ]);
     });
   }
 }
@@ -362,9 +351,35 @@ export function beit3Rename(name: string): string | null {
 }
 
 /**
- * Builds a BEiT-3 from a `model:` config.
+ * Builds a BEiT-3 from a `model:` config: the text and patch embeddings with the class and mask tokens, the position
+ * tables, the multiway encoder (torchscale's released layout or the paper's), the masked-data-modeling heads with
+ * the k-means visual tokenizer and the retrieval heads, in torchscale's order (that of the initial weights' seeds).
+ * @param parts the tokenizer's vocabulary size and end-of-text id, used where the config leaves them out
  * @throws ZodError for an invalid config; Error when no vocabulary size is known
  */
-export function buildBeit3(input: Beit3ConfigInput | Beit3Config, opts: { vocabSize?: number; endId?: number } = {}): BEiT3 {
-  return new BEiT3(Beit3ConfigSchema.parse(input), opts);
+export function buildBeit3(input: Beit3ConfigInput | Beit3Config, parts: BuildParts = {}): BEiT3 {
+  const cfg = Beit3ConfigSchema.parse(input);
+  const w = cfg.width;
+  const vocabSize = resolveVocabSize(cfg.text.vocabSize, parts);
+  const { imageSize, patchSize, channels } = cfg.vision;
+  const textEmbed = new Embedding(vocabSize, w);
+  const patchEmbed = new PatchEmbedding(channels, w, patchSize, { bias: true });
+  const maskToken = drawnInit(normalInit([1, 1, w], 0.02));
+  const clsToken = drawnInit(normalInit([1, 1, w], 0.02));
+  const visionPositions = new Embedding((imageSize / patchSize) ** 2 + 3, w);
+  const textPositions = new Embedding(cfg.text.maxPositions ?? cfg.text.contextLength + 2, w);
+  const encoder = new MultiwayEncoder({
+    width: w, numHeads: cfg.numHeads, layers: cfg.layers, mlpWidth: Math.round(w * cfg.mlpRatio), activation: 'gelu',
+    lnEps: cfg.lnEps, attention: cfg.layout === 'released' ? 'per-modality' : 'shared', qkvLayout: 'separate', qkvBias: true, subLn: true,
+    vlStart: cfg.layers - cfg.vlLayers, finalNorm: 'per-modality', init: { attnInStd: 0.02, attnOutStd: 0.02 },
+  });
+  const mdm = cfg.objectives.mdm > 0 ? {
+    mlmHead: new Linear(w, vocabSize),
+    mimHead: new Linear(w, cfg.tokenizer.codebookSize),
+    visualTokenizer: new KMeansVisualTokenizer(cfg.tokenizer.codebookSize, channels, patchSize),
+  } : undefined;
+  const retrieval = cfg.retrievalHeads ? { visionHead: new Linear(w, w, { bias: false }), languageHead: new Linear(w, w, { bias: false }) } : undefined;
+  return new BEiT3(cfg, {
+    textEmbed, patchEmbed, maskToken, clsToken, visionPositions, textPositions, encoder, mdm, retrieval,
+  }, cfg.text.endId ?? parts.eotId ?? 3);
 }

@@ -1,4 +1,4 @@
-import { ModelSpec, evalTask, fitVisualTokenizer } from '@mmzoo/core';
+import { ModelSpec, evalTask, fitVisualTokenizer, imageTextInputs } from '@mmzoo/core';
 import { Beit3Config, Beit3ConfigSchema } from './config';
 import { BEiT3, beit3StageObjectives, buildBeit3 } from './model';
 
@@ -12,8 +12,8 @@ export const beit3Spec: ModelSpec<Beit3Config, BEiT3> = {
   name: 'beit3',
   describe: 'BEiT-3 (Wang et al. 2023): multiway transformer, masked data modeling on images, texts and pairs (+ ITC)',
   schema: Beit3ConfigSchema,
-  inputs: (cfg) => ({ image: [cfg.vision.channels, cfg.vision.imageSize, cfg.vision.imageSize], text: { contextLength: cfg.text.contextLength } }),
-  build: (cfg, parts) => buildBeit3(cfg, { vocabSize: parts.vocabSize, endId: parts.eotId }),
+  inputs: imageTextInputs,
+  build: buildBeit3,
   objectives: (cfg) => beit3StageObjectives(cfg),
   stagewise: true,
   evalTasks: () => [evalTask('zeroShot', {}), evalTask('retrieval', {}), evalTask('linearProbe', { trainImages: 5000 })],

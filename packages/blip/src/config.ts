@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CaptionDecodingSchema, VitConfigSchema, momentumItcShape } from '@mmzoo/core';
+import { CaptionDecodingSchema, VitConfigSchema, bertTextShape, itmShape, momentumItcShape, textTowerShape } from '@mmzoo/core';
 
 /** The `model.vision` section of a BLIP config: a ViT (Li et al. 2022, section 3.1: ViT-B/16 or ViT-L/16). */
 export const BlipVisionSchema = VitConfigSchema;
@@ -7,29 +7,13 @@ export const BlipVisionSchema = VitConfigSchema;
 /**
  * The `model.text` section: the multimodal mixture of encoder-decoder (MED, section 3.1), a BERT whose layers
  * carry cross-attention to the image (used by the image-grounded encoder and decoder); the decoder shares every
- * parameter with the encoder except self-attention.
+ * parameter with the encoder except self-attention. `vocabSize` counts the words without [ENC]/[DEC].
  */
 export const BlipTextSchema = z
-  .object({
-    /** maximum token length (BERT position table rows); also the tokenizer context length */
-    contextLength: z.number().int().positive(),
-    /** vocabulary size without [ENC]/[DEC]; when omitted, taken from the tokenizer */
-    vocabSize: z.number().int().positive().optional(),
-    width: z.number().int().positive(),
-    layers: z.number().int().positive(),
-    numHeads: z.number().int().positive(),
-    mlpRatio: z.number().positive().default(4),
-    /** LayerNorm epsilon (BERT: 1e-12) */
-    lnEps: z.number().positive().default(1e-12),
-    /**
-     * init std of the BERT weights and tables (BERT initializer_range 0.02, tuned for width 768; a narrow encoder
-     * trained from scratch needs ~0.55 / sqrt(width) for its [CLS] state to depend on the caption at all)
-     */
-    initStd: z.number().positive().default(0.02),
-    /** token-type rows (BLIP's med.py: none) */
-    typeVocabSize: z.number().int().nonnegative().default(0),
-    /** additive constant of masked keys ((1 - m) * -10000 in med.py) */
-    maskValue: z.union([z.number(), z.literal(-Infinity)]).default(-10000),
+  .strictObject({
+    ...textTowerShape(),
+    // BERT's LayerNorm epsilon, init std, token types (med.py: none) and masked-key constant ((1 - m) * -10000 in med.py)
+    ...bertTextShape({ typeVocabSize: 0 }),
     /** [PAD] id; default: the tokenizer's */
     padId: z.number().int().nonnegative().optional(),
     /**
@@ -39,27 +23,23 @@ export const BlipTextSchema = z
      */
     encId: z.number().int().nonnegative().optional(),
     decId: z.number().int().nonnegative().optional(),
-  })
-  .strict();
+  });
 
 /** The whole `model:` section for `name: blip`. Defaults are the paper's pre-training recipe (section 4.1). */
 export const BlipConfigSchema = z
-  .object({
+  .strictObject({
     name: z.literal('blip'),
     // ITC with momentum encoders, queues and distillation as ALBEF (section 3.2; queue: the released pre-training config's 57,600)
     ...momentumItcShape({ queueSize: 57600 }),
     /** LM label smoothing (section 4.1 code: 0.1); the reported `lmNll` is always unsmoothed */
     labelSmoothing: z.number().min(0).lt(1).default(0.1),
-    /** constant added to the hard-negative softmax weights (the authors' code: 1e-4) */
-    hardNegativeEps: z.number().nonnegative().default(1e-4),
-    /** ITC candidates re-ranked by ITM + ITC at retrieval (the authors' k_test: 256) */
-    itmRerankK: z.number().int().positive().default(256),
+    // ITM hard negatives (the authors' code: softmax weights + 1e-4) and the ITC candidates re-ranked by ITM + ITC (k_test: 256)
+    ...itmShape({ hardNegativeEps: 1e-4, itmRerankK: 256 }),
     vision: BlipVisionSchema,
     text: BlipTextSchema,
     /** caption decoding with the image-grounded decoder (`mmzoo caption`, bleu4 / cider in results.json) */
     caption: CaptionDecodingSchema.default(CaptionDecodingSchema.parse({})),
-  })
-  .strict();
+  });
 
 /** A validated BLIP model config. */
 export type BlipConfig = z.infer<typeof BlipConfigSchema>;

@@ -1,6 +1,6 @@
 /** @mmzoo/blip: BLIP (Li et al. 2022) composed from @mmzoo/core. */
 export { BLIP, buildBlip } from './model';
-export type { BlipEncoders, BlipOptions, BlipStepInputs, BlipStepOutput, BlipBatch } from './model';
+export type { BlipEncoders, BlipLm, BlipOptions, BlipStepInputs, BlipStepOutput, BlipBatch } from './model';
 export { BlipConfigSchema, BlipVisionSchema, BlipTextSchema } from './config';
 export type { BlipConfig, BlipConfigInput } from './config';
 export { salesforceBlipName, loadSalesforceBlip } from './weights';

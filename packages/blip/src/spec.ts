@@ -1,4 +1,4 @@
-import { ModelSpec, evalTask } from '@mmzoo/core';
+import { ModelSpec, evalTask, imageTextInputs } from '@mmzoo/core';
 import { BlipConfig, BlipConfigSchema } from './config';
 import { BLIP, buildBlip } from './model';
 import { blipCaptions } from './captions';
@@ -14,8 +14,8 @@ export const blipSpec: ModelSpec<BlipConfig, BLIP> = {
   name: 'blip',
   describe: 'BLIP (Li et al. 2022): ViT + MED (unimodal encoder, image-grounded encoder and decoder sharing all but self-attention), ITC + ITM + LM',
   schema: BlipConfigSchema,
-  inputs: (cfg) => ({ image: [cfg.vision.channels, cfg.vision.imageSize, cfg.vision.imageSize], text: { contextLength: cfg.text.contextLength } }),
-  build: (cfg, parts) => buildBlip(cfg, { vocabSize: parts.vocabSize, padId: parts.padId }),
+  inputs: imageTextInputs,
+  build: buildBlip,
   objectives: () => ({ itc: ['pairs'], itm: ['pairs'], lm: ['pairs'] }),
   stagewise: false,
   evalTasks: (cfg) => [

@@ -1,5 +1,6 @@
 import {
-  Module, Tensor, Tensor2D, Variable, matMul2d, VisionTransformer, TextTransformer, contrastiveLoss, l2Normalize, tf, scalarInit,
+  BuildParts, CLIP_LOGIT_SCALE_INIT, Module, Tensor, Tensor2D, Variable, matMul2d, VisionTransformer, TextTransformer, contrastiveLoss, l2Normalize, tf, scalarInit,
+  clampLogitScale, clampedLogitScale, resolveVocabSize,
 } from '@mmzoo/core';
 import type { ImageTextBatch } from '@mmzoo/core';
 import { ClipConfig, ClipConfigInput, ClipConfigSchema } from './config';
@@ -48,7 +49,7 @@ export class CLIP extends Module {
     super();
     this.module('visual', visual);
     this.module('', text);
-    this.logitScaleLog = this.param('logit_scale', scalarInit(opts.initLogitScale ?? Math.log(1 / 0.07)));
+    this.logitScaleLog = this.param('logit_scale', scalarInit(opts.initLogitScale ?? CLIP_LOGIT_SCALE_INIT));
   }
 
   /** @param images float32 [B, C, H, W] @returns float32 [B, E], not normalised */
@@ -63,7 +64,7 @@ export class CLIP extends Module {
 
   /** The effective logit scale exp(min(logit_scale, ln maxLogitScale)), float32 scalar. */
   logitScale(): Tensor {
-    return tf.tidy(() => this.logitScaleLog.minimum(tf.scalar(Math.log(this.opts.maxLogitScale ?? 100))).exp());
+    return clampedLogitScale(this.logitScaleLog, this.opts.maxLogitScale);
   }
 
   /**
@@ -101,18 +102,18 @@ export class CLIP extends Module {
 
   /** Clamps the stored log scale to [0, ln maxLogitScale] after an optimizer step (open_clip's training loop). */
   afterOptimizerStep(): void {
-    tf.tidy(() => this.logitScaleLog.assign(this.logitScaleLog.clipByValue(0, Math.log(this.opts.maxLogitScale ?? 100))));
+    clampLogitScale(this.logitScaleLog, this.opts.maxLogitScale);
   }
 }
 
 /**
  * Builds a CLIP from a `model:` config: a ViT image tower with `proj` and a causal text tower with
  * `text_projection`, both of width embedDim at the output.
- * @param opts ids from the tokenizer, used where the config leaves them out
+ * @param parts the tokenizer's vocabulary size and end-of-text id, used where the config leaves them out
  * @throws ZodError when the config is invalid (use the config loader for YAML-path messages); Error when neither
- *   the config nor `opts` gives the vocabulary size
+ *   the config nor `parts` gives the vocabulary size
  */
-export function buildClip(input: ClipConfigInput | ClipConfig, opts: { eotId?: number; vocabSize?: number } = {}): CLIP {
+export function buildClip(input: ClipConfigInput | ClipConfig, parts: BuildParts = {}): CLIP {
   const cfg = ClipConfigSchema.parse(input);
   const v = cfg.vision;
   const t = cfg.text;
@@ -120,12 +121,11 @@ export function buildClip(input: ClipConfigInput | ClipConfig, opts: { eotId?: n
     imageSize: v.imageSize, patchSize: v.patchSize, channels: v.channels, width: v.width, layers: v.layers,
     numHeads: v.numHeads, mlpWidth: Math.round(v.width * v.mlpRatio), activation: cfg.activation, outputDim: cfg.embedDim,
   });
-  const vocabSize = t.vocabSize ?? opts.vocabSize;
-  if (vocabSize === undefined) throw new Error('model.text.vocabSize is not set and no tokenizer gives it');
+  const vocabSize = resolveVocabSize(t.vocabSize, parts);
   const text = new TextTransformer({
     vocabSize, contextLength: t.contextLength, width: t.width, layers: t.layers, numHeads: t.numHeads,
     mlpWidth: Math.round(t.width * t.mlpRatio), activation: cfg.activation, causal: true, pool: t.pool,
-    eotId: t.eotId ?? opts.eotId, padId: t.padId, outputDim: cfg.embedDim,
+    eotId: t.eotId ?? parts.eotId, padId: t.padId, outputDim: cfg.embedDim,
   });
   return new CLIP(visual, text, { initLogitScale: cfg.initLogitScale, maxLogitScale: cfg.maxLogitScale });
 }

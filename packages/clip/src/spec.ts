@@ -1,4 +1,4 @@
-import { ModelSpec, evalTask } from '@mmzoo/core';
+import { ModelSpec, evalTask, imageTextInputs } from '@mmzoo/core';
 import { ClipConfig, ClipConfigSchema } from './config';
 import { CLIP, buildClip } from './model';
 
@@ -11,11 +11,8 @@ export const clipSpec: ModelSpec<ClipConfig, CLIP> = {
   name: 'clip',
   describe: 'CLIP (Radford et al. 2021): ViT + causal text transformer, symmetric contrastive loss',
   schema: ClipConfigSchema,
-  inputs: (cfg) => {
-    const [h, w] = typeof cfg.vision.imageSize === 'number' ? [cfg.vision.imageSize, cfg.vision.imageSize] : cfg.vision.imageSize;
-    return { image: [cfg.vision.channels, h, w], text: { contextLength: cfg.text.contextLength } };
-  },
-  build: (cfg, parts) => buildClip(cfg, { vocabSize: parts.vocabSize, eotId: parts.eotId }),
+  inputs: imageTextInputs,
+  build: buildClip,
   objectives: () => ({ itc: ['pairs'] }),
   stagewise: false,
   evalTasks: () => [evalTask('zeroShot', {}), evalTask('retrieval', {})],

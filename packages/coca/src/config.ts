@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CaptionDecodingSchema, openClipModelShape, openClipVisionShape, textTowerShape } from '@mmzoo/core';
 
 /**
  * The `model.vision` section of a CoCa config: a ViT image encoder followed by attentional poolers
@@ -6,17 +7,8 @@ import { z } from 'zod';
  * only here; keys are strict (an unknown key is an error naming its YAML path).
  */
 export const CocaVisionSchema = z
-  .object({
-    /** image size in pixels (square) or [height, width] */
-    imageSize: z.union([z.number().int().positive(), z.tuple([z.number().int().positive(), z.number().int().positive()])]),
-    patchSize: z.number().int().positive(),
-    /** input channels: 3 (RGB) or 1 (grey, e.g. Fashion-MNIST) */
-    channels: z.number().int().positive().default(3),
-    width: z.number().int().positive(),
-    layers: z.number().int().positive(),
-    numHeads: z.number().int().positive(),
-    /** MLP width as a multiple of width (paper: 4) */
-    mlpRatio: z.number().positive().default(4),
+  .strictObject({
+    ...openClipVisionShape(),
     /**
      * 'paper' (default): two attentional poolers over the encoder tokens, `attn_pool_contrastive` with one query
      * for the contrastive embedding and `attn_pool` with `numQueries` queries for the decoder (section 3.2:
@@ -28,23 +20,16 @@ export const CocaVisionSchema = z
     numQueries: z.number().int().positive().default(256),
     /** attention heads of the poolers (open_clip: 8) */
     poolerHeads: z.number().int().positive().default(8),
-  })
-  .strict();
+  });
 
 /**
  * The `model.text` section: the unimodal text decoder, the bottom half of CoCa's decoder (section 3.2): causal
  * self-attention over the caption with a learned CLS token appended at the end, whose output is the text embedding.
+ * `contextLength` counts the caption tokens of a row; the CLS takes one more position.
  */
 export const CocaTextSchema = z
-  .object({
-    /** caption tokens per row (the CLS takes one more position) */
-    contextLength: z.number().int().positive(),
-    /** vocabulary size; when omitted, taken from the tokenizer built from the training captions */
-    vocabSize: z.number().int().positive().optional(),
-    width: z.number().int().positive(),
-    layers: z.number().int().positive(),
-    numHeads: z.number().int().positive(),
-    mlpRatio: z.number().positive().default(4),
+  .strictObject({
+    ...textTowerShape(),
     /** padding id; when omitted, the tokenizer's (0 without a tokenizer) */
     padId: z.number().int().nonnegative().optional(),
     /**
@@ -54,63 +39,40 @@ export const CocaTextSchema = z
      * not itself. Use it with weights trained by open_clip.
      */
     clsMask: z.enum(['paper', 'open_clip']).default('paper'),
-  })
-  .strict();
+  });
 
 /** The `model.decoder` section: the multimodal text decoder (top half), of the text width. */
 export const CocaDecoderSchema = z
-  .object({
+  .strictObject({
     layers: z.number().int().positive(),
     numHeads: z.number().int().positive(),
     mlpRatio: z.number().positive().default(4),
-  })
-  .strict();
+  });
 
 /** The `model.loss` section: L = lambda_con * L_Con + lambda_cap * L_Cap (paper eq. 4; section 4.1: 1.0 and 2.0). */
 export const CocaLossSchema = z
-  .object({
+  .strictObject({
     contrastiveWeight: z.number().nonnegative().default(1),
     captionWeight: z.number().nonnegative().default(2),
-  })
-  .strict();
+  });
 
-/** The `model.caption` section: how captions are decoded (core `generate`) and scored in evaluation. */
-export const CocaCaptionSchema = z
-  .object({
-    strategy: z.enum(['greedy', 'beam', 'nucleus']).default('beam'),
-    /** most generated tokens, the end token included (at most text.contextLength - 1) */
-    maxLength: z.number().int().positive().default(15),
-    minLength: z.number().int().nonnegative().default(0),
-    beamSize: z.number().int().positive().default(3),
-    lengthPenalty: z.number().default(1),
-    topP: z.number().gt(0).max(1).default(0.9),
-    temperature: z.number().positive().default(1),
-    repetitionPenalty: z.number().positive().default(1),
-    seed: z.number().int().default(0),
-    /** test scenes captioned for `bleu4` / `cider` in results.json (0 disables) */
-    testScenes: z.number().int().nonnegative().default(300),
-  })
-  .strict();
+/** The `model.caption` section: how captions are decoded (core `generate`) and scored in evaluation (core's schema). */
+export const CocaCaptionSchema = CaptionDecodingSchema;
 
-/** The whole `model:` section for `name: coca`. */
+/**
+ * The whole `model:` section for `name: coca`: open_clip's model keys as CLIP's (core's openClipModelShape; `embedDim`
+ * is also the width of the pooled image tokens, open_clip: = text width; `activation` 'gelu', exact erf, as open_clip's
+ * CoCa), then the multimodal decoder, the loss weights and caption decoding.
+ */
 export const CocaConfigSchema = z
-  .object({
+  .strictObject({
     name: z.literal('coca'),
-    /** width of the contrastive embedding and of the pooled image tokens (open_clip: = text width) */
-    embedDim: z.number().int().positive(),
-    vision: CocaVisionSchema,
-    text: CocaTextSchema,
+    ...openClipModelShape(CocaVisionSchema, CocaTextSchema, { activation: 'gelu' }),
     decoder: CocaDecoderSchema,
-    /** 'gelu' (exact erf; open_clip's CoCa) or 'quick_gelu' */
-    activation: z.enum(['gelu', 'quick_gelu']).default('gelu'),
-    /** initial logit scale as a log: ln(1/0.07) */
-    initLogitScale: z.number().default(Math.log(1 / 0.07)),
-    /** the effective scale exp(logit_scale) is clamped to at most this */
-    maxLogitScale: z.number().positive().default(100),
     loss: CocaLossSchema.default(CocaLossSchema.parse({})),
-    caption: CocaCaptionSchema.default(CocaCaptionSchema.parse({})),
-  })
-  .strict();
+    /** caption decoding with the multimodal decoder (core `generate`; `mmzoo caption`, bleu4 / cider in results.json) */
+    caption: CaptionDecodingSchema.default(CaptionDecodingSchema.parse({})),
+  });
 
 /** A validated CoCa model config. */
 export type CocaConfig = z.infer<typeof CocaConfigSchema>;

@@ -3,8 +3,6 @@ export { CoCa, buildCoca } from './model';
 export type { CocaOutput, CocaLoss, CocaOptions } from './model';
 export { CocaVision } from './vision';
 export type { CocaVisionOutput, PoolerDesign } from './vision';
-export { CocaTextEncoder } from './text';
-export type { CocaTextEncoderOptions, CocaTextOutput, ClsMask } from './text';
 export {
   CocaConfigSchema, CocaVisionSchema, CocaTextSchema, CocaDecoderSchema, CocaLossSchema, CocaCaptionSchema,
 } from './config';

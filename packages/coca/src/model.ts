@@ -1,10 +1,9 @@
 import {
-  GenerateOptions, GenerateResult, Module, MultimodalDecoder, NextTokenLogits, Tensor, Tensor2D, Variable, VisionTransformer,
-  contrastiveLoss, crossEntropy, generate, l2Normalize, matMul2d, tf, scalarInit,
+  GenerateOptions, GenerateResult, Module, MultimodalDecoder, NextTokenLogits, Tensor, Tensor2D, TextTransformer, Variable, VisionTransformer,
+  BuildParts, CLIP_LOGIT_SCALE_INIT, clampLogitScale, clampedLogitScale, contrastiveLoss, crossEntropy, generate, l2Normalize, matMul2d, tf, scalarInit, resolveVocabSize,
 } from '@mmzoo/core';
 import type { ImageTextBatch } from '@mmzoo/core';
 import { CocaConfig, CocaConfigInput, CocaConfigSchema } from './config';
-import { CocaTextEncoder } from './text';
 import { CocaVision } from './vision';
 
 /** Outputs of {@link CoCa.forward}. */
@@ -66,12 +65,13 @@ export class CoCa extends Module {
 
   /**
    * @param visual image encoder with poolers; its embedding width equals the text embedding width
-   * @param text unimodal text decoder
+   * @param text unimodal text decoder: a text transformer with an appended CLS (`embedCls`), projected to the
+   *   image embedding width
    * @param decoder multimodal decoder of the text width whose output width is the vocabulary size
    */
   constructor(
     readonly visual: CocaVision,
-    readonly text: CocaTextEncoder,
+    readonly text: TextTransformer,
     readonly decoder: MultimodalDecoder,
     readonly opts: CocaOptions,
   ) {
@@ -79,7 +79,7 @@ export class CoCa extends Module {
     this.module('visual', visual);
     this.module('text', text);
     this.module('text_decoder', decoder);
-    this.logitScaleLog = this.param('logit_scale', scalarInit(opts.initLogitScale ?? Math.log(1 / 0.07)));
+    this.logitScaleLog = this.param('logit_scale', scalarInit(opts.initLogitScale ?? CLIP_LOGIT_SCALE_INIT));
   }
 
   /** @param images float32 [B, C, H, W] @returns float32 [B, E] image embedding, not normalised */
@@ -94,7 +94,7 @@ export class CoCa extends Module {
 
   /** The effective logit scale exp(min(logit_scale, ln maxLogitScale)), float32 scalar. */
   logitScale(): Tensor {
-    return tf.tidy(() => this.logitScaleLog.minimum(tf.scalar(Math.log(this.opts.maxLogitScale ?? 100))).exp());
+    return clampedLogitScale(this.logitScaleLog, this.opts.maxLogitScale);
   }
 
   /**
@@ -155,7 +155,7 @@ export class CoCa extends Module {
 
   /** Clamps the stored log scale to [0, ln maxLogitScale] after an optimizer step (open_clip's training loop). */
   afterOptimizerStep(): void {
-    tf.tidy(() => this.logitScaleLog.assign(this.logitScaleLog.clipByValue(0, Math.log(this.opts.maxLogitScale ?? 100))));
+    clampLogitScale(this.logitScaleLog, this.opts.maxLogitScale);
   }
 
   /**
@@ -202,26 +202,25 @@ export class CoCa extends Module {
 /**
  * Builds a CoCa from a `model:` config: a ViT image encoder (no ln_post) with attentional poolers, the unimodal
  * text decoder with its CLS, and the multimodal decoder of the text width projecting to the vocabulary.
- * @param opts ids from the tokenizer, used where the config leaves them out (padding id: 0 when neither gives it,
- *   as open_clip and the word tokenizer use)
+ * @param parts the tokenizer's vocabulary size and padding id, used where the config leaves them out (padding id: 0
+ *   when neither gives it, as open_clip and the word tokenizer use)
  * @throws ZodError when the config is invalid (the config loader reports YAML paths); Error when neither the
- *   config nor `opts` gives the vocabulary size
+ *   config nor `parts` gives the vocabulary size
  */
-export function buildCoca(input: CocaConfigInput | CocaConfig, opts: { vocabSize?: number; padId?: number } = {}): CoCa {
+export function buildCoca(input: CocaConfigInput | CocaConfig, parts: BuildParts = {}): CoCa {
   const cfg = CocaConfigSchema.parse(input);
   const v = cfg.vision;
   const t = cfg.text;
-  const vocabSize = t.vocabSize ?? opts.vocabSize;
-  if (vocabSize === undefined) throw new Error('model.text.vocabSize is not set and no tokenizer gives it');
-  const padId = t.padId ?? opts.padId ?? 0;
+  const vocabSize = resolveVocabSize(t.vocabSize, parts);
+  const padId = t.padId ?? parts.padId ?? 0;
   const vit = new VisionTransformer({
     imageSize: v.imageSize, patchSize: v.patchSize, channels: v.channels, width: v.width, layers: v.layers,
     numHeads: v.numHeads, mlpWidth: Math.round(v.width * v.mlpRatio), activation: cfg.activation, lnPost: false,
   });
   const visual = new CocaVision(vit, { embedDim: cfg.embedDim, numQueries: v.numQueries, poolerHeads: v.poolerHeads, poolers: v.poolers });
-  const text = new CocaTextEncoder({
+  const text = new TextTransformer({
     vocabSize, contextLength: t.contextLength, width: t.width, layers: t.layers, numHeads: t.numHeads,
-    mlpWidth: Math.round(t.width * t.mlpRatio), activation: cfg.activation, outputDim: cfg.embedDim, padId, clsMask: t.clsMask,
+    mlpWidth: Math.round(t.width * t.mlpRatio), activation: cfg.activation, outputDim: cfg.embedDim, padId, embedCls: true, clsMask: t.clsMask,
   });
   const d = cfg.decoder;
   const decoder = new MultimodalDecoder({

@@ -1,4 +1,4 @@
-import { ModelSpec, evalTask } from '@mmzoo/core';
+import { ModelSpec, evalTask, imageTextInputs } from '@mmzoo/core';
 import { CocaConfig, CocaConfigSchema } from './config';
 import { CoCa, buildCoca } from './model';
 import { cocaCaptions } from './captions';
@@ -13,11 +13,8 @@ export const cocaSpec: ModelSpec<CocaConfig, CoCa> = {
   name: 'coca',
   describe: 'CoCa (Yu et al. 2022): ViT + attentional poolers, unimodal + multimodal text decoder, contrastive + captioning loss',
   schema: CocaConfigSchema,
-  inputs: (cfg) => {
-    const [h, w] = typeof cfg.vision.imageSize === 'number' ? [cfg.vision.imageSize, cfg.vision.imageSize] : cfg.vision.imageSize;
-    return { image: [cfg.vision.channels, h, w], text: { contextLength: cfg.text.contextLength } };
-  },
-  build: (cfg, parts) => buildCoca(cfg, { vocabSize: parts.vocabSize, padId: parts.padId }),
+  inputs: imageTextInputs,
+  build: buildCoca,
   objectives: () => ({ itc: ['pairs'], cap: ['pairs'] }),
   stagewise: false,
   evalTasks: (cfg) => [evalTask('zeroShot', {}), evalTask('retrieval', {}), evalTask('captioning', { images: cfg.caption.testScenes })],

@@ -1,27 +1,23 @@
 import { z } from 'zod';
-import { PatchInputSchema, VisualTokenizerSchema, textTokenIdsShape } from '@mmzoo/core';
-
-/** The `model.vision` section of a VLMo config: the patch embedding (VLMo section 3.1, "Input Representations"). */
-export const VlmoVisionSchema = PatchInputSchema;
+import {
+  InitLogitScaleSchema, VisualTokenizerSchema, headsDivideWidth, itmShape, multiwayShape, patchesTileImage, textInputShape, textTokenIdsShape,
+} from '@mmzoo/core';
 
 /** The `model.text` section: BERT-style word embeddings; positions through the relative position bias (and BERT's position table with `model.absolutePositions`). */
 export const VlmoTextSchema = z
-  .object({
-    /** max_text_len: token positions per caption (VLMo: 40) */
-    contextLength: z.number().int().min(2),
-    /** vocabulary size; when omitted, taken from the tokenizer (VLMo: 30522, BERT uncased) */
-    vocabSize: z.number().int().positive().optional(),
+  .strictObject({
+    // contextLength: max_text_len (VLMo: 40), at least start and end; vocabSize (VLMo: 30522, BERT uncased)
+    ...textInputShape(2),
     /** the text length the relative position table was first built for (VLMo's max_text_len_of_initckpt: 196) */
     maxTextLenOfInitCkpt: z.number().int().positive().default(196),
     /** LayerNorm epsilon of the text embeddings (BERT: 1e-12) */
     lnEps: z.number().positive().default(1e-12),
     ...textTokenIdsShape(),
-  })
-  .strict();
+  });
 
 /** Weights of the pre-training objectives of one step (VLMo section 3.2); 0 switches one off (and its head). */
 export const VlmoObjectivesSchema = z
-  .object({
+  .strictObject({
     /** image-text contrastive learning in dual-encoder mode (also on the VL-FFN features, as unilm does) */
     itc: z.number().nonnegative().default(1),
     /** image-text matching in fusion mode with hard negatives drawn from the ITC similarities */
@@ -33,31 +29,23 @@ export const VlmoObjectivesSchema = z
      * `mim_head` and a k-means visual tokenizer (`model.tokenizer`); 0 (default) builds none of them
      */
     mim: z.number().nonnegative().default(0),
-  })
-  .strict();
+  });
 
 /** Masked image modelling of the image-only stage (BEiT section 2.5: block-wise masking of about 40% of patches). */
 export const VlmoMimSchema = z
-  .object({
+  .strictObject({
     /** fraction of patches masked block-wise (BEiT: 75 of 196, 0.4) */
     ratio: z.number().min(0).max(1).default(0.4),
     /** smallest block of the block-wise masking (BEiT: 16 patches) */
     minBlock: z.number().int().positive().default(16),
-  })
-  .strict();
+  });
 
 /** The whole `model:` section for `name: vlmo`. */
 export const VlmoConfigSchema = z
-  .object({
+  .strictObject({
     name: z.literal('vlmo'),
-    vision: VlmoVisionSchema,
-    text: VlmoTextSchema,
-    /** hidden width of the shared multiway transformer (VLMo-Base: 768) */
-    width: z.number().int().positive(),
-    layers: z.number().int().positive(),
-    numHeads: z.number().int().positive(),
-    /** FFN width as a multiple of width (4) */
-    mlpRatio: z.number().positive().default(4),
+    // the patch input (section 3.1), the text section and the shared multiway transformer's sizes (VLMo-Base: width 768)
+    ...multiwayShape(VlmoTextSchema),
     /** first layer with the VL-FFN (vlffn_start_layer_index; VLMo-Base: 10 of 12, so F = 2) */
     vlStart: z.number().int().nonnegative(),
     /**
@@ -73,13 +61,12 @@ export const VlmoConfigSchema = z
     initStd: z.number().positive().default(0.02),
     /** epsilon of the transformer LayerNorms (1e-6) */
     lnEps: z.number().positive().default(1e-6),
-    /** initial ITC logit scale as a log: ln(1/0.07) */
-    initLogitScale: z.number().default(Math.log(1 / 0.07)),
+    /** initial ITC logit scale as a log (CLIP's ln(1/0.07)) */
+    initLogitScale: InitLogitScaleSchema,
     objectives: VlmoObjectivesSchema.default(VlmoObjectivesSchema.parse({})),
-    /** constant added to the hard-negative softmax weights of ITM (paper and unilm: 0; see core hardNegativeWeights) */
-    hardNegativeEps: z.number().nonnegative().default(0),
-    /** ITC candidates re-ranked by ITM in the evaluation's `retrievalItmRerank` (VLMo section 4.2 reports ITC retrieval; ALBEF's k) */
-    itmRerankK: z.number().int().positive().default(16),
+    // ITM hard negatives (paper and unilm: softmax weights + 0) and the ITC candidates re-ranked by ITM in the
+    // evaluation's `retrievalItmRerank` (VLMo section 4.2 reports ITC retrieval; ALBEF's k, 16)
+    ...itmShape({ hardNegativeEps: 0, itmRerankK: 16 }),
     /** masking probability of MLM (VLMo: 0.15) */
     mlmProbability: z.number().min(0).max(1).default(0.15),
     /** masked image modelling (objectives.mim > 0): masking */
@@ -87,10 +74,9 @@ export const VlmoConfigSchema = z
     /** masked image modelling (objectives.mim > 0): the visual tokenizer giving the targets */
     tokenizer: VisualTokenizerSchema.default(VisualTokenizerSchema.parse({})),
   })
-  .strict()
-  .refine((c) => c.width % c.numHeads === 0, { message: 'width must be divisible by numHeads', path: ['numHeads'] })
+  .refine(...headsDivideWidth)
   .refine((c) => c.vlStart <= c.layers, { message: 'vlStart must be at most layers', path: ['vlStart'] })
-  .refine((c) => c.vision.imageSize % c.vision.patchSize === 0, { message: 'imageSize must be a multiple of patchSize', path: ['vision', 'patchSize'] });
+  .refine(...patchesTileImage);
 
 /** A validated VLMo model config. */
 export type VlmoConfig = z.infer<typeof VlmoConfigSchema>;

@@ -1,10 +1,11 @@
 import {
   BertEmbeddings, BertLMHead, Embedding, KMeansVisualTokenizer, Linear, Module, MultiwayEncoder, MultiwaySegment, PatchEmbedding, RelativePositionBias,
-  RelativePositionIndex, Rng, StageData, StageSelection, Tensor, Variable, blockMaskBatch, contrastiveLoss, crossEntropy, imageRelativePositionIndex,
-  itmLogOdds, keyPaddingMask, l2Normalize, maskTokens, maskedImageModelingLoss, maskedPredictionLoss, resolveStageSelection, sampleItmPairs, stopGradient, tf,
-  vlmoFusionRelativePositionIndex, vlmoRelativeLayout, vlmoTextRelativePositionIndex, normalInit, scalarInit,
+  RelativePositionIndex, Rng, StageData, StageSelection, Tensor, Variable, blockMaskBatch, contrastiveLoss, crossEntropy, drawnInit, firstToken,
+  imageRelativePositionIndex, itmLogOdds, keyPaddingMask, l2Normalize, maskTextTokens, maskedImageModelingLoss, maskedPredictionLoss, maskedTextPositions,
+  normalInit, resolveStageSelection, resolveVocabSize, sampleItmPairs, scalarInit, stepRng, stopGradient, tf, vlmoFusionRelativePositionIndex,
+  vlmoRelativeLayout, vlmoTextRelativePositionIndex, weightedObjective,
 } from '@mmzoo/core';
-import type { Batch, ItmScorer } from '@mmzoo/core';
+import type { BuildParts, ImageTextBatch, ItmScorer, LossOutput, ParamInit } from '@mmzoo/core';
 import { VlmoConfig, VlmoConfigInput, VlmoConfigSchema } from './config';
 
 /** Outputs of {@link VLMo.inferImage} and {@link VLMo.inferText} (dual-encoder mode). */
@@ -35,19 +36,37 @@ export type VlmoFusionOutput = {
 };
 
 /** The training objective's value: total and parts `itc`, `itm`, `mlm`, `mim` (those that ran). */
-export type VlmoLoss = {
-  total: Tensor;
-  parts: Record<string, Tensor>;
-};
+export type VlmoLoss = LossOutput;
 
 /**
- * A training batch: core's {@link Batch} with `image` float32 [B, C, H, W] and `text` int32 [B, L]; `imageIds` (pairs
- * of the same image are never drawn as ITM negatives) optional.
+ * A training batch as the harness builds it (core's ImageTextBatch); the image ids may be left out (then every pair
+ * is its own image: 0..B-1). Masks and negatives come from core's `stepRng('vlmo', batch)`.
  */
-export type VlmoBatch = Batch & { image: Tensor; text: Tensor };
+export type VlmoBatch = Omit<ImageTextBatch, 'imageIds'> & Partial<Pick<ImageTextBatch, 'imageIds'>>;
 
-function firstToken(x: Tensor): Tensor {
-  return x.slice([0, 0, 0], [-1, 1, -1]).reshape([(x.shape as number[])[0], (x.shape as number[])[2]]);
+/** The built parts of a {@link VLMo} ({@link buildVlmo} makes them from a config), in mmzoo's names. */
+export interface VlmoParts {
+  /** `patch_embed`: the stride-P patch projection with bias */
+  patchEmbed: PatchEmbedding;
+  /** initial values of `cls_token` [1, 1, width] and, with `model.absolutePositions`, `pos_embed` [1, 1 + patches, width] */
+  clsToken: ParamInit;
+  posEmbed?: ParamInit;
+  /** `transformer`: the multiway transformer (shared attention, V/L-FFN, VL-FFN from vlStart, final norm) */
+  transformer: MultiwayEncoder;
+  /** `text_embeddings`: BERT's word (and, with absolute positions, position) embeddings and LayerNorm */
+  textEmbeddings: BertEmbeddings;
+  /** `token_type_embeddings` [2, width]: row 0 on text tokens, row 1 on image tokens */
+  tokenTypeEmbeddings: Embedding;
+  /** `relative_position_bias_table`, one table for image, text and fusion layouts */
+  relPos: RelativePositionBias;
+  /** ITM (`objectives.itm` > 0): `pooler.dense` (width -> width, tanh) and `itm_score.fc` (width -> 2) */
+  itm?: { pooler: Linear; head: Linear };
+  /** ITC projections `itc_{text,image}_proj.fc` and, with VL-FFN layers, `itc_vl_{text,image}_proj.fc` (no bias) */
+  itc: { textProj: Linear; imageProj: Linear; vl?: { textProj: Linear; imageProj: Linear } };
+  /** `mlm_score` (`objectives.mlm` > 0): BERT's prediction head, not tied to the word embeddings */
+  mlmHead?: BertLMHead;
+  /** MIM (`objectives.mim` > 0): the initial `mask_token` [1, 1, width], `mim_head` (width -> K) and the visual tokenizer */
+  mim?: { maskToken: ParamInit; head: Linear; visualTokenizer: KMeansVisualTokenizer };
 }
 
 /**
@@ -89,57 +108,41 @@ export class VLMo extends Module implements ItmScorer {
   private readonly fusionIndex = new Map<number, RelativePositionIndex>();
 
   /**
-   * @param cfg a validated config
-   * @param opts.vocabSize used when the config leaves it out; opts.endId likewise
-   * @throws Error when no vocabulary size is known
+   * @param cfg a validated config (objective weights, masking, text ids, relative-position layout)
+   * @param parts the built modules and the initial values of the tokens (see {@link buildVlmo})
+   * @param endId the end-of-text id, never masked by MLM (the config's, else the tokenizer's)
    */
-  constructor(readonly cfg: VlmoConfig, opts: { vocabSize?: number; endId?: number } = {}) {
+  constructor(readonly cfg: VlmoConfig, parts: VlmoParts, endId: number) {
     super();
-    const w = cfg.width;
-    const vocabSize = cfg.text.vocabSize ?? opts.vocabSize;
-    if (vocabSize === undefined) throw new Error('model.text.vocabSize is not set and no tokenizer gives it');
-    this.vocabSize = vocabSize;
-    this.endId = cfg.text.endId ?? opts.endId ?? 3;
+    this.vocabSize = parts.textEmbeddings.opts.vocabSize;
+    this.endId = endId;
     const g = cfg.vision.imageSize / cfg.vision.patchSize;
     this.grid = [g, g];
-    this.patchEmbed = this.module('patch_embed', new PatchEmbedding(cfg.vision.channels, w, cfg.vision.patchSize, { bias: true }));
-    this.clsToken = this.param('cls_token', normalInit([1, 1, w], 0.02));
-    if (cfg.absolutePositions) this.posEmbed = this.param('pos_embed', normalInit([1, 1 + g * g, w], 0.02));
-    this.transformer = this.module('transformer', new MultiwayEncoder({
-      width: w, numHeads: cfg.numHeads, layers: cfg.layers, mlpWidth: Math.round(w * cfg.mlpRatio), activation: 'gelu',
-      lnEps: cfg.lnEps, attention: 'shared', qkvLayout: 'fused', qkvBias: 'qv', layerScale: cfg.layerScale,
-      vlStart: cfg.vlStart, finalNorm: 'shared', init: { attnInStd: cfg.initStd, attnOutStd: cfg.initStd, fcStd: cfg.initStd, projStd: cfg.initStd },
-    }));
-    // the released code's BERT embeddings have position_embedding_type "rel_pos": no absolute positions; the paper's
-    // section 3.1 adds T_pos (model.absolutePositions)
-    this.textEmbeddings = this.module('text_embeddings', new BertEmbeddings({
-      vocabSize, width: w, maxPositions: cfg.text.contextLength, lnEps: cfg.text.lnEps, absolutePositions: cfg.absolutePositions,
-    }));
-    this.tokenTypeEmbeddings = this.module('token_type_embeddings', new Embedding(2, w));
-    const layout = vlmoRelativeLayout(this.grid, cfg.text.maxTextLenOfInitCkpt);
-    this.relPos = this.module('', new RelativePositionBias(layout.total, cfg.layers, cfg.numHeads));
+    this.patchEmbed = this.module('patch_embed', parts.patchEmbed);
+    this.clsToken = this.param('cls_token', parts.clsToken);
+    if (parts.posEmbed) this.posEmbed = this.param('pos_embed', parts.posEmbed);
+    this.transformer = this.module('transformer', parts.transformer);
+    this.textEmbeddings = this.module('text_embeddings', parts.textEmbeddings);
+    this.tokenTypeEmbeddings = this.module('token_type_embeddings', parts.tokenTypeEmbeddings);
+    this.relPos = this.module('', parts.relPos);
     this.imageIndex = imageRelativePositionIndex(this.grid);
-    if (cfg.objectives.itm > 0) {
-      this.pooler = this.module('pooler.dense', new Linear(w, w));
-      this.itmHead = this.module('itm_score.fc', new Linear(w, 2));
+    if (parts.itm) {
+      this.pooler = this.module('pooler.dense', parts.itm.pooler);
+      this.itmHead = this.module('itm_score.fc', parts.itm.head);
     }
-    this.itcTextProj = this.module('itc_text_proj.fc', new Linear(w, w, { bias: false }));
-    this.itcImageProj = this.module('itc_image_proj.fc', new Linear(w, w, { bias: false }));
-    const hasVl = cfg.vlStart < cfg.layers;
-    if (hasVl) {
-      this.itcVlTextProj = this.module('itc_vl_text_proj.fc', new Linear(w, w, { bias: false }));
-      this.itcVlImageProj = this.module('itc_vl_image_proj.fc', new Linear(w, w, { bias: false }));
+    this.itcTextProj = this.module('itc_text_proj.fc', parts.itc.textProj);
+    this.itcImageProj = this.module('itc_image_proj.fc', parts.itc.imageProj);
+    if (parts.itc.vl) {
+      this.itcVlTextProj = this.module('itc_vl_text_proj.fc', parts.itc.vl.textProj);
+      this.itcVlImageProj = this.module('itc_vl_image_proj.fc', parts.itc.vl.imageProj);
     }
     this.logitScale = this.param('logit_scale', scalarInit(cfg.initLogitScale));
-    if (hasVl) this.logitVlScale = this.param('logit_vl_scale', scalarInit(cfg.initLogitScale));
-    // VLMo's heads.MLMHead: BERT's prediction head, decoder not tied to the word embeddings
-    if (cfg.objectives.mlm > 0) this.mlmScore = this.module('mlm_score', new BertLMHead({ width: w, vocabSize }));
-    // the image-only stage (section 3.3) is BEiT's masked image modelling: [MASK] patches, a linear head over the
-    // visual tokens (BEiT section 2.3), targets from a visual tokenizer (here k-means, as BEiT-3's in mmzoo)
-    if (cfg.objectives.mim > 0) {
-      this.maskToken = this.param('mask_token', normalInit([1, 1, w], 0.02));
-      this.mimHead = this.module('mim_head', new Linear(w, cfg.tokenizer.codebookSize));
-      this.visualTokenizer = this.module('visual_tokenizer', new KMeansVisualTokenizer(cfg.tokenizer.codebookSize, cfg.vision.channels, cfg.vision.patchSize));
+    if (parts.itc.vl) this.logitVlScale = this.param('logit_vl_scale', scalarInit(cfg.initLogitScale));
+    if (parts.mlmHead) this.mlmScore = this.module('mlm_score', parts.mlmHead);
+    if (parts.mim) {
+      this.maskToken = this.param('mask_token', parts.mim.maskToken);
+      this.mimHead = this.module('mim_head', parts.mim.head);
+      this.visualTokenizer = this.module('visual_tokenizer', parts.mim.visualTokenizer);
     }
   }
 
@@ -331,20 +334,10 @@ export class VLMo extends Module implements ItmScorer {
   /** BERT masking of 15% of the text tokens (not start, end or padding), 80/10/10; the masked ids and flat label positions. */
   private maskText(ids: Tensor, rng: Rng): { ids: Tensor; positions: number[]; labels: number[] } {
     const [b, l] = ids.shape as [number, number];
-    const t = this.cfg.text;
-    const m = maskTokens(ids.dataSync() as Int32Array, [b, l], rng, {
-      probability: this.cfg.mlmProbability, maskId: t.maskId, vocabSize: this.vocabSize, special: [t.padId, t.startId, this.endId],
-      firstRandomId: Math.min(t.firstWordId, this.vocabSize - 1),
+    const m = maskTextTokens(ids.dataSync() as Int32Array, [b, l], rng, {
+      probability: this.cfg.mlmProbability, vocabSize: this.vocabSize, tokens: { ...this.cfg.text, endId: this.endId },
     });
-    const positions: number[] = [];
-    const labels: number[] = [];
-    m.labels.forEach((v, k) => {
-      if (v !== -100) {
-        positions.push(k);
-        labels.push(v);
-      }
-    });
-    return { ids: tf.tensor2d(m.ids, [b, l], 'int32'), positions, labels };
+    return { ids: tf.tensor2d(m.ids, [b, l], 'int32'), ...maskedTextPositions(m.labels, l) };
   }
 
   private mlmHead(): BertLMHead {
@@ -431,33 +424,17 @@ export class VLMo extends Module implements ItmScorer {
    */
   trainingLoss(batch: VlmoBatch, stage?: StageSelection): VlmoLoss {
     const o = this.cfg.objectives;
-    const rng = new Rng(batch.seed).fork(`vlmo-${batch.index}`);
+    const rng = stepRng('vlmo', batch);
     const { objectives: run, data } = resolveStageSelection('VLMo', this.stageObjectives(), stage);
     return tf.tidy(() => {
-      const parts: Record<string, Tensor> = {};
-      let total: Tensor = tf.scalar(0);
-      let sims: Tensor | undefined;
-      if (run.includes('itc') || run.includes('itm')) {
-        const itc = this.itcLoss(batch.image, batch.text);
-        sims = itc.sims;
-        if (run.includes('itc')) {
-          parts.itc = itc.loss;
-          total = total.add(itc.loss.mul(o.itc));
-        }
-      }
-      if (run.includes('itm')) {
-        parts.itm = this.itmLoss(batch.image, batch.text, sims!, rng.fork('itm'), batch.imageIds);
-        total = total.add(parts.itm.mul(o.itm));
-      }
-      if (run.includes('mlm')) {
-        parts.mlm = data === 'texts' ? this.textMlmLoss(batch.text, rng.fork('mlm')) : this.mlmLoss(batch.image, batch.text, rng.fork('mlm'));
-        total = total.add(parts.mlm.mul(o.mlm));
-      }
-      if (run.includes('mim')) {
-        parts.mim = this.mimLoss(batch.image, rng.fork('mim'));
-        total = total.add(parts.mim.mul(o.mim));
-      }
-      return { total, parts };
+      const itc = run.includes('itc') || run.includes('itm') ? this.itcLoss(batch.image, batch.text) : undefined;
+      const term = (name: string, weight: number, loss: () => Tensor) => ({ parts: run.includes(name) ? { [name]: loss() } : {}, weight });
+      return weightedObjective([
+        term('itc', o.itc, () => itc!.loss),
+        term('itm', o.itm, () => this.itmLoss(batch.image, batch.text, itc!.sims, rng.fork('itm'), batch.imageIds)),
+        term('mlm', o.mlm, () => (data === 'texts' ? this.textMlmLoss(batch.text, rng.fork('mlm')) : this.mlmLoss(batch.image, batch.text, rng.fork('mlm')))),
+        term('mim', o.mim, () => this.mimLoss(batch.image, rng.fork('mim'))),
+      ]);
     });
   }
 }
@@ -499,10 +476,46 @@ export function vlmoRename(name: string): string | null {
 }
 
 /**
- * Builds a VLMo from a `model:` config.
- * @param opts.vocabSize and opts.endId from the tokenizer, used where the config leaves them out
+ * Builds a VLMo from a `model:` config: the patch embedding with the class token (and V_pos), the multiway
+ * transformer, BERT's text embeddings, the token types, the relative position table, the ITM, ITC, MLM and MIM heads
+ * the objectives need and the visual tokenizer, in unilm's order (that of the initial weights' seeds).
+ * @param parts the tokenizer's vocabulary size and end-of-text id, used where the config leaves them out
  * @throws ZodError for an invalid config; Error when no vocabulary size is known
  */
-export function buildVlmo(input: VlmoConfigInput | VlmoConfig, opts: { vocabSize?: number; endId?: number } = {}): VLMo {
-  return new VLMo(VlmoConfigSchema.parse(input), opts);
+export function buildVlmo(input: VlmoConfigInput | VlmoConfig, parts: BuildParts = {}): VLMo {
+  const cfg = VlmoConfigSchema.parse(input);
+  const w = cfg.width;
+  const vocabSize = resolveVocabSize(cfg.text.vocabSize, parts);
+  const { imageSize, patchSize, channels } = cfg.vision;
+  const grid: [number, number] = [imageSize / patchSize, imageSize / patchSize];
+  const patchEmbed = new PatchEmbedding(channels, w, patchSize, { bias: true });
+  const clsToken = drawnInit(normalInit([1, 1, w], 0.02));
+  const posEmbed = cfg.absolutePositions ? drawnInit(normalInit([1, 1 + grid[0] * grid[1], w], 0.02)) : undefined;
+  const transformer = new MultiwayEncoder({
+    width: w, numHeads: cfg.numHeads, layers: cfg.layers, mlpWidth: Math.round(w * cfg.mlpRatio), activation: 'gelu',
+    lnEps: cfg.lnEps, attention: 'shared', qkvLayout: 'fused', qkvBias: 'qv', layerScale: cfg.layerScale,
+    vlStart: cfg.vlStart, finalNorm: 'shared', init: { attnInStd: cfg.initStd, attnOutStd: cfg.initStd, fcStd: cfg.initStd, projStd: cfg.initStd },
+  });
+  // the released code's BERT embeddings have position_embedding_type "rel_pos": no absolute positions; the paper's
+  // section 3.1 adds T_pos (model.absolutePositions)
+  const textEmbeddings = new BertEmbeddings({
+    vocabSize, width: w, maxPositions: cfg.text.contextLength, lnEps: cfg.text.lnEps, absolutePositions: cfg.absolutePositions,
+  });
+  const tokenTypeEmbeddings = new Embedding(2, w);
+  const relPos = new RelativePositionBias(vlmoRelativeLayout(grid, cfg.text.maxTextLenOfInitCkpt).total, cfg.layers, cfg.numHeads);
+  const itm = cfg.objectives.itm > 0 ? { pooler: new Linear(w, w), head: new Linear(w, 2) } : undefined;
+  const projection = () => new Linear(w, w, { bias: false });
+  const itc = { textProj: projection(), imageProj: projection(), vl: cfg.vlStart < cfg.layers ? { textProj: projection(), imageProj: projection() } : undefined };
+  // VLMo's heads.MLMHead: BERT's prediction head, decoder not tied to the word embeddings
+  const mlmHead = cfg.objectives.mlm > 0 ? new BertLMHead({ width: w, vocabSize }) : undefined;
+  // the image-only stage (section 3.3) is BEiT's masked image modelling: [MASK] patches, a linear head over the
+  // visual tokens (BEiT section 2.3), targets from a visual tokenizer (here k-means, as BEiT-3's in mmzoo)
+  const mim = cfg.objectives.mim > 0 ? {
+    maskToken: drawnInit(normalInit([1, 1, w], 0.02)),
+    head: new Linear(w, cfg.tokenizer.codebookSize),
+    visualTokenizer: new KMeansVisualTokenizer(cfg.tokenizer.codebookSize, channels, patchSize),
+  } : undefined;
+  return new VLMo(cfg, {
+    patchEmbed, clsToken, posEmbed, transformer, textEmbeddings, tokenTypeEmbeddings, relPos, itm, itc, mlmHead, mim,
+  }, cfg.text.endId ?? parts.eotId ?? 3);
 }

@@ -1,4 +1,4 @@
-import { ModelSpec, EvalTaskRequest, evalTask, fitVisualTokenizer } from '@mmzoo/core';
+import { ModelSpec, EvalTaskRequest, evalTask, fitVisualTokenizer, imageTextInputs } from '@mmzoo/core';
 import { VlmoConfig, VlmoConfigSchema } from './config';
 import { VLMo, buildVlmo, vlmoStageObjectives } from './model';
 
@@ -13,8 +13,8 @@ export const vlmoSpec: ModelSpec<VlmoConfig, VLMo> = {
   name: 'vlmo',
   describe: 'VLMo (Bao et al. 2022): mixture-of-modality-experts transformer, ITC + ITM (hard negatives) + MLM',
   schema: VlmoConfigSchema,
-  inputs: (cfg) => ({ image: [cfg.vision.channels, cfg.vision.imageSize, cfg.vision.imageSize], text: { contextLength: cfg.text.contextLength } }),
-  build: (cfg, parts) => buildVlmo(cfg, { vocabSize: parts.vocabSize, endId: parts.eotId }),
+  inputs: imageTextInputs,
+  build: buildVlmo,
   objectives: (cfg) => vlmoStageObjectives(cfg),
   stagewise: true,
   evalTasks: (cfg) => {

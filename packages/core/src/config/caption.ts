@@ -3,10 +3,10 @@ import { z } from 'zod';
 /**
  * A `model.caption` section: how a generative model decodes captions with core `generate` (greedy, beam search,
  * nucleus sampling; see generate/decode.ts) and how many test scenes are captioned for `bleu4` / `cider` in
- * results.json. Shared by the captioning models (BLIP; the same fields and defaults as CoCa's section).
+ * results.json. The `caption:` section of the captioning models (BLIP, CoCa).
  */
 export const CaptionDecodingSchema = z
-  .object({
+  .strictObject({
     strategy: z.enum(['greedy', 'beam', 'nucleus']).default('beam'),
     /** most generated tokens, the end token included (at most text.contextLength - 1) */
     maxLength: z.number().int().positive().default(15),
@@ -19,8 +19,7 @@ export const CaptionDecodingSchema = z
     seed: z.number().int().default(0),
     /** test scenes captioned for `bleu4` / `cider` in results.json (0 disables) */
     testScenes: z.number().int().nonnegative().default(300),
-  })
-  .strict();
+  });
 
 /** A validated caption-decoding section. */
 export type CaptionDecodingConfig = z.infer<typeof CaptionDecodingSchema>;

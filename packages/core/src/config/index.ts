@@ -2,7 +2,14 @@
 export { ConfigError } from './error';
 export { CaptionDecodingSchema } from './caption';
 export type { CaptionDecodingConfig } from './caption';
-export { PatchInputSchema, VitConfigSchema } from './vit';
+export { ImageSizeSchema, PatchInputSchema, VitConfigSchema, patchInputShape, patchesTileImage } from './vit';
+export { openClipModelShape, openClipVisionShape } from './open-clip';
+export { multiwayShape } from './multiway';
+export type { VitConfig } from './vit';
+export { headsDivideWidth, textInputShape, textTowerShape, transformerShape } from './transformer';
+export { itmShape } from './itm';
+export { bertTextShape } from './bert-text';
+export { InitLogitScaleSchema, MaxLogitScaleSchema, logitScaleShape } from './logit-scale';
 export { momentumItcShape } from './momentum-itc';
 export { textTokenIdsShape } from './text-token-ids';
 export { STAGE_DATA, resolveStageSelection } from './stage-selection';

@@ -6,15 +6,14 @@ import { z } from 'zod';
  * (nn/kmeans-tokenizer.ts; BEiT v2's VQ-KD weights are not available here).
  */
 export const VisualTokenizerSchema = z
-  .object({
+  .strictObject({
     /** number of visual tokens K */
     codebookSize: z.number().int().min(2).default(256),
     /** training images whose patches fit the codebook */
     fitImages: z.number().int().positive().default(2000),
     /** Lloyd iterations */
     iterations: z.number().int().positive().default(10),
-  })
-  .strict();
+  });
 
 /** A validated visual tokenizer config. */
 export type VisualTokenizerConfig = z.infer<typeof VisualTokenizerSchema>;

@@ -6,5 +6,6 @@ export { Rng } from './rng';
 export type { RngState } from './rng';
 export { blockMask, blockMaskBatch, maskCount } from './block-masking';
 export type { BlockMaskOptions } from './block-masking';
-export { maskTokens } from './token-masking';
-export type { TokenMaskingOptions, MaskedTokens } from './token-masking';
+export { maskTextTokens, maskTokens } from './token-masking';
+export type { MaskedTokens, TextTokenIds, TokenMaskingOptions } from './token-masking';
+export { stepRng } from './step-rng';

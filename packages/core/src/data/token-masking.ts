@@ -58,3 +58,32 @@ export function maskTokens(ids: Int32Array, shape: [number, number], rng: Rng, o
   }
   return { ids: out, labels, count };
 }
+
+/**
+ * The special ids of a masked-language-modelling text config (core's `textTokenIdsShape`) with the end id resolved
+ * (the config's, else the tokenizer's).
+ */
+export interface TextTokenIds {
+  padId: number;
+  startId: number;
+  endId: number;
+  maskId: number;
+  /** lowest id drawn as a random replacement (the first word id) */
+  firstWordId: number;
+}
+
+/**
+ * BERT's masking of the words of a text (Devlin et al. 2019, section 3.1; VLMo section 3.2, BEiT-3 section 2.2):
+ * {@link maskTokens} with padding, start and end never selected and random replacements drawn from
+ * `min(firstWordId, vocabSize - 1)` upwards; a row with eligible tokens always gets at least one.
+ * @param ids int32 row-major [B, L]
+ * @param opts.probability selection probability; opts.vocabSize V; opts.tokens the text config's special ids
+ * @throws RangeError as {@link maskTokens}
+ */
+export function maskTextTokens(ids: Int32Array, shape: [number, number], rng: Rng, opts: { probability: number; vocabSize: number; tokens: TextTokenIds }): MaskedTokens {
+  const t = opts.tokens;
+  return maskTokens(ids, shape, rng, {
+    probability: opts.probability, maskId: t.maskId, vocabSize: opts.vocabSize, special: [t.padId, t.startId, t.endId],
+    firstRandomId: Math.min(t.firstWordId, opts.vocabSize - 1),
+  });
+}

@@ -6,7 +6,8 @@ export { hardNegativeWeights, sampleHardNegatives, itmPairs, sampleItmPairs } fr
 export type { HardNegativeOptions, ItmPairs, SampledItmPairs } from './hard-negatives';
 export { momentumContrastiveLoss, clampTemperature, distillationAlpha } from './momentum-contrastive';
 export type { MomentumContrastiveInputs, MomentumContrastiveOutput } from './momentum-contrastive';
-export { maskedPredictionLoss, maskedImageModelingLoss } from './masked-modeling';
-export type { LossOutput, TrainableModel } from './objective';
+export { maskedPredictionLoss, maskedImageModelingLoss, maskedTextPositions } from './masked-modeling';
+export { weightedObjective } from './objective';
+export type { LossOutput, ObjectiveTerm, TrainableModel } from './objective';
 export { itmLogOdds } from './itm';
 export type { ItmScorer } from './itm';

@@ -45,3 +45,25 @@ export function maskedImageModelingLoss(feats: Tensor, rows: readonly (readonly 
   }));
   return maskedPredictionLoss(feats, positions, labels, head);
 }
+
+/**
+ * Where the masked tokens of a text stand in an encoder's output, and their targets, for
+ * {@link maskedPredictionLoss}: text row r's token t stands at flat position `r * stride + offset + t`.
+ * @param labels int32 row-major [B, L]: the original id of each masked token, -100 elsewhere (maskTokens' labels)
+ * @param length L, the text tokens per row
+ * @param opts.stride tokens per row of the encoder output (default L: a text-only sequence); opts.offset where the
+ *   text starts in a row (default 0; 1 + patches after an image, BEiT-3's [image; text] pairs)
+ * @returns flat positions and labels, row-major
+ */
+export function maskedTextPositions(labels: Int32Array, length: number, opts: { stride?: number; offset?: number } = {}): { positions: number[]; labels: number[] } {
+  const stride = opts.stride ?? length;
+  const offset = opts.offset ?? 0;
+  const positions: number[] = [];
+  const out: number[] = [];
+  labels.forEach((v, k) => {
+    if (v === -100) return;
+    positions.push(Math.floor(k / length) * stride + offset + (k % length));
+    out.push(v);
+  });
+  return { positions, labels: out };
+}

@@ -9,7 +9,7 @@ import { Linear } from './linear';
 import { MLP } from './mlp';
 import { Module } from './module';
 import { normalInit, zerosInit } from './init';
-import { BlockList } from './transformer';
+import { BlockList, TransformerStackOptions } from './transformer';
 
 /*
  * BERT (Devlin et al. 2019) building blocks in the Hugging Face layout, which the authors' ALBEF (xbert.py) and
@@ -186,17 +186,10 @@ export class BertLayer extends Module {
   }
 }
 
-/** Constructor options of {@link BertEncoder}. */
-export interface BertEncoderOptions {
+/** Constructor options of {@link BertEncoder} (LayerNorm epsilon of embeddings and layers: default 1e-12). */
+export interface BertEncoderOptions extends TransformerStackOptions {
   vocabSize: number;
   maxPositions: number;
-  width: number;
-  layers: number;
-  numHeads: number;
-  mlpWidth?: number;
-  activation?: ActivationName;
-  /** LayerNorm epsilon of embeddings and layers, default 1e-12 */
-  lnEps?: number;
   /** token-type rows, default 2; 0 for none (BLIP) */
   typeVocabSize?: number;
   /**

@@ -1,7 +1,7 @@
 export { Module, ParamPlaceholder, isShapeOnlyParam } from './module';
 export {
   manualSeed, normal, truncatedNormal, uniform, normalInit, truncatedNormalInit, uniformInit, zerosInit, onesInit, fillInit,
-  scalarInit, tensorInit, withShapesOnly, isShapeOnlyMode,
+  scalarInit, tensorInit, drawnInit, withShapesOnly, isShapeOnlyMode,
 } from './init';
 export type { ParamInit } from './init';
 export { Linear } from './linear';
@@ -11,13 +11,13 @@ export { MLP } from './mlp';
 export { MultiHeadAttention } from './attention';
 export type { MultiHeadAttentionOptions, QKV, QKVLayout } from './attention';
 export { TransformerBlock, Transformer, BlockList } from './transformer';
-export type { TransformerBlockOptions } from './transformer';
+export type { TransformerBlockOptions, TransformerStackOptions } from './transformer';
 export { PatchEmbedding } from './patch-embedding';
 export { bicubicResize, cubicWeights } from './position';
-export { VisionTransformer } from './vision-transformer';
+export { VisionTransformer, timmVisionTransformer } from './vision-transformer';
 export type { VisionTransformerOptions, VisionOutput } from './vision-transformer';
 export { TextTransformer, defaultTextPool } from './text-transformer';
-export type { TextTransformerOptions, TextOutput, TextPool } from './text-transformer';
+export type { ClsMask, TextTransformerOptions, TextOutput, TextPool } from './text-transformer';
 export { AttentionalPooler } from './attentional-pooler';
 export type { AttentionalPoolerOptions } from './attentional-pooler';
 export { MultimodalDecoder } from './multimodal-decoder';
@@ -39,3 +39,9 @@ export type { FeatureQueueOptions } from './feature-queue';
 export { KMeansVisualTokenizer } from './kmeans-tokenizer';
 export { MomentumPairs, hasMomentumCopies } from './momentum';
 export type { HasMomentumCopies } from './momentum';
+export { MomentumItcModel, buildItcTowers, momentumItcOptions } from './momentum-itc';
+export type {
+  ItcTowers, MomentumItcOptions, MomentumItcStates, MomentumItcStepInputs, MomentumItcStepOutput, MomentumItmOutput,
+  MomentumStepObjective,
+} from './momentum-itc';
+export { CLIP_LOGIT_SCALE_INIT, CLIP_MAX_LOGIT_SCALE, clampedLogitScale, clampLogitScale } from './logit-scale';

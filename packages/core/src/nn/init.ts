@@ -84,6 +84,24 @@ export function scalarInit(value: number, dtype: 'float32' | 'int32' = 'float32'
   return tensorInit([], () => tf.scalar(value, dtype), dtype);
 }
 
+/**
+ * Makes `init`'s initial value now (drawing its seed, if random, at this point of a build) and returns a
+ * {@link ParamInit} that hands that value to the module registering it. For a builder that makes a model's own
+ * parameters (class and mask tokens) between the modules it builds, so that seeds are drawn in the builder's order
+ * while the model, constructed last, registers them. Inside {@link withShapesOnly} nothing is made and `init` is
+ * returned as is. `create` hands the value over once; a second call throws.
+ */
+export function drawnInit(init: ParamInit): ParamInit {
+  if (isShapeOnlyMode()) return init;
+  let value: Tensor | undefined = init.create();
+  return tensorInit(init.shape, () => {
+    if (!value) throw new Error(`drawnInit: the initial value [${init.shape}] was already handed over`);
+    const out = value;
+    value = undefined;
+    return out;
+  }, init.dtype);
+}
+
 let shapeOnlyDepth = 0;
 
 /**

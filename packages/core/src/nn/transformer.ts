@@ -5,6 +5,22 @@ import { LayerNorm } from './layer-norm';
 import { MLP } from './mlp';
 import { Module } from './module';
 
+/**
+ * The sizes of a transformer stack as the towers built on {@link Transformer} take them (open_clip's vision and text
+ * towers, BERT); each tower documents its defaults.
+ */
+export interface TransformerStackOptions {
+  width: number;
+  layers: number;
+  numHeads: number;
+  /** MLP inner width (default 4 x width) */
+  mlpWidth?: number;
+  /** MLP activation */
+  activation?: ActivationName;
+  /** LayerNorm epsilon */
+  lnEps?: number;
+}
+
 /** Constructor options of {@link TransformerBlock} and {@link Transformer}. */
 export interface TransformerBlockOptions {
   width: number;

@@ -1,26 +1,20 @@
 import { tf, Tensor, Tensor2D, Variable } from '../tf';
-import { ActivationName } from '../ops/activations';
+import type { VitConfig } from '../config/vit';
 import { project } from '../ops/matmul';
 import { LayerNorm } from './layer-norm';
 import { Module } from './module';
 import { normalInit, tensorInit } from './init';
 import { PatchEmbedding } from './patch-embedding';
 import { bicubicResize } from './position';
-import { Transformer } from './transformer';
+import { Transformer, TransformerStackOptions } from './transformer';
 
-/** Constructor options of {@link VisionTransformer} (open_clip `VisionTransformer` arguments). */
-export interface VisionTransformerOptions {
+/** Constructor options of {@link VisionTransformer} (open_clip `VisionTransformer` arguments; LayerNorm eps default 1e-5). */
+export interface VisionTransformerOptions extends TransformerStackOptions {
   /** image size in pixels, square or [height, width] */
   imageSize: number | [number, number];
   patchSize: number;
   /** input channels (3 for RGB, 1 for grey) */
   channels?: number;
-  width: number;
-  layers: number;
-  numHeads: number;
-  mlpWidth?: number;
-  activation?: ActivationName;
-  lnEps?: number;
   /** output projection `proj` [width, outputDim] applied to the pooled token; none when undefined */
   outputDim?: number;
   /** LayerNorm after the embeddings (`ln_pre`, default true) and after the blocks (`ln_post`, default true) */
@@ -136,4 +130,19 @@ export class VisionTransformer extends Module {
       return { pooled, tokens: x };
     });
   }
+}
+
+/**
+ * A timm/torchvision-style ViT (Dosovitskiy et al. 2021, section 3.1; ALBEF's and BLIP's ViT-B/16) from its
+ * `model.vision` section: patch projection with bias, no `ln_pre`, `ln_post` on all tokens, exact GELU, no output
+ * projection, the section's LayerNorm epsilon. Parameter names are core's (timm and torchvision names map onto them
+ * through io/vit-names).
+ * @param cfg a validated {@link VitConfig}
+ * @throws Error when the image size is not a multiple of the patch size
+ */
+export function timmVisionTransformer(cfg: VitConfig): VisionTransformer {
+  return new VisionTransformer({
+    imageSize: cfg.imageSize, patchSize: cfg.patchSize, channels: cfg.channels, width: cfg.width, layers: cfg.layers, numHeads: cfg.numHeads,
+    mlpWidth: Math.round(cfg.width * cfg.mlpRatio), activation: 'gelu', lnEps: cfg.lnEps, lnPre: false, lnPost: true, patchBias: true,
+  });
 }

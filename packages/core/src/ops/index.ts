@@ -10,3 +10,4 @@ export { gatherRows } from './gather-rows';
 export { FUSED_KERNELS, hasFusedKernel, runFused, fastTransposedMatMul, sumToShape } from './fused';
 export type { FusedKernelName } from './fused';
 export { backendHasKernel } from './kernels';
+export { firstToken } from './first-token';

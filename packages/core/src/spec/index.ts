@@ -10,5 +10,8 @@ export type {
   Batch, BatchKey, BuildParts, DualEncoder, EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, ImageTextBatch,
   ImageTextModel, ModelInputs, ModelSpec, TokenInput, TokenizerFacts,
 } from './model-spec';
+export { imageTextInputs } from './inputs';
+export type { ImageTextInputConfig } from './inputs';
+export { resolveVocabSize } from './vocab-size';
 export { fitVisualTokenizer } from './prepare';
 export type { PrepareContext, TrainingImages } from './prepare';
