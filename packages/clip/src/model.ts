@@ -1,6 +1,6 @@
 import {
-  BuildParts, CLIP_LOGIT_SCALE_INIT, Module, Tensor, Tensor2D, Variable, matMul2d, VisionTransformer, TextTransformer, contrastiveLoss, l2Normalize, tf, scalarInit,
-  clampLogitScale, clampedLogitScale, resolveVocabSize,
+  BuildParts, ContrastiveDualEncoder, Tensor, Tensor2D, matMul2d, VisionTransformer, TextTransformer, contrastiveLoss, l2Normalize, tf,
+  resolveVocabSize,
 } from '@mmzoo/core';
 import type { ImageTextBatch } from '@mmzoo/core';
 import { ClipConfig, ClipConfigInput, ClipConfigSchema } from './config';
@@ -33,8 +33,7 @@ export interface ClipLoss {
  * `positional_embedding`, `transformer.*`, `ln_final.*`, `text_projection`, `logit_scale`), so their
  * safetensors state dicts load directly. The logit scale is stored as a log (0-d tensor).
  */
-export class CLIP extends Module {
-  readonly logitScaleLog: Variable;
+export class CLIP extends ContrastiveDualEncoder {
 
   /**
    * @param visual a built image tower whose `pooled` output is [B, E]
@@ -49,22 +48,7 @@ export class CLIP extends Module {
     super();
     this.module('visual', visual);
     this.module('', text);
-    this.logitScaleLog = this.param('logit_scale', scalarInit(opts.initLogitScale ?? CLIP_LOGIT_SCALE_INIT));
-  }
-
-  /** @param images float32 [B, C, H, W] @returns float32 [B, E], not normalised */
-  encodeImage(images: Tensor): Tensor {
-    return tf.tidy(() => this.visual.apply(images).pooled);
-  }
-
-  /** @param ids int32 [M, L] @returns float32 [M, E], not normalised @throws Error for a row without end-of-text */
-  encodeText(ids: Tensor): Tensor {
-    return tf.tidy(() => this.text.apply(ids).pooled);
-  }
-
-  /** The effective logit scale exp(min(logit_scale, ln maxLogitScale)), float32 scalar. */
-  logitScale(): Tensor {
-    return clampedLogitScale(this.logitScaleLog, this.opts.maxLogitScale);
+    this.declareLogitScale();
   }
 
   /**
@@ -98,11 +82,6 @@ export class CLIP extends Module {
   /** The trainer's objective: {@link CLIP.loss} on a batch of images and token ids. */
   trainingLoss(batch: Pick<ImageTextBatch, 'image' | 'text'>): ClipLoss {
     return this.loss(batch.image, batch.text);
-  }
-
-  /** Clamps the stored log scale to [0, ln maxLogitScale] after an optimizer step (open_clip's training loop). */
-  afterOptimizerStep(): void {
-    clampLogitScale(this.logitScaleLog, this.opts.maxLogitScale);
   }
 }
 

@@ -1,6 +1,6 @@
 import {
-  GenerateOptions, GenerateResult, Module, MultimodalDecoder, NextTokenLogits, Tensor, Tensor2D, TextTransformer, Variable, VisionTransformer,
-  BuildParts, CLIP_LOGIT_SCALE_INIT, clampLogitScale, clampedLogitScale, contrastiveLoss, crossEntropy, generate, l2Normalize, matMul2d, tf, scalarInit, resolveVocabSize,
+  GenerateOptions, GenerateResult, ContrastiveDualEncoder, MultimodalDecoder, NextTokenLogits, Tensor, Tensor2D, TextTransformer, VisionTransformer,
+  BuildParts, contrastiveLoss, crossEntropy, generate, l2Normalize, matMul2d, tf, resolveVocabSize,
 } from '@mmzoo/core';
 import type { ImageTextBatch } from '@mmzoo/core';
 import { CocaConfig, CocaConfigInput, CocaConfigSchema } from './config';
@@ -60,8 +60,7 @@ export interface CocaOptions {
  * Parameter names follow open_clip's `CoCa` (`visual.*`, `text.*`, `text_decoder.*`, `logit_scale`), so its
  * state dicts load directly (with `poolers: 'open_clip'` and `clsMask: 'open_clip'`).
  */
-export class CoCa extends Module {
-  readonly logitScaleLog: Variable;
+export class CoCa extends ContrastiveDualEncoder {
 
   /**
    * @param visual image encoder with poolers; its embedding width equals the text embedding width
@@ -79,22 +78,7 @@ export class CoCa extends Module {
     this.module('visual', visual);
     this.module('text', text);
     this.module('text_decoder', decoder);
-    this.logitScaleLog = this.param('logit_scale', scalarInit(opts.initLogitScale ?? CLIP_LOGIT_SCALE_INIT));
-  }
-
-  /** @param images float32 [B, C, H, W] @returns float32 [B, E] image embedding, not normalised */
-  encodeImage(images: Tensor): Tensor {
-    return tf.tidy(() => this.visual.apply(images).pooled);
-  }
-
-  /** @param ids int32 [M, L] @returns float32 [M, E] text (CLS) embedding, not normalised */
-  encodeText(ids: Tensor): Tensor {
-    return tf.tidy(() => this.text.apply(ids).pooled);
-  }
-
-  /** The effective logit scale exp(min(logit_scale, ln maxLogitScale)), float32 scalar. */
-  logitScale(): Tensor {
-    return clampedLogitScale(this.logitScaleLog, this.opts.maxLogitScale);
+    this.declareLogitScale();
   }
 
   /**
@@ -151,11 +135,6 @@ export class CoCa extends Module {
   /** The trainer's objective: {@link CoCa.loss} on a batch of images and token ids. */
   trainingLoss(batch: Pick<ImageTextBatch, 'image' | 'text'>): CocaLoss {
     return this.loss(batch.image, batch.text);
-  }
-
-  /** Clamps the stored log scale to [0, ln maxLogitScale] after an optimizer step (open_clip's training loop). */
-  afterOptimizerStep(): void {
-    clampLogitScale(this.logitScaleLog, this.opts.maxLogitScale);
   }
 
   /**

@@ -45,3 +45,5 @@ export type {
   MomentumStepObjective,
 } from './momentum-itc';
 export { CLIP_LOGIT_SCALE_INIT, CLIP_MAX_LOGIT_SCALE, clampedLogitScale, clampLogitScale } from './logit-scale';
+export { ContrastiveDualEncoder } from './contrastive-dual-encoder';
+export type { LogitScaleOptions, PooledTower } from './contrastive-dual-encoder';
