@@ -10,3 +10,5 @@ export { maskedPredictionLoss, maskedImageModelingLoss } from './masked-modeling
 export type { LossOutput, TrainableModel } from './objective';
 export { itmLogOdds } from './itm';
 export type { ItmScorer } from './itm';
+export { causalLmLoss } from './causal-lm';
+export type { CausalLmLossOptions } from './causal-lm';
