@@ -86,7 +86,7 @@ describe('LLaMA configs and weights', () => {
     const untied = buildLlama(LlamaConfigSchema.parse({ ...TINY, tiedEmbeddings: false }));
     expect(untied.numParams()).toBe(98624 + 96 * 64);
     loadLlamaWeights(untied, weights, 'llama2c');
-    expect(Array.from(untied.output.weight.dataSync())).toEqual(Array.from(weights.get('output.weight')!.data));
+    expect(Array.from(untied.output.weight.dataSync())).toEqual(Array.from(weights.get('output.weight')!.data as Float32Array));
     untied.dispose();
   });
 
@@ -97,7 +97,7 @@ describe('LLaMA configs and weights', () => {
     altered.set('output.weight', { ...out, data: Float32Array.from(out.data as Float32Array, (v, i) => (i === 0 ? v + 1 : v)) });
     altered.set('norm.weight', fromTensor(tf.zeros([64])));
     expect(() => loadLlamaWeights(model, altered, 'llama2c')).toThrow("loadLlamaWeights: the model ties output to tok_embeddings, but the checkpoint's output.weight differs from tok_embeddings.weight (set tiedEmbeddings: false)");
-    expect(Array.from(model.norm.weight.dataSync())).toEqual(Array.from(weights.get('norm.weight')!.data));
+    expect(Array.from(model.norm.weight.dataSync())).toEqual(Array.from(weights.get('norm.weight')!.data as Float32Array));
     const missing = new Map(weights);
     missing.delete('layers.1.ffn_norm.weight');
     expect(() => loadLlamaWeights(model, missing, 'llama2c')).toThrow(/missing 1 \(in the model, not the checkpoint\): layers\.1\.ffn_norm\.weight/);

@@ -49,7 +49,7 @@ test("the q/k row permutation is transformers' permute(): the golden's row sourc
       expect(Buffer.from(converted.data.buffer).equals(Buffer.from(stored.data.buffer))).toBe(true);
       // and back
       const back = permuteRopeRows(stored, heads, 'interleaved');
-      expect(Array.from(back.data)).toEqual(Array.from(metaWeights.get(`layers.${layer}.attention.${meta}.weight`)!.data));
+      expect(Array.from(back.data as Float32Array)).toEqual(Array.from(metaWeights.get(`layers.${layer}.attention.${meta}.weight`)!.data as Float32Array));
     }
   }
 });

@@ -5,7 +5,7 @@ import {
 import type { CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, RopeLayout } from '@mmzoo/core';
 import { LlamaConfig, llamaConfigHiddenDim } from './llama-config';
 
-/** A LLaMA config with every size resolved (what {@link Llama}'s constructor takes). */
+/** A LLaMA config with every size resolved (what {@link Llama}'s constructor takes); each field means what the key of the same name in LlamaConfigSchema means. */
 export interface LlamaOptions {
   dim: number;
   layers: number;
@@ -31,6 +31,7 @@ export class LlamaBlock extends Module {
   readonly attentionNorm: RMSNorm;
   readonly ffnNorm: RMSNorm;
 
+  /** @param opts the model's resolved sizes (the block uses dim, heads, hiddenDim, normEps and layers for its init) */
   constructor(opts: LlamaOptions) {
     super();
     // llama2.c init: N(0, 0.02) everywhere, wo and w3 N(0, 0.02 / sqrt(2 n_layers)) (GPT-2's residual scaling)
@@ -57,13 +58,18 @@ export class LlamaBlock extends Module {
  * embedding or its own. Weights from llama2.c or Hugging Face: see loadLlamaWeights.
  */
 export class Llama extends Module implements CausalLM {
+  /** `tok_embeddings` [V, dim] */
   readonly tokEmbeddings: Embedding;
+  /** `layers.0` .. `layers.{L-1}` */
   readonly blocks: LlamaBlock[] = [];
+  /** the final RMSNorm `norm` */
   readonly norm: RMSNorm;
+  /** `output` [V, dim], or the token embedding's table when tied */
   readonly output: OutputProjection;
+  /** dim / numHeads */
   readonly headDim: number;
 
-  /** @throws Error when the sizes do not divide (see CausalSelfAttention) */
+  /** @param opts resolved sizes (see {@link buildLlama} for a config) @throws Error when the sizes do not divide (see CausalSelfAttention) */
   constructor(readonly opts: LlamaOptions) {
     super();
     this.headDim = opts.dim / opts.numHeads;

@@ -83,7 +83,7 @@ describe.each(BACKENDS)('nn/causal-self-attention on %s', (backend) => {
     });
   });
 
-  test('with the KV cache, a prompt then one token at a time gives the full pass (RoPE included), and the cache holds KV heads', () => {
+  test('with the KV cache, a prompt then one token at a time gives the full pass (RoPE included); dispose frees the cache', () => {
     const X = rand(2 * 5 * W);
     const before = tf.memory().numTensors;
     const full = tf.tidy(() => {

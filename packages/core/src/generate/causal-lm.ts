@@ -2,13 +2,13 @@ import { tf, Tensor } from '../tf';
 import { KVCache } from '../nn/kv-cache';
 import { argmax } from './logits';
 
-/** Outputs of {@link CausalLM.forward}. */
-export interface CausalLmOutput {
+/** Outputs of {@link CausalLM.forward} (a type alias, so that `tf.tidy(() => model.forward(ids))` type-checks). */
+export type CausalLmOutput = {
   /** float32 [B, T, V] next-token logits of every new position */
   logits: Tensor;
   /** float32 [B, T, D] the final norm's output (the output projection's input) */
   hidden: Tensor;
-}
+};
 
 /** Options of {@link CausalLM.forward}. */
 export interface CausalLmForwardOptions {

@@ -43,12 +43,19 @@ export interface CausalSelfAttentionInputs {
  * order, output projection. Weights in the torch layout: wq [H d, width], wk and wv [KV d, width], wo [width, H d].
  */
 export class CausalSelfAttention extends Module {
+  /** query heads H */
   readonly numHeads: number;
+  /** key/value heads KV */
   readonly numKvHeads: number;
+  /** width / H */
   readonly headDim: number;
+  /** query projection [H d, width] */
   readonly q: Linear;
+  /** key projection [KV d, width] */
   readonly k: Linear;
+  /** value projection [KV d, width] */
   readonly v: Linear;
+  /** output projection [width, H d] */
   readonly out: Linear;
 
   /** @throws Error when width is not divisible by numHeads or numHeads by numKvHeads */
