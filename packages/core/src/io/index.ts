@@ -18,3 +18,4 @@ export type { RawTensor, SafetensorsContents, SafetensorsDtype, TypedArray } fro
 export { fromTensor, loadStateDict, toTensor } from './state-dict';
 export type { LoadStateDictOptions, LoadStateDictResult, StateDict } from './state-dict';
 export { timmVitName, torchvisionVitName, adaptShapes } from './vit-names';
+export { ropeRowPermutation, permuteRopeRows } from './rope-rows';

@@ -47,3 +47,14 @@ export type {
 export { CLIP_LOGIT_SCALE_INIT, CLIP_MAX_LOGIT_SCALE, clampedLogitScale, clampLogitScale } from './logit-scale';
 export { ContrastiveDualEncoder } from './contrastive-dual-encoder';
 export type { LogitScaleOptions, PooledTower } from './contrastive-dual-encoder';
+export { RMSNorm } from './rms-norm';
+export { SwiGLU, llamaHiddenDim } from './swiglu';
+export type { SwiGLUOptions } from './swiglu';
+export { LearnedPositionEmbedding } from './learned-positions';
+export { OutputProjection } from './output-projection';
+export { KVCache } from './kv-cache';
+export { CausalSelfAttention } from './causal-self-attention';
+export type { CausalSelfAttentionOptions, CausalSelfAttentionInputs } from './causal-self-attention';
+export { LoraAdapter, addLora, loraAdapters, setLoraDropout, mergeLora } from './lora';
+export type { LoraOptions } from './lora';
+export type { LinearAdapter } from './linear';

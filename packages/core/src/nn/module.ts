@@ -81,6 +81,29 @@ export abstract class Module {
   }
 
   /**
+   * Unregisters the child module `name` (its parameters leave this module's names; they are not disposed).
+   * @throws Error when there is no child `name`
+   */
+  protected removeModule(name: string): void {
+    if (!this.children.delete(name)) throw new Error(`no child module named '${name}' to remove`);
+  }
+
+  /**
+   * Every module of the tree by dotted path, this one first (path ''), then depth first in registration order; a
+   * module registered in several places is listed once, under the first path met.
+   */
+  namedModules(prefix = ''): Map<string, Module> {
+    const out = new Map<string, Module>();
+    const walk = (m: Module, path: string) => {
+      if ([...out.values()].includes(m)) return;
+      out.set(path, m);
+      for (const [n, c] of m.children) walk(c, n ? (path ? `${path}.${n}` : n) : path);
+    };
+    walk(this, prefix);
+    return out;
+  }
+
+  /**
    * All parameters (trainable and buffers) by dotted name, depth first in registration order. A variable
    * reachable under several names (a child module registered in two places: tied weights, e.g. BLIP's encoder
    * and decoder sharing cross-attention, Li et al. 2022 section 3.1) is listed once, under the first name met,

@@ -20,8 +20,25 @@ export function quickGelu(x: Tensor): Tensor {
   return tf.tidy(() => x.mul(tf.sigmoid(x.mul(tf.scalar(1.702)))));
 }
 
+/**
+ * Tanh-approximated GELU, `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))` (Hendrycks & Gimpel 2016, section 2;
+ * OpenAI GPT-2, Hugging Face `gelu_new` / `gelu_pytorch_tanh`). Any shape, float32. It differs from the exact
+ * {@link gelu} by at most about 3e-4 (near |x| = 2).
+ */
+export function geluTanh(x: Tensor): Tensor {
+  return tf.tidy(() => {
+    const inner = x.add(x.mul(x).mul(x).mul(tf.scalar(0.044715))).mul(tf.scalar(Math.sqrt(2 / Math.PI)));
+    return x.mul(tf.scalar(0.5)).mul(tf.tanh(inner).add(tf.scalar(1)));
+  });
+}
+
+/** SiLU (swish), `x * sigmoid(x)` (Elfwing et al. 2018; torch.nn.functional.silu; LLaMA's SwiGLU gate). Any shape, float32. */
+export function silu(x: Tensor): Tensor {
+  return tf.tidy(() => x.mul(tf.sigmoid(x)));
+}
+
 /** Names accepted wherever an activation is configured. */
-export const ACTIVATIONS = { gelu, quick_gelu: quickGelu, relu: (x: Tensor) => tf.relu(x) } as const;
+export const ACTIVATIONS = { gelu, quick_gelu: quickGelu, relu: (x: Tensor) => tf.relu(x), gelu_tanh: geluTanh, silu } as const;
 /** One of the keys of {@link ACTIVATIONS}. */
 export type ActivationName = keyof typeof ACTIVATIONS;
 

@@ -1,5 +1,5 @@
 export { matMul2d, batchMatMul, linear, project } from './matmul';
-export { gelu, quickGelu, ACTIVATIONS } from './activations';
+export { gelu, quickGelu, geluTanh, silu, ACTIVATIONS } from './activations';
 export type { ActivationName } from './activations';
 export { layerNorm } from './layer-norm';
 export { maskedSoftmax } from './softmax';
@@ -11,3 +11,8 @@ export { FUSED_KERNELS, hasFusedKernel, runFused, fastTransposedMatMul, sumToSha
 export type { FusedKernelName } from './fused';
 export { backendHasKernel } from './kernels';
 export { firstToken } from './first-token';
+export { rmsNorm } from './rms-norm';
+export { ropeInverseFrequencies, ropeAngles, ropeTables, applyRope } from './rotary';
+export type { RopeLayout, RopeTables } from './rotary';
+export { decoderMask, positionsFromMask } from './decoder-masks';
+export { repeatKvHeads } from './repeat-kv';

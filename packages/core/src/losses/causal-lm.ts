@@ -1,0 +1,43 @@
+import { tf, Tensor } from '../tf';
+import { crossEntropy } from './cross-entropy';
+
+/** Options of {@link causalLmLoss}. */
+export interface CausalLmLossOptions {
+  /** label value that is not scored (default -100, HF and the batch contract; llama2.c and nanoGPT use -1) */
+  ignoreIndex?: number;
+  /** float32 [B, T] aligned with `labels`: a label counts only where this is 1 (the batch's `lossMask`) */
+  lossMask?: Tensor;
+  /**
+   * whether labels[:, t] already labels logits[:, t] (llama2.c / nanoGPT `targets`); default false: HF's
+   * convention, logits[:, t] is scored against labels[:, t + 1] and labels[:, 0] is never used
+   */
+  shifted?: boolean;
+}
+
+/**
+ * Next-token cross-entropy of a decoder (Radford et al. 2018, eq. 1), averaged over the counted tokens: those
+ * whose label is not `ignoreIndex` and, with a `lossMask`, whose mask is 1. 0 when no token counts.
+ * @param logits float32 [B, T, V]
+ * @param labels int32 [B, T] token ids in [0, V) or `ignoreIndex`
+ * @returns float32 scalar
+ * @throws Error when logits are not [B, T, V] or labels / lossMask are not [B, T]
+ */
+export function causalLmLoss(logits: Tensor, labels: Tensor, opts: CausalLmLossOptions = {}): Tensor {
+  if (logits.rank !== 3) throw new Error(`causalLmLoss: logits must be [B, T, V], got [${logits.shape}]`);
+  const [b, t, v] = logits.shape;
+  if (labels.rank !== 2 || labels.shape[0] !== b || labels.shape[1] !== t) throw new Error(`causalLmLoss: labels [${labels.shape}] do not match logits [${logits.shape}]`);
+  const mask = opts.lossMask;
+  if (mask && (mask.rank !== 2 || mask.shape[0] !== b || mask.shape[1] !== t)) throw new Error(`causalLmLoss: lossMask [${mask.shape}] does not match labels [${labels.shape}]`);
+  const ignore = opts.ignoreIndex ?? -100;
+  return tf.tidy(() => {
+    let target = labels.toInt();
+    if (mask) target = tf.where(mask.toFloat().equal(tf.scalar(1)), target, tf.fill([b, t], ignore, 'int32'));
+    let scored = logits;
+    if (!opts.shifted) {
+      if (t < 2) return tf.scalar(0);
+      scored = logits.slice([0, 0, 0], [b, t - 1, v]);
+      target = target.slice([0, 1], [b, t - 1]);
+    }
+    return crossEntropy(scored.reshape([-1, v]), target.reshape([-1]), { ignoreIndex: ignore });
+  });
+}

@@ -1,0 +1,39 @@
+import { tf, Tensor } from '../tf';
+import { keyPaddingMask } from './attention';
+
+/**
+ * The additive attention mask of a decoder step: causal (query i, at absolute index `keyLength - queryLength + i`,
+ * sees keys up to its own index; the first keys may be cached from earlier steps) combined with a key padding mask
+ * (padded keys are never seen). With left padding and -Infinity, the query rows of padding positions see no key
+ * and give zeros (see ops/attention.ts), never NaN.
+ * @param queryLength T, the new positions of this step
+ * @param keyLength S >= T, cached plus new positions
+ * @param valid optional float32 or int32 [B, S], 1 = real token, 0 = padding (the attention mask of HF `generate`)
+ * @param value the masking constant (default -Infinity)
+ * @returns float32 [1, 1, T, S] without `valid`, [B, 1, T, S] with it
+ * @throws Error when keyLength < queryLength or valid is not [B, keyLength]
+ */
+export function decoderMask(queryLength: number, keyLength: number, valid?: Tensor, value = -Infinity): Tensor {
+  if (!(Number.isInteger(queryLength) && queryLength >= 1 && keyLength >= queryLength)) {
+    throw new Error(`decoderMask: need 1 <= queryLength <= keyLength, got queryLength ${queryLength}, keyLength ${keyLength}`);
+  }
+  if (valid && (valid.rank !== 2 || valid.shape[1] !== keyLength)) throw new Error(`decoderMask: valid must be [B, ${keyLength}], got [${valid.shape}]`);
+  const past = keyLength - queryLength;
+  const data = new Float32Array(queryLength * keyLength);
+  for (let i = 0; i < queryLength; i++) for (let j = past + i + 1; j < keyLength; j++) data[i * keyLength + j] = value;
+  const causal = tf.tensor4d(data, [1, 1, queryLength, keyLength]);
+  if (!valid) return causal;
+  return tf.tidy(() => causal.add(keyPaddingMask(valid, value)));
+}
+
+/**
+ * Each token's position in its row when rows are left-padded: `cumsum(valid) - 1` (HF `generate`, OPT's
+ * positions), so a row's first real token is at position 0 whatever its padding. Padding positions get 0 (they
+ * are masked as keys, and their own outputs are unused).
+ * @param valid float32 or int32 [B, S], 1 = real token, 0 = padding
+ * @returns int32 [B, S]
+ */
+export function positionsFromMask(valid: Tensor): Tensor {
+  if (valid.rank !== 2) throw new Error(`positionsFromMask: valid must be [B, S], got [${valid.shape}]`);
+  return tf.tidy(() => valid.toFloat().cumsum(1).sub(tf.scalar(1)).maximum(tf.scalar(0)).toInt());
+}

@@ -1,0 +1,17 @@
+import { tf, Tensor } from '../tf';
+
+/**
+ * Repeats each key/value head for the query heads that share it (grouped-query attention, Ainslie et al. 2023,
+ * section 2.2; multi-query when there is one kv head): kv head g serves query heads g * groups .. g * groups +
+ * groups - 1, i.e. query head h uses kv head floor(h / groups) (torch `repeat_interleave`, HF `repeat_kv`; the
+ * tiled order h % KV is a different, wrong model).
+ * @param x float32 [B, KV, S, d]
+ * @param groups query heads per kv head (H / KV)
+ * @returns float32 [B, KV * groups, S, d] (x itself when groups is 1)
+ */
+export function repeatKvHeads(x: Tensor, groups: number): Tensor {
+  if (groups === 1) return x;
+  const [b, kv, s, d] = x.shape;
+  // rank 3: tfjs has no tile gradient above rank 4
+  return tf.tidy(() => x.reshape([b * kv, 1, s * d]).tile([1, groups, 1]).reshape([b, kv * groups, s, d]));
+}

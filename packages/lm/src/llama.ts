@@ -1,0 +1,148 @@
+import {
+  tf, Tensor, Module, BlockList, Embedding, RMSNorm, SwiGLU, CausalSelfAttention, OutputProjection, KVCache,
+  decoderMask, positionsFromMask, ropeTables,
+} from '@mmzoo/core';
+import type { CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, RopeLayout } from '@mmzoo/core';
+import { LlamaConfig, llamaConfigHiddenDim } from './llama-config';
+
+/** A LLaMA config with every size resolved (what {@link Llama}'s constructor takes); each field means what the key of the same name in LlamaConfigSchema means. */
+export interface LlamaOptions {
+  dim: number;
+  layers: number;
+  numHeads: number;
+  numKvHeads: number;
+  vocabSize: number;
+  hiddenDim: number;
+  normEps: number;
+  ropeTheta: number;
+  ropeLayout: RopeLayout;
+  maxSeqLen: number;
+  tiedEmbeddings: boolean;
+}
+
+/**
+ * One pre-norm LLaMA block (llama2.c `TransformerBlock`): `h = x + attention(attention_norm(x))`, then
+ * `h + feed_forward(ffn_norm(h))`, with grouped-query attention under RoPE and a SwiGLU feed-forward.
+ * Parameters: `attention.wq/wk/wv/wo`, `feed_forward.w1/w2/w3`, `attention_norm`, `ffn_norm` (no biases).
+ */
+export class LlamaBlock extends Module {
+  readonly attention: CausalSelfAttention;
+  readonly feedForward: SwiGLU;
+  readonly attentionNorm: RMSNorm;
+  readonly ffnNorm: RMSNorm;
+
+  /** @param opts the model's resolved sizes (the block uses dim, heads, hiddenDim, normEps and layers for its init) */
+  constructor(opts: LlamaOptions) {
+    super();
+    // llama2.c init: N(0, 0.02) everywhere, wo and w3 N(0, 0.02 / sqrt(2 n_layers)) (GPT-2's residual scaling)
+    const outStd = 0.02 / Math.sqrt(2 * opts.layers);
+    this.attention = this.module('attention', new CausalSelfAttention({ width: opts.dim, numHeads: opts.numHeads, numKvHeads: opts.numKvHeads, outStd }));
+    this.feedForward = this.module('feed_forward', new SwiGLU(opts.dim, opts.hiddenDim, { upStd: outStd }));
+    this.attentionNorm = this.module('attention_norm', new RMSNorm(opts.dim, opts.normEps));
+    this.ffnNorm = this.module('ffn_norm', new RMSNorm(opts.dim, opts.normEps));
+  }
+
+  /** @param x float32 [B, T, dim] @param inputs mask, RoPE tables and cache of this step @returns float32 [B, T, dim] */
+  apply(x: Tensor, inputs: CausalSelfAttentionInputs): Tensor {
+    return tf.tidy(() => {
+      const h = x.add(this.attention.apply(this.attentionNorm.apply(x), inputs));
+      return h.add(this.feedForward.apply(this.ffnNorm.apply(h)));
+    });
+  }
+}
+
+/**
+ * A LLaMA decoder (Touvron et al. 2023) in llama2.c's layout and names (`model.py` `Transformer`):
+ * `tok_embeddings` [V, dim] (no scaling, no position embedding: position enters through RoPE), `layers.N`
+ * ({@link LlamaBlock}), the final RMSNorm `norm`, and the output projection `output` [V, dim], tied to the token
+ * embedding or its own. Weights from llama2.c or Hugging Face: see loadLlamaWeights.
+ */
+export class Llama extends Module implements CausalLM {
+  /** `tok_embeddings` [V, dim] */
+  readonly tokEmbeddings: Embedding;
+  /** `layers.0` .. `layers.{L-1}` */
+  readonly blocks: LlamaBlock[] = [];
+  /** the final RMSNorm `norm` */
+  readonly norm: RMSNorm;
+  /** `output` [V, dim], or the token embedding's table when tied */
+  readonly output: OutputProjection;
+  /** dim / numHeads */
+  readonly headDim: number;
+
+  /** @param opts resolved sizes (see {@link buildLlama} for a config) @throws Error when the sizes do not divide (see CausalSelfAttention) */
+  constructor(readonly opts: LlamaOptions) {
+    super();
+    this.headDim = opts.dim / opts.numHeads;
+    this.tokEmbeddings = this.module('tok_embeddings', new Embedding(opts.vocabSize, opts.dim));
+    const list = this.module('layers', new BlockList());
+    for (let i = 0; i < opts.layers; i++) this.blocks.push(list.add(String(i), new LlamaBlock(opts)));
+    this.norm = this.module('norm', new RMSNorm(opts.dim, opts.normEps));
+    this.output = this.module('output', new OutputProjection(opts.dim, opts.vocabSize, { tiedTo: opts.tiedEmbeddings ? this.tokEmbeddings : undefined }));
+  }
+
+  /** the context length */
+  get maxSeqLen(): number {
+    return this.opts.maxSeqLen;
+  }
+
+  /**
+   * Logits of the new tokens, given the cached ones (see {@link CausalLmForwardOptions}).
+   * @param ids int32 [B, T]
+   * @returns logits float32 [B, T, V] and the final norm's output float32 [B, T, dim]
+   * @throws Error when ids is not [B, T], cached plus new positions exceed maxSeqLen, or the attention mask is not [B, cached + T]
+   */
+  forward(ids: Tensor, opts: CausalLmForwardOptions = {}): CausalLmOutput {
+    if (ids.rank !== 2) throw new Error(`Llama.forward: ids must be int32 [B, T], got [${ids.shape}]`);
+    const [b, t] = ids.shape;
+    const cache = opts.cache;
+    const past = cache?.length ?? 0;
+    const total = past + t;
+    if (total > this.maxSeqLen) throw new Error(`Llama.forward: ${past} cached plus ${t} new positions exceed the context length maxSeqLen ${this.maxSeqLen}`);
+    const valid = opts.attentionMask;
+    if (valid && (valid.rank !== 2 || valid.shape[0] !== b || valid.shape[1] !== total)) {
+      throw new Error(`Llama.forward: attentionMask must be [${b}, ${total}] (cached plus new positions), got [${valid.shape}]`);
+    }
+    const out = tf.tidy(() => {
+      const positions = valid ? positionsFromMask(valid).slice([0, past], [b, t]) : tf.range(past, total, 1, 'int32').reshape([1, t]);
+      const rope = ropeTables(positions, this.headDim, { theta: this.opts.ropeTheta, layout: this.opts.ropeLayout });
+      const mask = decoderMask(t, total, valid);
+      let h = this.tokEmbeddings.apply(ids);
+      this.blocks.forEach((block, layer) => {
+        h = block.apply(h, { rope, mask, cache: cache ? { cache, layer } : undefined });
+      });
+      const hidden = this.norm.apply(h);
+      return { logits: this.output.apply(hidden), hidden };
+    });
+    cache?.commit();
+    return out;
+  }
+
+  /** An empty KV cache for this model (the caller disposes it). */
+  newCache(): KVCache {
+    return new KVCache(this.opts.layers);
+  }
+}
+
+/**
+ * Builds a LLaMA from a validated config; initialised as llama2.c does (N(0, 0.02), wo and w3 N(0, 0.02 /
+ * sqrt(2 layers)), norms 1), from core's seeded initialisers.
+ * @param parts.vocabSize the tokenizer's vocabulary size, used when the config has none
+ * @throws Error when neither the config nor parts give a vocabulary size
+ */
+export function buildLlama(cfg: LlamaConfig, parts: { vocabSize?: number } = {}): Llama {
+  const vocabSize = cfg.vocabSize ?? parts.vocabSize;
+  if (vocabSize === undefined) throw new Error('llama: model.vocabSize is not set and no tokenizer gives one');
+  return new Llama({
+    dim: cfg.dim,
+    layers: cfg.layers,
+    numHeads: cfg.numHeads,
+    numKvHeads: cfg.numKvHeads ?? cfg.numHeads,
+    vocabSize,
+    hiddenDim: llamaConfigHiddenDim(cfg),
+    normEps: cfg.normEps,
+    ropeTheta: cfg.ropeTheta,
+    ropeLayout: cfg.ropeLayout,
+    maxSeqLen: cfg.maxSeqLen,
+    tiedEmbeddings: cfg.tiedEmbeddings,
+  });
+}
