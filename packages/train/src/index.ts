@@ -62,6 +62,12 @@ export {
   RETRIEVAL_GALLERY_SEED,
 } from './data/image-text';
 export type { ImageTextBatch, ImageTextData, DualEncoderMetrics, RetrievalGallery } from './data/image-text';
+// real English text: the Brown corpus, WordNet glosses, the text corpus with its fixed held-out split
+export { brownDir, brownFileNames, brownPlainText, readBrownFile, untagBrownLine } from './data/brown';
+export { WORDNET_DATA_FILES, glossText, parseWordNetLine, readWordNetGlosses, wordnetDir } from './data/wordnet';
+export type { WordNetGloss, WordNetPos } from './data/wordnet';
+export { HELD_OUT_FRACTION, brownDocuments, loadTextCorpus, splitHeldOut, wordnetDocuments } from './data/text-corpus';
+export type { TextCorpus, TextCorpusOptions, TextDocument, TextSource } from './data/text-corpus';
 
 // tokenizers of a run: the tokenizers: config, building, saving and loading by kind
 export * from './tokenizers';
