@@ -9,3 +9,7 @@ export {
   loadSavedTokenizer, saveTokenizer, tokenizerFileName, tokenizersMeta, tokenizersOfMeta, writeTokenizerFiles,
 } from './saved';
 export type { SavedTokenizer, SavedTokenizers } from './saved';
+export { BYTE_TO_CHAR, CHAR_TO_BYTE, GPT2_PATTERN, byteLevelPieces, byteLevelString, fromByteLevel, gpt2Pieces, splitSpecials } from './byte-level';
+export type { TextSection } from './byte-level';
+export { ByteLevelBpe, MAX_BPE_VOCAB, trainByteLevelBpe } from './bpe-trainer';
+export type { BpeTrainOptions } from './bpe-trainer';
