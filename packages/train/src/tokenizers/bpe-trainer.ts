@@ -30,6 +30,13 @@ export interface BpeTrainOptions {
   addPrefixSpace?: boolean;
 }
 
+/** What a {@link ByteLevelBpe} is made of: its specials and merges, the template and padding roles, the prefix space. */
+export interface ByteLevelBpeParts extends Pick<BpeTrainOptions, 'start' | 'end' | 'pad' | 'addPrefixSpace'> {
+  specials: readonly string[];
+  /** merges in rank order, each a pair of tokens (byte-level strings) */
+  merges: readonly (readonly [string, string])[];
+}
+
 /** The largest vocabulary {@link trainByteLevelBpe} builds (pair keys pack two token ids into one number). */
 export const MAX_BPE_VOCAB = 1 << 21;
 
@@ -49,9 +56,13 @@ export class ByteLevelBpe {
   readonly merges: readonly (readonly [string, string])[];
   /** every token's id: specials, bytes, merged tokens */
   readonly vocab: ReadonlyMap<string, number>;
+  /** the special put before every encoded text, if any */
   readonly start: string | undefined;
+  /** the special put after every encoded text (the end-of-text token), if any */
   readonly end: string | undefined;
+  /** the special of padded positions (tokenizer_config.json's `pad_token`), if any */
   readonly pad: string | undefined;
+  /** whether a space is put before a text (each part between specials) that does not start with one */
   readonly addPrefixSpace: boolean;
   private readonly ranks = new Map<string, number>();
   private readonly tokens: readonly string[];
@@ -60,7 +71,7 @@ export class ByteLevelBpe {
   /**
    * @throws Error for bad specials ({@link bpeOptionProblems}) or a merge of tokens not in the vocabulary
    */
-  constructor(opts: { specials: readonly string[]; merges: readonly (readonly [string, string])[]; start?: string; end?: string; pad?: string; addPrefixSpace?: boolean }) {
+  constructor(opts: ByteLevelBpeParts) {
     checkOptions(opts);
     this.specials = [...opts.specials];
     this.merges = opts.merges.map(([a, b]) => [a, b] as const);
@@ -69,7 +80,7 @@ export class ByteLevelBpe {
     this.pad = opts.pad;
     this.addPrefixSpace = opts.addPrefixSpace ?? false;
     const vocab = new Map<string, number>();
-    for (const t of [...this.specials, ...BYTE_TO_CHAR]) if (!vocab.has(t)) vocab.set(t, vocab.size);
+    for (const t of [...this.specials, ...BYTE_TO_CHAR]) vocab.set(t, vocab.size);
     this.merges.forEach(([a, b], rank) => {
       if (!vocab.has(a) || !vocab.has(b)) throw new Error(`ByteLevelBpe: merge ${rank} (${a} ${b}) joins a token that is not in the vocabulary`);
       if (!this.ranks.has(`${a} ${b}`)) this.ranks.set(`${a} ${b}`, rank);

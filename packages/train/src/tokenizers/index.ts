@@ -12,4 +12,4 @@ export type { SavedTokenizer, SavedTokenizers } from './saved';
 export { BYTE_TO_CHAR, CHAR_TO_BYTE, GPT2_PATTERN, byteLevelPieces, byteLevelString, fromByteLevel, gpt2Pieces, splitSpecials } from './byte-level';
 export type { TextSection } from './byte-level';
 export { ByteLevelBpe, MAX_BPE_VOCAB, bpeOptionProblems, trainByteLevelBpe } from './bpe-trainer';
-export type { BpeOptionProblem, BpeTrainOptions } from './bpe-trainer';
+export type { BpeOptionProblem, BpeTrainOptions, ByteLevelBpeParts } from './bpe-trainer';
