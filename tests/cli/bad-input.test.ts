@@ -316,7 +316,9 @@ const CASES: Case[] = [
   // --- tokenizers and the run contract
   { name: 'a tokenizer for an input the model does not take', setup: (d) => trainCase(d, `${TINY}tokenizers:\n  lm: { kind: word }\n`), code: 2, message: /config\.yaml:\d+:\d+: tokenizers\.lm: model 'clip' has no 'lm' input to tokenize \(it takes text\)$/ },
   { name: 'tokenizer: and tokenizers: together', setup: (d) => trainCase(d, `${TINY}tokenizer: { kind: word }\ntokenizers:\n  text: { kind: word }\n`), code: 2, message: /tokenizer: give either tokenizer: \(the text tokenizer\) or tokenizers: \(one per input\), not both/ },
-  { name: 'an unknown tokenizer kind', setup: (d) => trainCase(d, `${TINY}tokenizer: { kind: bpe }\n`), code: 2, message: at('tokenizer.kind') },
+  { name: 'an unknown tokenizer kind', setup: (d) => trainCase(d, `${TINY}tokenizer: { kind: sentencepiece }\n`), code: 2, message: at('tokenizer.kind') },
+  { name: 'a bpe tokenizer smaller than the bytes and specials', setup: (d) => trainCase(d, `${TINY}tokenizer: { kind: bpe, vocabSize: 200 }\n`), code: 2, message: /config\.yaml:\d+:\d+: tokenizer\.vocabSize: 200 is not an integer from 258 \(the 256 byte tokens \+ 2 specials\) to 2097152$/ },
+  { name: 'a bpe end token that is not a special', setup: (d) => trainCase(d, `${TINY}tokenizers:\n  text: { kind: bpe, vocabSize: 300, specials: ['<pad>'], end: '</s>' }\n`), code: 2, message: /config\.yaml:\d+:\d+: tokenizers\.text\.end: "<\/s>" is not one of the specials \(<pad>\)$/ },
   { name: 'an hf tokenizer file that does not exist', setup: (d) => trainCase(d, `${TINY}tokenizer: { kind: hf, file: missing/tokenizer.json }\n`), code: 1, message: /tokenizers\.text\.file: cannot read .*missing\/tokenizer\.json: no such file$/ },
   { name: 'an hf tokenizer file that is not JSON', setup: (d) => { write(d, 'tok.json', '{ not json'); return trainCase(d, `${TINY}tokenizer: { kind: hf, file: tok.json }\n`); }, code: 1, message: /tokenizers\.text\.file: .*tok\.json is not valid JSON: / },
   // --- batch sizes against the training set (known once the data is loaded)

@@ -92,7 +92,7 @@ describe('the run contract', () => {
   });
 });
 
-describe('a run with an hf tokenizer (kind hf), end to end', () => {
+describe('a run with an hf or bpe tokenizer, end to end', () => {
   beforeAll(() => {
     process.env.MMZOO_BACKEND = 'cpu';
   });
@@ -120,6 +120,26 @@ describe('a run with an hf tokenizer (kind hf), end to end', () => {
     expect(readCheckpointMeta(latestCheckpoint(out)!).step).toBe(3);
     const evaluated = await mmzoo(['eval', out]);
     expect(evaluated.code).toBe(0);
+  });
+
+  test('kind bpe: trained on the training captions when the run starts, saved as kind hf, resumed with the saved one', async () => {
+    const dir = temp.make();
+    const config = path.join(dir, 'bpe.yaml');
+    fs.writeFileSync(config, `${TINY_CLIP_YAML.replace('steps: 6', 'steps: 3')}tokenizer: { kind: bpe, vocabSize: 300 }\n`);
+    const out = path.join(dir, 'run');
+    const sets = ['--set', 'train.checkpointEvery=2', '--set', 'eval.retrievalGallery=0', '--set', 'eval.zeroShot=false'];
+    const first = await mmzoo(['train', config, '--out', out, '--set', 'train.steps=2', ...sets]);
+    expect([first.code, first.stderr.split('\n').filter((l) => l.startsWith('mmzoo:'))]).toEqual([0, []]);
+    const file = fs.readFileSync(path.join(out, 'tokenizer.json'), 'utf8');
+    const saved = JSON.parse(file);
+    expect([saved.kind, saved.tokenizer.model.type, saved.endId, saved.padId]).toEqual(['hf', 'BPE', 0, 1]);
+    const vocab = Object.keys(saved.tokenizer.model.vocab).length;
+    const weights = (await readSafetensorsFile(path.join(latestCheckpoint(out)!, 'model.safetensors'))).tensors;
+    expect([...weights.entries()].find(([n]) => /token_embedding/.test(n))?.[1].shape).toEqual([vocab, 16]);
+    const resumed = await mmzoo(['train', config, '--out', out, '--resume', '--force', '--set', 'train.steps=3', ...sets]);
+    expect([resumed.code, resumed.stderr.split('\n').filter((l) => l.startsWith('mmzoo:'))]).toEqual([0, []]);
+    expect(readCheckpointMeta(latestCheckpoint(out)!).tokenizer).toEqual(saved);
+    expect(fs.readFileSync(path.join(out, 'tokenizer.json'), 'utf8')).toBe(file);
   });
 
   test('a batch holds the modality keys the model needs and nothing leaks', async () => {

@@ -62,8 +62,14 @@ export {
   RETRIEVAL_GALLERY_SEED,
 } from './data/image-text';
 export type { ImageTextBatch, ImageTextData, DualEncoderMetrics, RetrievalGallery } from './data/image-text';
+// real English text: the Brown corpus, WordNet glosses, the text corpus with its fixed held-out split
+export { brownDir, brownFileNames, brownPlainText, readBrownFile, untagBrownLine } from './data/brown';
+export { WORDNET_DATA_FILES, glossText, parseWordNetLine, readWordNetGlosses, wordnetDir } from './data/wordnet';
+export type { WordNetGloss, WordNetPos } from './data/wordnet';
+export { HELD_OUT_FRACTION, brownDocuments, loadTextCorpus, splitHeldOut, wordnetDocuments } from './data/text-corpus';
+export type { TextCorpus, TextCorpusOptions, TextDocument, TextSource } from './data/text-corpus';
 
-// tokenizers of a run: the tokenizers: config, building, saving and loading by kind
+// tokenizers of a run: the tokenizers: config, building, saving and loading by kind; the byte-level BPE trainer
 export * from './tokenizers';
 
 // training: optimizer, schedule, one step, the trainer
@@ -110,7 +116,8 @@ export {
 export type { RunMarker, RunFolderState } from './run/run-folder';
 export { killPoint } from './run/test-hooks';
 
-// evaluation tasks: zero-shot, retrieval, ITM re-ranking, linear probe, caption metrics, CapFilt filter metrics
+// evaluation tasks: zero-shot, retrieval, ITM re-ranking, linear probe, caption metrics, CapFilt filter metrics,
+// Kneser-Ney n-gram baselines of language models
 export { embedInBatches } from './eval/dual-encoder';
 export type { DualEncoder } from './eval/dual-encoder';
 export { ensembleClassEmbeddings, zeroShotAccuracy } from './eval/zero-shot';
@@ -130,6 +137,8 @@ export { captionTestSet, constantCaptionPool, evaluateCaptioning } from './eval/
 export type { CaptionEvalOptions, CaptionMetrics, CaptionTestSet } from './eval/caption-eval';
 export { evaluateItm, swappedSceneCaptions } from './eval/itm-eval';
 export type { ItmMetrics, ItmEvalOptions } from './eval/itm-eval';
+export { FALLBACK_DISCOUNT, KneserNey, kneserNeyBaselines } from './eval/kneser-ney';
+export type { KneserNeyOptions, Perplexity } from './eval/kneser-ney';
 
 // sessions: a spec's model built on its data with the run's tokenizer; the evaluation tasks specs request by name;
 // a run loaded in one call (config, model at a checkpoint, tokenizer, image preprocessing); the model registry type

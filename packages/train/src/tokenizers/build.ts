@@ -1,9 +1,13 @@
-/** Builds a run's tokenizers from their configs: word tokenizers from the training captions, HF ones from files. */
+/**
+ * Builds a run's tokenizers from their configs: word tokenizers and byte-level BPE tokenizers from the run's text (the
+ * training captions), HF ones from files.
+ */
 import { readFileSync } from 'fs';
 import { HFTokenizer, Rng, TextTokenizer, WordTokenizer } from '@mmzoo/core';
 import type { PairSource } from '../data/pairs';
 import type { TokenizerConfig, TokenizerKey } from './config';
 import { loadSavedTokenizer, SavedTokenizers } from './saved';
+import { trainByteLevelBpe } from './bpe-trainer';
 
 /**
  * One caption per training sample, drawn as the first epoch draws them (sample `i` with `Rng(seed).fork('caption-i')`):
@@ -38,13 +42,24 @@ function readJson(file: string, what: string): object {
 }
 
 /**
- * Builds one tokenizer from its config (`kind: word`: from `captions()`, called only then; `kind: hf`: from its files).
+ * Builds one tokenizer from its config (`kind: word`: from `corpus()`; `kind: bpe`: trained on `corpus()` and loaded
+ * from its tokenizer.json as an `HFTokenizer`, which a run saves with kind `hf`; `kind: hf`: from its files).
+ * `corpus` is called only for the kinds built from text.
  * @param key the batch key, for error messages (`tokenizers.<key>`)
- * @throws Error naming `tokenizers.<key>` and the file for an unreadable or invalid tokenizer file
+ * @throws Error naming `tokenizers.<key>` (and the file) for an unreadable or invalid tokenizer file, or a corpus a
+ *   BPE cannot be trained on (no text)
  */
-export function buildTokenizerOf(cfg: TokenizerConfig, key: TokenizerKey, captions: () => string[]): TextTokenizer {
+export function buildTokenizerOf(cfg: TokenizerConfig, key: TokenizerKey, corpus: () => string[]): TextTokenizer {
   const what = `tokenizers.${key}`;
-  if (cfg.kind === 'word') return WordTokenizer.fromCaptions(captions(), { minCount: cfg.minCount, maxVocab: cfg.maxVocab });
+  if (cfg.kind === 'word') return WordTokenizer.fromCaptions(corpus(), { minCount: cfg.minCount, maxVocab: cfg.maxVocab });
+  if (cfg.kind === 'bpe') {
+    try {
+      const bpe = trainByteLevelBpe(corpus(), cfg);
+      return HFTokenizer.fromJSON(bpe.toTokenizerJson(), bpe.tokenizerConfig());
+    } catch (e) {
+      throw new Error(`${what}: ${(e as Error).message}`);
+    }
+  }
   const json = readJson(cfg.file, `${what}.file`);
   const config = cfg.config ? readJson(cfg.config, `${what}.config`) : {};
   try {
@@ -57,15 +72,15 @@ export function buildTokenizerOf(cfg: TokenizerConfig, key: TokenizerKey, captio
 /**
  * The run's tokenizers: loaded from `saved` (a resumed or evaluated run) when given, else built from the configs.
  * @param configs the tokenizer of each key the model needs (config/tokenizers `resolveTokenizers`)
- * @param captions the word tokenizers' corpus (called at most once)
+ * @param corpus the text word and BPE tokenizers are built from (called at most once): the training captions today
  * @param where names the saved tokenizers' source in errors (e.g. a meta.json path)
  * @throws Error when a saved run lacks a tokenizer the model needs, or as {@link buildTokenizerOf} / `loadSavedTokenizer`
  */
 export function makeTokenizers(
-  configs: Partial<Record<TokenizerKey, TokenizerConfig>>, captions: () => string[], saved?: SavedTokenizers, where = 'the run',
+  configs: Partial<Record<TokenizerKey, TokenizerConfig>>, corpus: () => string[], saved?: SavedTokenizers, where = 'the run',
 ): Partial<Record<TokenizerKey, TextTokenizer>> {
-  let corpus: string[] | undefined;
-  const once = () => (corpus ??= captions());
+  let texts: string[] | undefined;
+  const once = () => (texts ??= corpus());
   const out: Partial<Record<TokenizerKey, TextTokenizer>> = {};
   for (const [key, cfg] of Object.entries(configs) as [TokenizerKey, TokenizerConfig][]) {
     if (saved) {

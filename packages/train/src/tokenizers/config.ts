@@ -3,6 +3,7 @@
  * tokenized batch key of the model uses (docs/architecture.md, "The run contract").
  */
 import { z } from 'zod';
+import { bpeOptionProblems } from './bpe-trainer';
 
 /**
  * mmzoo's word tokenizer (core `WordTokenizer`), built from the training captions when a run starts (one caption per
@@ -33,8 +34,36 @@ export const HfTokenizerConfigSchema = z
   })
   .strict();
 
-/** One tokenizer of a run: `{kind: word, ...}` or `{kind: hf, file, config?}`. */
-export const TokenizerConfigSchema = z.discriminatedUnion('kind', [WordTokenizerConfigSchema, HfTokenizerConfigSchema]);
+/**
+ * A byte-level BPE tokenizer trained when a run starts (tokenizers/bpe-trainer.ts) on the run's text (the training
+ * captions, one per training sample as the first epoch draws them), then used and saved as a Hugging Face tokenizer
+ * (kind `hf`, its `tokenizer.json`), so a resumed or evaluated run loads it back without training it again.
+ */
+export const BpeTokenizerConfigSchema = z
+  .object({
+    kind: z.literal('bpe'),
+    /** tokens in all: specials + 256 bytes + merged tokens; at least 256 + the number of specials */
+    vocabSize: z.number().int(),
+    /** special tokens, ids 0, 1, ... in this order; never split */
+    specials: z.array(z.string().min(1)).default(['<|endoftext|>', '<pad>']),
+    /** the special put before every text (e.g. `<s>`); none by default */
+    start: z.string().optional(),
+    /** the special put after every text: the end-of-text id */
+    end: z.string().default('<|endoftext|>'),
+    /** the special of padded positions; apart from `end`, since a row's padding mask is `ids != padId` */
+    pad: z.string().default('<pad>'),
+    /** stop merging when the most frequent pair occurs fewer times than this */
+    minFrequency: z.number().int().min(1).default(2),
+    /** put a space before a text that does not start with one (GPT-2: false) */
+    addPrefixSpace: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const p of bpeOptionProblems(c)) ctx.addIssue({ code: 'custom', path: [p.key], message: p.message });
+  });
+
+/** One tokenizer of a run: `{kind: word, ...}`, `{kind: hf, file, config?}` or `{kind: bpe, vocabSize, ...}`. */
+export const TokenizerConfigSchema = z.discriminatedUnion('kind', [WordTokenizerConfigSchema, HfTokenizerConfigSchema, BpeTokenizerConfigSchema]);
 
 /** The tokenized batch keys a run's tokenizers are keyed by (core `ModelInputs`: `text`, `lm`). */
 export const TOKENIZER_KEYS = ['text', 'lm'] as const;
