@@ -3,6 +3,7 @@ import type { CausalSelfAttentionInputs } from '@mmzoo/core';
 import { PreLnBlock, PreLnDecoder } from './pre-ln-decoder';
 import type { BlockAttention } from './pre-ln-decoder';
 import type { Gpt2Config } from './gpt2-config';
+import { resolveVocabSize } from './vocab-size';
 
 /**
  * GPT-2's attention with one fused projection (nanoGPT `CausalSelfAttention`): `c_attn` [3 dim, dim] gives
@@ -62,7 +63,6 @@ export class Gpt2 extends PreLnDecoder {
  * @throws Error when neither the config nor parts give a vocabulary size
  */
 export function buildGpt2(cfg: Gpt2Config, parts: { vocabSize?: number } = {}): Gpt2 {
-  const vocabSize = cfg.vocabSize ?? parts.vocabSize;
-  if (vocabSize === undefined) throw new Error('gpt2: model.vocabSize is not set and no tokenizer gives one');
+  const vocabSize = resolveVocabSize('gpt2', cfg.vocabSize, parts.vocabSize);
   return new Gpt2(cfg, vocabSize);
 }

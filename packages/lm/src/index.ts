@@ -1,4 +1,4 @@
-/** @mmzoo/lm: decoder-only language models composed from @mmzoo/core (LLaMA, GPT-2; OPT to come, issue 16). */
+/** @mmzoo/lm: decoder-only language models composed from @mmzoo/core (LLaMA, GPT-2, OPT; issue 16). */
 export { Llama, LlamaBlock, buildLlama } from './llama';
 export type { LlamaOptions } from './llama';
 export { LlamaConfigSchema, llamaConfigHiddenDim, llamaConfigFromHf } from './llama-config';
@@ -14,3 +14,7 @@ export { PreLnBlock, PreLnDecoder, PreLnTrunk } from './pre-ln-decoder';
 export type { BlockAttention, PreLnBlockParts, PreLnDecoderNames, PreLnDecoderSizes } from './pre-ln-decoder';
 export { decoderStep } from './decoder-step';
 export type { DecoderStep } from './decoder-step';
+export { Opt, OPT_POSITION_OFFSET, buildOpt, loadOptWeights } from './opt';
+export { OptConfigSchema, optConfigFromHf } from './opt-config';
+export type { OptConfig, OptConfigInput } from './opt-config';
+export { resolveVocabSize } from './vocab-size';

@@ -4,6 +4,7 @@ import {
 import type { CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, RopeLayout } from '@mmzoo/core';
 import { LlamaConfig, llamaConfigHiddenDim } from './llama-config';
 import { decoderStep } from './decoder-step';
+import { resolveVocabSize } from './vocab-size';
 
 /** A LLaMA config with every size resolved (what {@link Llama}'s constructor takes); each field means what the key of the same name in LlamaConfigSchema means. */
 export interface LlamaOptions {
@@ -120,8 +121,7 @@ export class Llama extends Module implements CausalLM {
  * @throws Error when neither the config nor parts give a vocabulary size
  */
 export function buildLlama(cfg: LlamaConfig, parts: { vocabSize?: number } = {}): Llama {
-  const vocabSize = cfg.vocabSize ?? parts.vocabSize;
-  if (vocabSize === undefined) throw new Error('llama: model.vocabSize is not set and no tokenizer gives one');
+  const vocabSize = resolveVocabSize('llama', cfg.vocabSize, parts.vocabSize);
   return new Llama({
     dim: cfg.dim,
     layers: cfg.layers,
