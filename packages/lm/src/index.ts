@@ -20,3 +20,5 @@ export type { OptConfig, OptConfigInput } from './opt-config';
 export { resolveVocabSize } from './vocab-size';
 export { LmConfigSchema, buildLm, countLmParameters } from './lm-config';
 export type { LmConfig, LmModel } from './lm-config';
+export { parseLlama2cBin } from './llama2c-bin';
+export type { Llama2cCheckpoint } from './llama2c-bin';
