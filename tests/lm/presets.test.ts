@@ -38,6 +38,6 @@ test('buildLm builds the model a config names; a tiny GPT-2 counts as its parts 
   expect(model.numParams()).toBe(80 + 32 + 48 + 216 + 72 + 288 + 264);
   expect(countLmParameters(cfg)).toBe(model.numParams());
   model.dispose();
-  expect(() => countLmParameters(LmConfigSchema.parse({ name: 'opt', dim: 8, layers: 1, numHeads: 2, hiddenDim: 16, maxSeqLen: 4 }))).toThrow('opt: model.vocabSize is not set and no tokenizer gives one');
+  expect(() => countLmParameters(LmConfigSchema.parse({ name: 'opt', dim: 8, layers: 1, numHeads: 2, hiddenDim: 16, maxSeqLen: 4 }))).toThrow('model.vocabSize is not set and no tokenizer gives it');
   expect(LmConfigSchema.safeParse({ name: 'bloom', dim: 8 }).success).toBe(false);
 });

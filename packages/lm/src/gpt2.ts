@@ -1,9 +1,8 @@
-import { tf, Tensor, Module, Linear, LayerNorm, MLP, attendHeads } from '@mmzoo/core';
+import { tf, Tensor, Module, Linear, LayerNorm, MLP, attendHeads, resolveVocabSize } from '@mmzoo/core';
 import type { CausalSelfAttentionInputs } from '@mmzoo/core';
 import { PreLnBlock, PreLnDecoder } from './pre-ln-decoder';
 import type { BlockAttention } from './pre-ln-decoder';
 import type { Gpt2Config } from './gpt2-config';
-import { resolveVocabSize } from './vocab-size';
 
 /**
  * GPT-2's attention with one fused projection (nanoGPT `CausalSelfAttention`): `c_attn` [3 dim, dim] gives
@@ -63,6 +62,6 @@ export class Gpt2 extends PreLnDecoder {
  * @throws Error when neither the config nor parts give a vocabulary size
  */
 export function buildGpt2(cfg: Gpt2Config, parts: { vocabSize?: number } = {}): Gpt2 {
-  const vocabSize = resolveVocabSize('gpt2', cfg.vocabSize, parts.vocabSize);
+  const vocabSize = resolveVocabSize(cfg.vocabSize, parts, 'model.vocabSize');
   return new Gpt2(cfg, vocabSize);
 }

@@ -17,7 +17,6 @@ export type { DecoderStep } from './decoder-step';
 export { Opt, OPT_POSITION_OFFSET, buildOpt, loadOptWeights } from './opt';
 export { OptConfigSchema, optConfigFromHf } from './opt-config';
 export type { OptConfig, OptConfigInput } from './opt-config';
-export { resolveVocabSize } from './vocab-size';
 export { LmConfigSchema, buildLm, countLmParameters } from './lm-config';
 export type { LmConfig, LmModel } from './lm-config';
 export { parseLlama2cBin } from './llama2c-bin';

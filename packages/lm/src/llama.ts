@@ -1,10 +1,9 @@
 import {
-  tf, Tensor, Module, BlockList, Embedding, RMSNorm, SwiGLU, CausalSelfAttention, OutputProjection, KVCache, ropeTables,
+  tf, Tensor, Module, BlockList, Embedding, RMSNorm, SwiGLU, CausalSelfAttention, OutputProjection, KVCache, ropeTables, resolveVocabSize,
 } from '@mmzoo/core';
 import type { CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, RopeLayout } from '@mmzoo/core';
 import { LlamaConfig, llamaConfigHiddenDim } from './llama-config';
 import { decoderStep } from './decoder-step';
-import { resolveVocabSize } from './vocab-size';
 
 /** A LLaMA config with every size resolved (what {@link Llama}'s constructor takes); each field means what the key of the same name in LlamaConfigSchema means. */
 export interface LlamaOptions {
@@ -121,7 +120,7 @@ export class Llama extends Module implements CausalLM {
  * @throws Error when neither the config nor parts give a vocabulary size
  */
 export function buildLlama(cfg: LlamaConfig, parts: { vocabSize?: number } = {}): Llama {
-  const vocabSize = resolveVocabSize('llama', cfg.vocabSize, parts.vocabSize);
+  const vocabSize = resolveVocabSize(cfg.vocabSize, parts, 'model.vocabSize');
   return new Llama({
     dim: cfg.dim,
     layers: cfg.layers,

@@ -1,9 +1,8 @@
-import { loadStateDict, CausalSelfAttention, LayerNorm, MLP } from '@mmzoo/core';
+import { loadStateDict, CausalSelfAttention, LayerNorm, MLP, resolveVocabSize } from '@mmzoo/core';
 import type { LoadStateDictResult, RawTensor } from '@mmzoo/core';
 import { PreLnBlock, PreLnDecoder } from './pre-ln-decoder';
 import type { OptConfig } from './opt-config';
 import { dropTiedCopy } from './checkpoint-tensors';
-import { resolveVocabSize } from './vocab-size';
 
 /** Rows of OPT's position table before position 0 (fairseq's padding offset; HF `OPTLearnedPositionalEmbedding.offset`). */
 export const OPT_POSITION_OFFSET = 2;
@@ -39,7 +38,7 @@ export class Opt extends PreLnDecoder {
  * @throws Error when neither the config nor parts give a vocabulary size
  */
 export function buildOpt(cfg: OptConfig, parts: { vocabSize?: number } = {}): Opt {
-  return new Opt(cfg, resolveVocabSize('opt', cfg.vocabSize, parts.vocabSize));
+  return new Opt(cfg, resolveVocabSize(cfg.vocabSize, parts, 'model.vocabSize'));
 }
 
 /**
