@@ -1,8 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { tf, causalLmLoss, greedyGenerate, manualSeed, parseSafetensors, RawTensor } from '@mmzoo/core';
+import { tf, causalLmLoss, manualSeed, parseSafetensors, RawTensor } from '@mmzoo/core';
 import { Gpt2, Gpt2ConfigSchema, buildGpt2, gpt2ConfigFromHf, loadGpt2Weights } from '@mmzoo/lm';
-import { BACKENDS, FIXTURES, expectClose, expectGradClose, readCase, readWeights, useBackend } from '../helpers/fixtures';
+import { expectGoldenGeneration, expectGoldenGrads, expectNoForwardLeak, perPositionNll } from '../helpers/lm-golden';
+import { BACKENDS, FIXTURES, expectClose, readCase, readWeights, useBackend } from '../helpers/fixtures';
 import { expectAllClose } from '../helpers/finite-diff';
 
 // Parity with karpathy/nanoGPT model.py and Hugging Face GPT2LMHeadModel on tests/fixtures/gpt2-tiny (copied from
@@ -53,9 +54,7 @@ describe.each(BACKENDS)('GPT-2 parity with nanoGPT and HF GPT2LMHeadModel (gpt2-
       expectAllClose(logits, golden.outputs.logits.flat(2), 'logits (1e-5 abs)', TIGHT);
       expectClose(hidden.slice([0, 0, 0], [1, 12, 64]), golden.outputs.final_hidden_row0, 'final_hidden_row0');
       expectClose(lossOf(logits), golden.outputs.loss, 'loss');
-      const t = targets();
-      const nll = tf.oneHot(t.maximum(0).toInt(), 96).mul(tf.logSoftmax(logits)).sum(-1).neg().mul(t.notEqual(-1).toFloat());
-      expectClose(nll, golden.outputs.per_position_nll, 'per_position_nll');
+      expectClose(perPositionNll(logits, targets()), golden.outputs.per_position_nll, 'per_position_nll');
     });
   });
 
@@ -84,32 +83,11 @@ describe.each(BACKENDS)('GPT-2 parity with nanoGPT and HF GPT2LMHeadModel (gpt2-
     m.dispose();
   });
 
-  test('gradients of the loss (nanoGPT [out, in] layout)', () => {
-    tf.tidy(() => {
-      const params = model.namedParameters();
-      const names = Object.keys(golden.grads);
-      const { value, grads } = tf.variableGrads(() => lossOf(model.forward(tokens()).logits) as tf.Scalar, names.map((n) => params.get(n)!));
-      expectClose(value, golden.outputs.loss, 'loss');
-      for (const n of names) expectGradClose(grads[params.get(n)!.name], golden.grads[n], `grad ${n}`);
-    });
-  });
+  test('gradients of the loss (nanoGPT [out, in] layout)', () => expectGoldenGrads(model, golden, lossOf));
 
-  test.each([true, false])('greedy generation (KV cache %s): the golden ids and every step\'s logits', (useCache) => {
-    const before = tf.memory().numTensors;
-    const out = greedyGenerate(model, golden.inputs.prompt, { maxNewTokens: 8, useCache });
-    expect(tf.memory().numTensors).toBe(before);
-    expect(out.ids).toEqual(golden.outputs.generated_ids);
-    tf.tidy(() => expectClose(tf.tensor1d(out.stepLogits[0].flatMap((r) => Array.from(r))), golden.outputs.generation_step_logits, 'generation_step_logits'));
-  });
+  test.each([true, false])('greedy generation (KV cache %s): the golden ids and every step\'s logits', (useCache) => expectGoldenGeneration(model, golden, useCache));
 
-  test('no tensors leak from forward and loss', () => {
-    const ids = tokens();
-    tf.tidy(() => lossOf(model.forward(ids).logits)); // warm-up
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) tf.dispose(tf.tidy(() => lossOf(model.forward(ids).logits)));
-    expect(tf.memory().numTensors).toBe(before);
-    ids.dispose();
-  });
+  test('no tensors leak from forward and loss', () => expectNoForwardLeak(model, golden, lossOf));
 });
 
 describe('GPT-2 weights and configs', () => {

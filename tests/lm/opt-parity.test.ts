@@ -1,5 +1,9 @@
-import { tf, greedyGenerate, RawTensor } from '@mmzoo/core';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { tf, greedyGenerate, serializeSafetensors, RawTensor } from '@mmzoo/core';
 import { Opt, OptConfigSchema, buildOpt, loadOptWeights, optConfigFromHf } from '@mmzoo/lm';
+import { loadHfFolder } from '@mmzoo/lm/node';
 import { BACKENDS, useBackend } from '../helpers/fixtures';
 import { expectAllClose } from '../helpers/finite-diff';
 
@@ -175,6 +179,18 @@ describe('OPT configs and weights', () => {
     const short = new Map(weights);
     short.set('model.decoder.embed_positions.weight', { dtype: 'F32', shape: [CTX, D], data: new Float32Array(CTX * D) });
     expect(() => loadOptWeights(model, short)).toThrow(/decoder\.embed_positions\.weight/);
+    model.dispose();
+  });
+
+  test('an HF folder (config.json + model.safetensors in OPTForCausalLM names) loads through loadHfFolder and gives the reference logits', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmzoo-opt-folder-'));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(HF_CONFIG));
+    fs.writeFileSync(path.join(dir, 'model.safetensors'), serializeSafetensors(weights));
+    const { config, model } = loadHfFolder(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(config).toEqual({ ...CONFIG, normEps: 1e-5 });
+    expect(model).toBeInstanceOf(Opt);
+    tf.tidy(() => expectAllClose(model.forward(tf.tensor2d(IDS, undefined, 'int32')).logits, REF.flat(2), 'OPT logits from a folder', { atol: 1e-4, rtol: 1e-4 }));
     model.dispose();
   });
 });

@@ -1,4 +1,4 @@
-import type { ZodType } from 'zod';
+import type { ZodError, ZodType } from 'zod';
 
 /** Reads keys of a Hugging Face config.json with one-line errors that name the file (see {@link hfConfigReader}). */
 export interface HfConfigReader {
@@ -27,7 +27,12 @@ export function hfConfigReader(json: Record<string, unknown>, where: string): Hf
     },
     parse: (schema, value) => {
       const parsed = schema.safeParse(value);
-      return parsed.success ? parsed.data : fail(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      return parsed.success ? parsed.data : fail(issuesLine(parsed.error));
     },
   };
+}
+
+/** A zod error's issues on one line: `key: message; key: message`. */
+export function issuesLine(error: ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
 }

@@ -7,7 +7,7 @@ import { gpt2ConfigFromHf } from './gpt2-config';
 import { optConfigFromHf } from './opt-config';
 import { buildLm } from './lm-config';
 import type { LmConfig, LmModel } from './lm-config';
-import { Llama } from './llama';
+import { Llama, buildLlama } from './llama';
 import { Gpt2 } from './gpt2';
 import { Opt, loadOptWeights } from './opt';
 import { loadLlamaWeights } from './llama-weights';
@@ -99,7 +99,8 @@ export function loadHfFolder(dir: string): LoadedLm {
   try {
     if (model instanceof Llama) loaded = loadLlamaWeights(model, tensors, 'hf');
     else if (model instanceof Gpt2) loaded = loadGpt2Weights(model, tensors, 'hf');
-    else loaded = loadOptWeights(model as Opt, tensors);
+    else if (model instanceof Opt) loaded = loadOptWeights(model, tensors);
+    else throw new Error(`no loader for ${config.name}`);
   } catch (e) {
     model.dispose();
     throw new Error(`loadHfFolder: ${source}: ${e instanceof Error ? e.message : String(e)}`);
@@ -120,6 +121,6 @@ export function loadHfFolder(dir: string): LoadedLm {
 export function loadLlama2cBin(file: string): LoadedLm {
   if (!fs.existsSync(file)) throw new Error(`loadLlama2cBin: ${file} is missing`);
   const { config, tensors } = parseLlama2cBin(new Uint8Array(fs.readFileSync(file)), file);
-  const model = buildLm(config) as Llama;
+  const model = buildLlama(config);
   return { config, model, loaded: loadLlamaWeights(model, tensors, 'llama2c') };
 }

@@ -1,6 +1,7 @@
 import type { RawTensor } from '@mmzoo/core';
 import { LlamaConfigSchema } from './llama-config';
 import type { LlamaConfig } from './llama-config';
+import { issuesLine } from './hf-config-reader';
 
 /** A parsed llama2.c `.bin` checkpoint: its config and its tensors in llama2.c's `model.py` names. */
 export interface Llama2cCheckpoint {
@@ -39,7 +40,7 @@ export function parseLlama2cBin(bytes: Uint8Array, source = 'llama2.c checkpoint
   const parsed = LlamaConfigSchema.safeParse({
     name: 'llama', dim, layers, numHeads, numKvHeads, vocabSize: vocab, hiddenDim, maxSeqLen: seqLen, tiedEmbeddings: signedVocab > 0,
   });
-  const config = parsed.success ? parsed.data : fail(`the header (${header}): ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const config = parsed.success ? parsed.data : fail(`the header (${header}): ${issuesLine(parsed.error)}`);
   const hd = dim / numHeads;
   const kv = numKvHeads * hd;
   const perLayer: [string, number[]][] = [
