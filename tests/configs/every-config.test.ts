@@ -21,7 +21,8 @@ import { CompareSchema } from '../../packages/cli/src/compare/schema';
 // new config is covered without writing a test.
 
 const ROOT = path.join(__dirname, '..', '..');
-const FILES = listConfigFiles(path.join(ROOT, 'configs')).map((f) => path.relative(ROOT, f));
+// configs/lm holds decoder-LM presets (issue 16), counted by tests/lm/presets.test.ts until `mmzoo info` knows LM models
+const FILES = listConfigFiles(path.join(ROOT, 'configs')).map((f) => path.relative(ROOT, f)).filter((f) => !f.startsWith(`configs${path.sep}lm${path.sep}`));
 
 /** how a file is loaded: an experiment (train/info), a comparison (compare) or a CapFilt run (capfilt) */
 type Kind = 'experiment' | 'compare' | 'capfilt';

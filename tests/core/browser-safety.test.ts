@@ -121,11 +121,15 @@ describe('@mmzoo/core is browser-safe', () => {
 
 describe("the model packages' entries are browser-safe too", () => {
   // harness code of a model package (BLIP's CapFilt, on @mmzoo/train) is a subpath export, not part of the entry
-  it.each(['clip', 'albef', 'blip', 'vlmo', 'beit3', 'coca'])('@mmzoo/%s', async (name) => {
+  it.each(['clip', 'albef', 'blip', 'vlmo', 'beit3', 'coca', 'lm'])('@mmzoo/%s', async (name) => {
     expect(await nodeOnlyImportsOf(path.join(ROOT, 'packages', name, 'src', 'index.ts'))).toEqual([]);
   });
 
   it('@mmzoo/blip/capfilt is not (it needs @mmzoo/train)', async () => {
     expect(await nodeOnlyImportsOf(path.join(ROOT, 'packages', 'blip', 'src', 'capfilt.ts'))).toEqual(expect.arrayContaining([expect.stringMatching(/^sharp /)]));
+  });
+
+  it('@mmzoo/lm/node is not (it reads Hugging Face folders and llama2.c files)', async () => {
+    expect(await nodeOnlyImportsOf(path.join(ROOT, 'packages', 'lm', 'src', 'node.ts'))).toEqual(expect.arrayContaining([expect.stringMatching(/^fs /)]));
   });
 });

@@ -1,6 +1,7 @@
-import { tf, causalLmLoss, greedyGenerate, ropeAngles, ropeTables, manualSeed } from '@mmzoo/core';
+import { tf, causalLmLoss, ropeAngles, ropeTables, manualSeed } from '@mmzoo/core';
 import { Llama, buildLlama, loadLlamaWeights, LlamaConfigSchema } from '@mmzoo/lm';
-import { BACKENDS, expectClose, expectGradClose, readCase, readWeights, useBackend } from '../helpers/fixtures';
+import { expectGoldenGeneration, expectGoldenGrads, expectNoForwardLeak, perPositionNll } from '../helpers/lm-golden';
+import { BACKENDS, expectClose, readCase, readWeights, useBackend } from '../helpers/fixtures';
 
 // Parity with karpathy/llama2.c model.py on tests/fixtures/llama-tiny (copied from ../shared/goldens; see its README).
 const golden = readCase('llama-tiny');
@@ -21,6 +22,7 @@ describe.each(BACKENDS)('LLaMA parity with llama2.c (llama-tiny) on %s', (backen
   let model: Llama;
   const tokens = () => tf.tensor2d(golden.inputs.tokens, undefined, 'int32');
   const targets = () => tf.tensor2d(golden.inputs.targets, undefined, 'int32');
+  const lossOf = (logits: tf.Tensor) => causalLmLoss(logits, targets(), { ignoreIndex: -1, shifted: true });
   beforeAll(async () => {
     await useBackend(backend);
     model = build();
@@ -52,42 +54,15 @@ describe.each(BACKENDS)('LLaMA parity with llama2.c (llama-tiny) on %s', (backen
       const { logits, hidden } = model.forward(tokens());
       expectClose(logits, golden.outputs.logits, 'logits');
       expectClose(hidden.slice([0, 0, 0], [1, 12, 64]), golden.outputs.final_hidden_row0, 'final_hidden_row0');
-      const loss = causalLmLoss(logits, targets(), { ignoreIndex: -1, shifted: true });
+      const loss = lossOf(logits);
       expectClose(loss, golden.outputs.loss, 'loss');
-      const t = targets();
-      const nll = tf.oneHot(t.maximum(0).toInt(), 96).mul(tf.logSoftmax(logits)).sum(-1).neg().mul(t.notEqual(-1).toFloat());
-      expectClose(nll, golden.outputs.per_position_nll, 'per_position_nll');
+      expectClose(perPositionNll(logits, targets()), golden.outputs.per_position_nll, 'per_position_nll');
     });
   });
 
-  test('gradients of the loss', () => {
-    tf.tidy(() => {
-      const params = model.namedParameters();
-      const names = Object.keys(golden.grads);
-      const { value, grads } = tf.variableGrads(
-        () => causalLmLoss(model.forward(tokens()).logits, targets(), { ignoreIndex: -1, shifted: true }) as tf.Scalar,
-        names.map((n) => params.get(n)!),
-      );
-      expectClose(value, golden.outputs.loss, 'loss');
-      for (const n of names) expectGradClose(grads[params.get(n)!.name], golden.grads[n], `grad ${n}`);
-    });
-  });
+  test('gradients of the loss', () => expectGoldenGrads(model, golden, lossOf));
 
-  test.each([true, false])('greedy generation (KV cache %s): the golden ids and every step\'s logits', (useCache) => {
-    const before = tf.memory().numTensors;
-    const out = greedyGenerate(model, golden.inputs.prompt, { maxNewTokens: 8, useCache });
-    expect(tf.memory().numTensors).toBe(before);
-    expect(out.ids).toEqual(golden.outputs.generated_ids);
-    tf.tidy(() => expectClose(tf.tensor1d(out.stepLogits[0].flatMap((r) => Array.from(r))), golden.outputs.generation_step_logits, 'generation_step_logits'));
-  });
+  test.each([true, false])('greedy generation (KV cache %s): the golden ids and every step\'s logits', (useCache) => expectGoldenGeneration(model, golden, useCache));
 
-  test('no tensors leak from forward and loss', () => {
-    const ids = tokens();
-    const t = targets();
-    tf.tidy(() => causalLmLoss(model.forward(ids).logits, t, { ignoreIndex: -1, shifted: true })); // warm-up
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) tf.dispose(tf.tidy(() => causalLmLoss(model.forward(ids).logits, t, { ignoreIndex: -1, shifted: true })));
-    expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([ids, t]);
-  });
+  test('no tensors leak from forward and loss', () => expectNoForwardLeak(model, golden, lossOf));
 });

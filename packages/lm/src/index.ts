@@ -1,7 +1,23 @@
-/** @mmzoo/lm: decoder-only language models composed from @mmzoo/core (LLaMA; GPT-2 and OPT to come, issue 16). */
+/** @mmzoo/lm: decoder-only language models composed from @mmzoo/core (LLaMA, GPT-2, OPT; issue 16). */
 export { Llama, LlamaBlock, buildLlama } from './llama';
 export type { LlamaOptions } from './llama';
 export { LlamaConfigSchema, llamaConfigHiddenDim, llamaConfigFromHf } from './llama-config';
 export type { LlamaConfig, LlamaConfigInput } from './llama-config';
 export { loadLlamaWeights, hfLlamaName } from './llama-weights';
 export type { LlamaWeightsFormat } from './llama-weights';
+export { Gpt2, Gpt2Attention, buildGpt2 } from './gpt2';
+export { Gpt2ConfigSchema, gpt2ConfigFromHf } from './gpt2-config';
+export type { Gpt2Config, Gpt2ConfigInput } from './gpt2-config';
+export { loadGpt2Weights } from './gpt2-weights';
+export type { Gpt2WeightsFormat } from './gpt2-weights';
+export { PreLnBlock, PreLnDecoder, PreLnTrunk } from './pre-ln-decoder';
+export type { BlockAttention, PreLnBlockParts, PreLnDecoderNames, PreLnDecoderSizes } from './pre-ln-decoder';
+export { decoderStep } from './decoder-step';
+export type { DecoderStep } from './decoder-step';
+export { Opt, OPT_POSITION_OFFSET, buildOpt, loadOptWeights } from './opt';
+export { OptConfigSchema, optConfigFromHf } from './opt-config';
+export type { OptConfig, OptConfigInput } from './opt-config';
+export { LmConfigSchema, buildLm, countLmParameters } from './lm-config';
+export type { LmConfig, LmModel } from './lm-config';
+export { parseLlama2cBin } from './llama2c-bin';
+export type { Llama2cCheckpoint } from './llama2c-bin';

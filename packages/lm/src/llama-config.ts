@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { llamaHiddenDim } from '@mmzoo/core';
+import { hfConfigReader } from './hf-config-reader';
 
 /**
  * A LLaMA decoder's configuration, in llama2.c's `ModelArgs` terms (Touvron et al. 2023, "LLaMA", section 2;
@@ -62,22 +63,16 @@ export function llamaConfigHiddenDim(cfg: LlamaConfig): number {
  *   than silu, rope_scaling, attention biases, a head_dim other than hidden_size / num_attention_heads, or a missing size
  */
 export function llamaConfigFromHf(json: Record<string, unknown>, where = 'config.json'): LlamaConfig {
-  const fail = (msg: string): never => {
-    throw new Error(`${where}: ${msg}`);
-  };
+  const { fail, int, parse } = hfConfigReader(json, where);
   if (json.model_type !== 'llama') fail(`model_type ${JSON.stringify(json.model_type)} is not 'llama'`);
   const act = json.hidden_act ?? 'silu';
   if (act !== 'silu') fail(`hidden_act ${JSON.stringify(act)} is not supported (LLaMA uses 'silu')`);
   if (json.rope_scaling !== undefined && json.rope_scaling !== null) fail('rope_scaling is not supported');
   if (json.attention_bias === true || json.mlp_bias === true) fail('attention_bias / mlp_bias are not supported');
-  const int = (key: string): number => {
-    const v = json[key];
-    return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : fail(`${key} must be a positive integer, got ${JSON.stringify(v)}`);
-  };
   const dim = int('hidden_size');
   const numHeads = int('num_attention_heads');
   if (json.head_dim !== undefined && json.head_dim !== dim / numHeads) fail(`head_dim ${JSON.stringify(json.head_dim)} is not hidden_size / num_attention_heads = ${dim / numHeads}`);
-  const parsed = LlamaConfigSchema.safeParse({
+  return parse(LlamaConfigSchema, {
     name: 'llama',
     dim,
     layers: int('num_hidden_layers'),
@@ -91,6 +86,4 @@ export function llamaConfigFromHf(json: Record<string, unknown>, where = 'config
     maxSeqLen: int('max_position_embeddings'),
     tiedEmbeddings: json.tie_word_embeddings ?? false,
   });
-  if (!parsed.success) fail(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-  return parsed.data!;
 }

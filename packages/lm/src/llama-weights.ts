@@ -1,6 +1,7 @@
 import { loadStateDict, permuteRopeRows } from '@mmzoo/core';
 import type { LoadStateDictResult, RawTensor, RopeLayout } from '@mmzoo/core';
 import type { Llama } from './llama';
+import { dropTiedCopy } from './checkpoint-tensors';
 
 /** Where a LLaMA state dict comes from: its names, and the RoPE layout its q/k rows are laid out for. */
 export type LlamaWeightsFormat = 'llama2c' | 'hf';
@@ -64,19 +65,8 @@ export function loadLlamaWeights(model: Llama, tensors: Map<string, RawTensor>, 
     const heads = qk === 'wq' ? model.opts.numHeads : model.opts.numKvHeads;
     converted.set(name, permute && qk && raw.shape[0] === heads * model.headDim ? permuteRopeRows(raw, heads, model.opts.ropeLayout) : raw);
   }
-  const tiedCopy = converted.get('output.weight');
-  if (model.opts.tiedEmbeddings && tiedCopy) {
-    const table = converted.get('tok_embeddings.weight');
-    if (!table || !sameValues(table, tiedCopy)) {
-      throw new Error("loadLlamaWeights: the model ties output to tok_embeddings, but the checkpoint's output.weight differs from tok_embeddings.weight (set tiedEmbeddings: false)");
-    }
-    converted.delete('output.weight');
+  if (model.opts.tiedEmbeddings) {
+    dropTiedCopy(converted, 'output.weight', 'tok_embeddings.weight', 'loadLlamaWeights: the model ties output to tok_embeddings', 'set tiedEmbeddings: false');
   }
   return loadStateDict(model.namedParameters(), converted);
-}
-
-function sameValues(a: RawTensor, b: RawTensor): boolean {
-  if (a.shape.join() !== b.shape.join() || a.data.length !== b.data.length) return false;
-  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
-  return true;
 }

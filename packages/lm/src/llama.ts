@@ -1,9 +1,9 @@
 import {
-  tf, Tensor, Module, BlockList, Embedding, RMSNorm, SwiGLU, CausalSelfAttention, OutputProjection, KVCache,
-  decoderMask, positionsFromMask, ropeTables,
+  tf, Tensor, Module, BlockList, Embedding, RMSNorm, SwiGLU, CausalSelfAttention, OutputProjection, KVCache, ropeTables, resolveVocabSize,
 } from '@mmzoo/core';
 import type { CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, RopeLayout } from '@mmzoo/core';
 import { LlamaConfig, llamaConfigHiddenDim } from './llama-config';
+import { decoderStep } from './decoder-step';
 
 /** A LLaMA config with every size resolved (what {@link Llama}'s constructor takes); each field means what the key of the same name in LlamaConfigSchema means. */
 export interface LlamaOptions {
@@ -92,20 +92,10 @@ export class Llama extends Module implements CausalLM {
    * @throws Error when ids is not [B, T], cached plus new positions exceed maxSeqLen, or the attention mask is not [B, cached + T]
    */
   forward(ids: Tensor, opts: CausalLmForwardOptions = {}): CausalLmOutput {
-    if (ids.rank !== 2) throw new Error(`Llama.forward: ids must be int32 [B, T], got [${ids.shape}]`);
-    const [b, t] = ids.shape;
     const cache = opts.cache;
-    const past = cache?.length ?? 0;
-    const total = past + t;
-    if (total > this.maxSeqLen) throw new Error(`Llama.forward: ${past} cached plus ${t} new positions exceed the context length maxSeqLen ${this.maxSeqLen}`);
-    const valid = opts.attentionMask;
-    if (valid && (valid.rank !== 2 || valid.shape[0] !== b || valid.shape[1] !== total)) {
-      throw new Error(`Llama.forward: attentionMask must be [${b}, ${total}] (cached plus new positions), got [${valid.shape}]`);
-    }
     const out = tf.tidy(() => {
-      const positions = valid ? positionsFromMask(valid).slice([0, past], [b, t]) : tf.range(past, total, 1, 'int32').reshape([1, t]);
+      const { positions, mask } = decoderStep('Llama', ids, opts, this.maxSeqLen);
       const rope = ropeTables(positions, this.headDim, { theta: this.opts.ropeTheta, layout: this.opts.ropeLayout });
-      const mask = decoderMask(t, total, valid);
       let h = this.tokEmbeddings.apply(ids);
       this.blocks.forEach((block, layer) => {
         h = block.apply(h, { rope, mask, cache: cache ? { cache, layer } : undefined });
@@ -130,8 +120,7 @@ export class Llama extends Module implements CausalLM {
  * @throws Error when neither the config nor parts give a vocabulary size
  */
 export function buildLlama(cfg: LlamaConfig, parts: { vocabSize?: number } = {}): Llama {
-  const vocabSize = cfg.vocabSize ?? parts.vocabSize;
-  if (vocabSize === undefined) throw new Error('llama: model.vocabSize is not set and no tokenizer gives one');
+  const vocabSize = resolveVocabSize(cfg.vocabSize, parts, 'model.vocabSize');
   return new Llama({
     dim: cfg.dim,
     layers: cfg.layers,

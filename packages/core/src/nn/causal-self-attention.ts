@@ -86,19 +86,33 @@ export class CausalSelfAttention extends Module {
    * @returns float32 [B, T, width]
    */
   apply(x: Tensor, inputs: CausalSelfAttentionInputs = {}): Tensor {
-    return tf.tidy(() => {
-      let q = splitHeads(this.q.apply(x), this.numHeads);
-      let k = splitHeads(this.k.apply(x), this.numKvHeads);
-      let v = splitHeads(this.v.apply(x), this.numKvHeads);
-      if (inputs.rope) {
-        q = applyRope(q, inputs.rope);
-        k = applyRope(k, inputs.rope);
-      }
-      if (inputs.cache) ({ k, v } = inputs.cache.cache.append(inputs.cache.layer, k, v));
-      const groups = this.numHeads / this.numKvHeads;
-      const kAll = repeatKvHeads(k, groups) as Tensor4D;
-      const vAll = repeatKvHeads(v, groups) as Tensor4D;
-      return this.out.apply(mergeHeads(scaledDotProductAttention(q, kAll, vAll, inputs.mask)));
-    });
+    return tf.tidy(() => this.out.apply(attendHeads(this.q.apply(x), this.k.apply(x), this.v.apply(x), this.numHeads, this.numKvHeads, inputs)));
   }
+}
+
+/**
+ * The attention between projections, shared by every decoder attention (CausalSelfAttention's separate q/k/v, GPT-2's
+ * fused `c_attn`): split heads, rotate q and k by RoPE when given tables, append k and v to the cache when given one,
+ * repeat kv heads for their query groups (query head h uses kv head floor(h / (H / KV))), scaled dot-product
+ * attention (scale head_dim^-0.5) under the mask, merge heads in head order.
+ * @param q float32 [B, T, H d] @param k float32 [B, T, KV d] @param v float32 [B, T, KV d]
+ * @param numHeads H @param numKvHeads KV, dividing H
+ * @param inputs mask, RoPE tables and cache (see {@link CausalSelfAttentionInputs})
+ * @returns float32 [B, T, H d], before the output projection
+ */
+export function attendHeads(q: Tensor, k: Tensor, v: Tensor, numHeads: number, numKvHeads: number, inputs: CausalSelfAttentionInputs = {}): Tensor {
+  return tf.tidy(() => {
+    let qh = splitHeads(q, numHeads);
+    let kh = splitHeads(k, numKvHeads);
+    let vh = splitHeads(v, numKvHeads);
+    if (inputs.rope) {
+      qh = applyRope(qh, inputs.rope);
+      kh = applyRope(kh, inputs.rope);
+    }
+    if (inputs.cache) ({ k: kh, v: vh } = inputs.cache.cache.append(inputs.cache.layer, kh, vh));
+    const groups = numHeads / numKvHeads;
+    const kAll = repeatKvHeads(kh, groups) as Tensor4D;
+    const vAll = repeatKvHeads(vh, groups) as Tensor4D;
+    return mergeHeads(scaledDotProductAttention(qh, kAll, vAll, inputs.mask));
+  });
 }

@@ -53,7 +53,7 @@ export type { SwiGLUOptions } from './swiglu';
 export { LearnedPositionEmbedding } from './learned-positions';
 export { OutputProjection } from './output-projection';
 export { KVCache } from './kv-cache';
-export { CausalSelfAttention } from './causal-self-attention';
+export { CausalSelfAttention, attendHeads } from './causal-self-attention';
 export type { CausalSelfAttentionOptions, CausalSelfAttentionInputs } from './causal-self-attention';
 export { LoraAdapter, addLora, loraAdapters, setLoraDropout, mergeLora } from './lora';
 export type { LoraOptions } from './lora';
