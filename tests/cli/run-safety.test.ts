@@ -126,7 +126,7 @@ describe('stop requests are handled at the next step, not the next checkpoint', 
     const step = JSON.parse(fs.readFileSync(path.join(out, 'checkpoints', fs.readFileSync(path.join(out, 'checkpoints', 'latest'), 'utf8'), 'meta.json'), 'utf8')).step;
     expect(step).toBeGreaterThanOrEqual(3);
     expect(step).toBeLessThanOrEqual(5);
-    const hint = /Continue with: mmzoo train (.*)$/m.exec(stderr)![1];
+    const hint = /Continue with: npx mmzoo train (.*)$/m.exec(stderr)![1];
     expect(hint).toContain('--set train.checkpointEvery=100');
     expect(mmzoo(['train', ...hint.split(' ')]).code).toBe(0);
   });
@@ -146,6 +146,32 @@ describe('--overwrite and --resume lose nothing', () => {
     expect(r.code).toBe(1);
     expect(r.error).toMatch(/missing\.csv: file not found/);
     expect(hashTree(done)).toEqual(hashes);
+  });
+
+  test('--resume of a finished run is refused and leaves it byte for byte (its results.json keeps the training figures)', () => {
+    const r = mmzoo(['train', config(4), '--out', done, '--resume']);
+    expect(r.code).toBe(1);
+    expect(r.error).toMatch(/^mmzoo: --resume: .*done has finished \(step 4 of 4\) and holds its results\.json; to evaluate it again run npx mmzoo eval .*done, to train further raise train\.steps/);
+    expect(hashTree(done)).toEqual(hashes);
+  });
+
+  test('Ctrl-C of an --overwrite before its first scheduled checkpoint puts the old run back (exit 130)', async () => {
+    const child = spawn(process.execPath, [BIN, 'train', config(40), '--out', done, '--overwrite', '--set', 'train.checkpointEvery=100'], { cwd: ROOT, env: ENV });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && /step 3\/40 /.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.stdout.resume();
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/--overwrite: interrupted before the new run's first checkpoint; restored the old run in .*done/);
+    expect(hashTree(done)).toEqual(hashes);
+    expect(fs.readdirSync(tmp).filter((n) => n.startsWith('.done.replaced-'))).toEqual([]);
   });
 
   test('a kill right after --overwrite moved the old run aside: the next start puts it back', () => {

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, writeFileSync } from 'fs';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { SingleBar } from 'cli-progress';
@@ -59,7 +59,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
   const runDir = checkRunFolderPath(opts.out ?? path.join('runs', loaded.name));
   if (runFolderState(runDir) === 'foreign') refuseForeign(runDir);
   const early = createPendingLogger();
-  for (const w of configWarnings(cfg)) early.warn(`warning: ${w}`);
+  for (const w of configWarnings(cfg)) early.warn(w);
   mkdirSync(path.dirname(runDir), { recursive: true });
   const lock = internal.lock ?? acquireRunLock(runDir, `mmzoo train ${configFile}`, early.warn);
   let aside: string | undefined;
@@ -86,12 +86,17 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
       if (!resumeMeta.config || typeof resumeMeta.config !== 'object') throw new Error(`${path.join(resumeDir, 'meta.json')}: has no config; cannot check that --resume continues the same experiment`);
       resumeTokenizers = tokenizersOfMeta(resumeMeta, path.join(resumeDir, 'meta.json'));
       const note = verifyCheckpoint(resumeDir, resumeMeta);
-      if (note) early.warn(`warning: ${note}`);
+      if (note) early.warn(note);
       const diffs = resumeDifferences(resumeMeta.config, cfg);
       if (diffs.length && !opts.force) {
         throw new ConfigError(`--resume: the config differs from the checkpoint's (${diffs.join('; ')}); pass --force to continue with the new values`);
       }
       if (diffs.length) early.warn(`--force: resuming with a config that differs from the checkpoint's: ${diffs.join('; ')}`);
+      // a finished run has nothing to resume: re-running its evaluation here would replace the training figures of
+      // results.json (throughput, memory) with those of a process that trained nothing
+      if (resumeMeta.step >= cfg.train.steps && existsSync(path.join(runDir, 'results.json'))) {
+        throw new Error(`--resume: ${runDir} has finished (step ${resumeMeta.step} of ${cfg.train.steps}) and holds its results.json; to evaluate it again run npx mmzoo eval ${runDir}, to train further raise train.steps (--set train.steps=N --force)`);
+      }
     }
 
     const backend = await initBackend(opts.backend ?? cfg.runtime.backend, early.info);
@@ -134,7 +139,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
     let stop = false;
     const onSigint = (signal: NodeJS.Signals) => {
       if (stop) {
-        logger.warn(`${signal} again: aborting without saving; the last checkpoint stays resumable`);
+        logger.warn(`${signal} again: aborting without saving; ${checkpointed || resumeDir ? 'the last checkpoint stays resumable' : 'no checkpoint was written, so there is nothing to resume: run the command again'}`);
         process.exit(130);
       }
       stop = true;
@@ -160,7 +165,8 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
         log: (msg, fields) => logger.info(fields ?? {}, msg),
         onCheckpoint: () => {
           checkpointed = true;
-          if (aside) {
+          // the checkpoint an interrupt saves does not make an --overwrite final: the old run comes back below
+          if (aside && !stop) {
             discardAside(aside);
             logger.info(`--overwrite: deleted the old run (${aside})`);
             aside = undefined;
@@ -186,9 +192,17 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
       process.off('SIGTERM', onSigint);
     }
     logger.info({ tensorsBefore: summary.tensorsBefore, tensorsAfter: summary.tensorsAfter }, `trained ${summary.stepsThisRun} steps in this process; tf tensors before/after: ${summary.tensorsBefore}/${summary.tensorsAfter}`);
+    if (summary.interrupted && aside) {
+      // Ctrl-C of an --overwrite before its first scheduled checkpoint: the replacement is abandoned, the old run kept
+      restoreAside(aside, runDir);
+      aside = undefined;
+      process.stderr.write(`--overwrite: interrupted before the new run's first checkpoint; restored the old run in ${runDir}\n`);
+      model.dispose();
+      return 130;
+    }
     if (summary.interrupted) {
       const again = [configFile, '--resume', ...(opts.out ? ['--out', opts.out] : []), ...(opts.set ?? []).flatMap((x) => ['--set', x])];
-      logger.warn(`interrupted at step ${summary.steps}; checkpoint saved. Continue with: mmzoo train ${again.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')}`);
+      logger.warn(`interrupted at step ${summary.steps}; checkpoint saved. Continue with: npx mmzoo train ${again.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ')}`);
       model.dispose();
       return 130;
     }
