@@ -4,7 +4,7 @@ import * as path from 'path';
 import { parse, stringify } from 'yaml';
 import { initBackend, parseYaml, validate } from '@mmzoo/train';
 import { openSession, prepareSession, runTraining, sessionTraining } from '@mmzoo/train';
-import type { ImageTextBatch } from '@mmzoo/train';
+import type { Batch } from '@mmzoo/core';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 import { listConfigFiles } from '../../packages/cli/src/commands/configs';
 import { infoCommand } from '../../packages/cli/src/commands/info';
@@ -73,6 +73,8 @@ function tinyOverrides(file: string): string[] {
   const cfg = loadExperiment(file, [], { modelOnly: false }).config;
   const sets = [`train.batchSize=${BATCH}`, 'eval.every=0'];
   if (cfg.data.dataset === 'fmnist') sets.push(`data.trainLimit=${ITEMS}`);
+  // the text corpus: WordNet glosses only, a few documents each way, a small BPE
+  if (cfg.data.dataset === 'text') sets.push('data.text.brown=false', `data.trainLimit=${ITEMS}`, 'data.text.heldOutLimit=8', 'tokenizers.text.vocabSize=300');
   if (cfg.data.scenes.train > 0) sets.push(`data.scenes.train=${SCENES}`);
   if (cfg.stages) {
     cfg.stages.forEach((st, i) => {
@@ -148,7 +150,7 @@ describe('every shipped config', () => {
     const { model } = session;
     try {
       await prepareSession(session);
-      const summary = await runTraining<ImageTextBatch>({
+      const summary = await runTraining<Batch>({
         runDir: path.join(tmp, loaded.name), model, train: cfg.train, stages: cfg.stages, ...sessionTraining(session),
       });
       expect(summary.steps).toBe(cfg.stages ? cfg.stages.length : 1);

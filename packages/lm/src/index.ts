@@ -5,3 +5,4 @@ export { LlamaConfigSchema, llamaConfigHiddenDim, llamaConfigFromHf } from './ll
 export type { LlamaConfig, LlamaConfigInput } from './llama-config';
 export { loadLlamaWeights, hfLlamaName } from './llama-weights';
 export type { LlamaWeightsFormat } from './llama-weights';
+export { llamaSpec } from './spec';
