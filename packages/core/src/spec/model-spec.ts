@@ -25,7 +25,7 @@ export type BatchKey = (typeof BATCH_KEYS)[number];
  * dataset's keys, the spec's {@link ModelSpec.inputs}) and a mismatch is refused when the config is loaded.
  */
 export type Batch = { [K in BatchKey]?: Tensor } & {
-  /** int32 [B, L]: target ids for a language-model loss (absent: the model derives its targets from its inputs) */
+  /** int32 [B, L]: target ids for a language-model loss, `labels[:, t]` the target of position t (already shifted: the id after `text[:, t]`), -100 where not scored (absent: the model derives its targets from its inputs) */
   labels?: Tensor;
   /** float32 [B, L]: 1 where a position of `labels` counts in the loss, 0 where it is ignored (prompt, padding) */
   lossMask?: Tensor;
