@@ -56,10 +56,16 @@ export function sessionTokens(data: SessionData, tokenizer: TextTokenizer, conte
   return isTextData(data) ? tokenizeTextData(data, tokenizer, contextLength, dataCfg.text?.pack ?? true) : undefined;
 }
 
-/** Micro-batch `index` of a session's training data (a pure function of index and seed). */
+/**
+ * Micro-batch `index` of a session's training data (a pure function of index and seed).
+ * @throws Error for text data without its tokens ({@link sessionTokens})
+ */
 export function sessionBatch(
   s: { data: SessionData; tokens?: TextTokens; tokenizer: TextTokenizer; contextLength: number }, index: number, batchSize: number, seed: number,
 ): Batch {
-  if (isTextData(s.data)) return makeTextBatch(s.tokens!, s.tokenizer.padId, index, batchSize, s.contextLength, seed);
+  if (isTextData(s.data)) {
+    if (!s.tokens) throw new Error('sessionBatch: the text data has not been tokenized (sessionTokens)');
+    return makeTextBatch(s.tokens, s.tokenizer.padId, index, batchSize, s.contextLength, seed);
+  }
   return makeImageTextBatch(s.data.train, s.tokenizer, index, batchSize, s.contextLength, seed);
 }
