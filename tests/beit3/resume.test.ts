@@ -5,6 +5,7 @@ import { tf, WordTokenizer, batchTensors } from '@mmzoo/core';
 import {
   Experiment, ExperimentSchema, runTraining, makeImageTextBatch, saveTokenizer, loadSavedTokenizer, ImageTextBatch, readCheckpointMeta,
   latestCheckpoint, openSession, prepareSession,
+  imageTextOf,
 } from '@mmzoo/train';
 import { getModel } from '../../packages/cli/src/specs';
 import { useBackend } from '../helpers/fixtures';
@@ -31,7 +32,8 @@ async function train(name: string, runDir: string, opts: { resume?: boolean; sto
   }) as Experiment<any>;
   const spec = getModel(name);
   const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, tokenizer && { text: saveTokenizer(tokenizer) });
-  const { model, data } = session;
+  const { model } = session;
+  const { data } = imageTextOf(session, 'training');
   if (!opts.resume) await prepareSession(session);
   let steps = 0;
   const summary = await runTraining<ImageTextBatch>({

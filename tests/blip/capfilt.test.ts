@@ -5,6 +5,7 @@ import {
   Experiment, ExperimentSchema, buildScenes, noisySceneCaptions, filterPrecisionRecall, EMBEDDED_FASHION_MNIST_ROOT,
   ImageTextBatch, saveTokenizer, decodeImage, loadFashionMnist, makeImageTextBatch, readCaptionsJsonl, runTraining,
   openSession,
+  imageTextOf,
 } from '@mmzoo/train';
 import { BlipBatch, buildBlip } from '@mmzoo/blip';
 import { CapFiltConfigSchema, capfiltTrainable, finetuneBlip } from '@mmzoo/blip/capfilt';
@@ -39,7 +40,7 @@ describe('mmzoo capfilt', () => {
     const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) });
     await runTraining<ImageTextBatch>({
       runDir, model: session.model, train: config.train,
-      makeBatch: (i) => makeImageTextBatch(session.data.train, session.tokenizer, i, 8, 16, 5),
+      makeBatch: (i) => makeImageTextBatch(imageTextOf(session, 'training').data.train, session.tokenizer, i, 8, 16, 5),
       disposeBatch: (b) => tf.dispose(batchTensors(b)),
       loss: (b) => session.model.trainingLoss(b),
       meta: { config: session.config, tokenizer: saveTokenizer(session.tokenizer), model: 'blip' },

@@ -1,14 +1,21 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Module, Tensor, WordTokenizer, tf } from '@mmzoo/core';
+import { DualEncoder, Module, Tensor, WordTokenizer, isDualEncoder, tf } from '@mmzoo/core';
 import { parseSafetensors } from '@mmzoo/core/io';
 import {
   EMBEDDED_FASHION_MNIST_ROOT, FMNIST_CLASS_NAMES, ImageSet, buildScenes, evaluateSession, imageBatch, initBackend,
   loadFashionMnist, loadRunTokenizers, readCheckpointMeta, readRunConfig, runSession, writePng,
+  imageTextOf,
 } from '@mmzoo/train';
 import { MODELS, loadRun } from '../../packages/cli/src/specs';
 import { TINY_CLIP_YAML } from '../helpers/configs';
 import { FIXTURES } from '../helpers/fixtures';
+
+/** The loaded model as the dual encoder a CLIP run is. */
+function dual(model: object): DualEncoder {
+  if (!isDualEncoder(model)) throw new Error('expected a dual encoder');
+  return model;
+}
 import { runMmzoo } from '../helpers/cli';
 import { tempDirs } from '../helpers/temp';
 
@@ -78,13 +85,13 @@ describe('loadRun', () => {
     // decoded pixels at another size are resized as the harness resizes scenes for the retrieval gallery
     const scenes = buildScenes(loadFashionMnist(EMBEDDED_FASHION_MNIST_ROOT, 'test'), 3, 20240601).images;
     const session = await runSession(run);
-    const gallery = session.data.gallery!(3).images;
+    const gallery = imageTextOf(session, 'retrieval').data.gallery!(3).images;
     const fromPixels = await run.preprocess(scenes);
     expect([scenes.height, Array.from(fromPixels.dataSync())]).toEqual([56, Array.from(imageBatch(gallery, [0, 1, 2]))]);
 
     // encodeImage of the preprocessed file equals encodeImage of the session's test split, which zero-shot embeds
-    const evalInput = tf.tensor4d(imageBatch(session.data.test!, [0, 1, 2, 3]), [4, 1, 28, 28]);
-    const [a, b] = [run.model.encodeImage(x), run.model.encodeImage(evalInput)];
+    const evalInput = tf.tensor4d(imageBatch(imageTextOf(session, 'zeroShot').data.test!, [0, 1, 2, 3]), [4, 1, 28, 28]);
+    const [a, b] = [dual(run.model).encodeImage(x), dual(run.model).encodeImage(evalInput)];
     expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
     // and the whole evaluation repeats the training process's figures exactly
     expect(await evaluateSession(session)).toEqual(readJson(path.join(RUN, 'results.json')).metrics);
@@ -190,7 +197,7 @@ describe('mmzoo eval', () => {
     const x = await run.preprocess(files);
     const sims = tf.tidy(() => {
       const unit = (t: Tensor) => t.div(t.norm('euclidean', 1, true));
-      const [img, txt] = [unit(run.model.encodeImage(x)), unit(run.model.encodeText(tf.tensor2d(ids.ids, ids.shape, 'int32')))];
+      const [img, txt] = [unit(dual(run.model).encodeImage(x)), unit(dual(run.model).encodeText(tf.tensor2d(ids.ids, ids.shape, 'int32')))];
       return tf.matMul(img, txt, false, true).arraySync() as number[][];
     });
     const r1 = (score: (q: number, c: number) => number) => [0, 1, 2, 3].filter((q) => [0, 1, 2, 3].every((c) => c === q || score(q, c) < score(q, q))).length / 4;

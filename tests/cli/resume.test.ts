@@ -5,6 +5,7 @@ import { tf, WordTokenizer, batchTensors } from '@mmzoo/core';
 import {
   Experiment, ExperimentSchema, runTraining, makeImageTextBatch, saveTokenizer, loadSavedTokenizer, ImageTextBatch, readCheckpointMeta,
   latestCheckpoint, openSession,
+  imageTextOf,
 } from '@mmzoo/train';
 import { getModel } from '../../packages/cli/src/specs';
 import { useBackend } from '../helpers/fixtures';
@@ -25,7 +26,8 @@ const spec = getModel('clip');
 
 async function train(runDir: string, opts: { resume?: boolean; stopAfter?: number }, tokenizer?: WordTokenizer) {
   const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, tokenizer && { text: saveTokenizer(tokenizer) });
-  const { model, data } = session;
+  const { model } = session;
+  const { data } = imageTextOf(session, 'training');
   let steps = 0;
   const summary = await runTraining<ImageTextBatch>({
     runDir, model, train: config.train, resume: opts.resume,

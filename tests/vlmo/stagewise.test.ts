@@ -5,6 +5,7 @@ import { tf, WordTokenizer, batchTensors } from '@mmzoo/core';
 import {
   Experiment, ExperimentSchema, StageConfig, runTraining, makeImageTextBatch, saveTokenizer, loadSavedTokenizer, ImageTextBatch,
   readCheckpointMeta, latestCheckpoint, openSession, prepareSession,
+  imageTextOf,
 } from '@mmzoo/train';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 import { getModel } from '../../packages/cli/src/specs';
@@ -45,7 +46,8 @@ const snapshot = (m: Map<string, tf.Variable>): Snapshot => new Map([...m].map((
 async function train(runDir: string, opts: { resume?: boolean; stopAfter?: number } = {}, tokenizer?: WordTokenizer) {
   const spec = getModel('vlmo');
   const session = await openSession(spec, { ...config, model: spec.schema.parse(config.model) }, tokenizer && { text: saveTokenizer(tokenizer) });
-  const { model, data } = session;
+  const { model } = session;
+  const { data } = imageTextOf(session, 'training');
   if (!opts.resume) await prepareSession(session);
   let steps = 0;
   const atStep = new Map<number, Snapshot>([[0, snapshot(model.namedParameters())]]);
@@ -139,7 +141,7 @@ describe('VLMo stagewise pre-training', () => {
     await prepareSession(session);
     const run = (st: object[]) => runTraining<ImageTextBatch>({
       runDir: tmp(), model: session.model, train: bad.train, stages: st as StageConfig[],
-      makeBatch: (i) => makeImageTextBatch(session.data.train, session.tokenizer, i, 8, 16, 3),
+      makeBatch: (i) => makeImageTextBatch(imageTextOf(session, 'training').data.train, session.tokenizer, i, 8, 16, 3),
       disposeBatch: (b) => tf.dispose(batchTensors(b)),
       loss: (b, stage) => session.model.trainingLoss(b, stage), meta: {},
     });

@@ -5,8 +5,8 @@ import { parse as parseScalar } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '@mmzoo/core';
 import {
-  DataConfig, Experiment, ExperimentSchema, FrozenSchema, ImageTextSpec, ReferenceSchema, StagesSchema, checkComponentPaths, checkRunContract,
-  checkStageObjectives, configPlace, fillStageSteps, formatPath, imageTextInputs, initSourceOf, parseYaml, recordConfigPlaces, validate,
+  DataConfig, Experiment, ExperimentSchema, FrozenSchema, TrainingSpec, ReferenceSchema, StagesSchema, checkComponentPaths, checkRunContract,
+  checkStageObjectives, configPlace, fillStageSteps, formatPath, harnessInputs, initSourceOf, parseYaml, recordConfigPlaces, validate,
 } from '@mmzoo/train';
 import { getModel } from './specs';
 
@@ -16,7 +16,7 @@ export interface LoadedExperiment {
   /** experiment name: the file name without extension, prefixed by its folder (e.g. `clip-fmnist-tiny`) */
   name: string;
   /** the model's spec (`model.name` in the registry) */
-  spec: ImageTextSpec;
+  spec: TrainingSpec;
   config: Experiment<any>;
 }
 
@@ -62,7 +62,7 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
   applyOverrides(value, sets);
   source.origin = overrideOrigin(sets);
   const head = validate(z.object({ model: z.object({ name: z.string() }).passthrough() }).passthrough(), value, source);
-  let spec: ImageTextSpec;
+  let spec: TrainingSpec;
   try {
     spec = getModel(head.model.name);
   } catch (e) {
@@ -75,9 +75,9 @@ export function loadExperiment(file: string, sets: string[] = [], opts: { modelO
     const loc = source.locate(p);
     return `${origin ?? `${file}${loc ? `:${loc}` : ''}`}: ${formatPath(p)}: `;
   };
-  // the harness feeds image-text pairs: a model must take both
+  // the harness feeds image-text pairs or text: a model must take text
   try {
-    imageTextInputs(spec, model);
+    harnessInputs(spec, model);
   } catch (e) {
     throw new ConfigError(`${placeOf(['model', 'name'])}${(e as Error).message}`);
   }

@@ -1,28 +1,30 @@
-import type { ImageTextModel } from '@mmzoo/core';
+import type { TrainingModel } from '@mmzoo/core';
 import { findSpec, loadRun as loadRunWith } from '@mmzoo/train';
-import type { ImageTextSpec, LoadedRun, LoadRunOptions } from '@mmzoo/train';
+import type { TrainingSpec, LoadedRun, LoadRunOptions } from '@mmzoo/train';
 import { clipSpec } from '@mmzoo/clip';
 import { albefSpec } from '@mmzoo/albef';
 import { blipSpec } from '@mmzoo/blip';
 import { cocaSpec } from '@mmzoo/coca';
 import { vlmoSpec } from '@mmzoo/vlmo';
 import { beit3Spec } from '@mmzoo/beit3';
+import { llamaSpec } from '@mmzoo/lm';
 
 /**
  * The model registry: `model.name` -> the model package's spec. An explicit map; a miss throws and lists the valid
  * names ({@link getModel}). Everything the CLI knows about a model comes from its spec.
  */
-export const MODELS: Readonly<Record<string, ImageTextSpec>> = {
+export const MODELS: Readonly<Record<string, TrainingSpec>> = {
   clip: clipSpec,
   albef: albefSpec,
   blip: blipSpec,
   coca: cocaSpec,
   vlmo: vlmoSpec,
   beit3: beit3Spec,
+  llama: llamaSpec,
 };
 
 /** @throws Error `<where>: unknown model '<name>'; registered models: clip, albef, ...` */
-export function getModel(name: string, where = 'model.name'): ImageTextSpec {
+export function getModel(name: string, where = 'model.name'): TrainingSpec {
   return findSpec(MODELS, name, where);
 }
 
@@ -32,6 +34,6 @@ export function getModel(name: string, where = 'model.name'): ImageTextSpec {
  * `const run = await loadRun('runs/clip-fmnist-tiny'); const emb = run.model.encodeImage(await run.preprocess('x.png'));`
  * @throws Error naming the run folder, checkpoint or file that is missing or unusable (see @mmzoo/train `loadRun`)
  */
-export function loadRun(dir: string, opts: LoadRunOptions<ImageTextModel> = {}): Promise<LoadedRun> {
+export function loadRun(dir: string, opts: LoadRunOptions<TrainingModel> = {}): Promise<LoadedRun> {
   return loadRunWith(dir, MODELS, opts);
 }

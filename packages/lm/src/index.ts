@@ -21,3 +21,4 @@ export { LmConfigSchema, buildLm, countLmParameters } from './lm-config';
 export type { LmConfig, LmModel } from './lm-config';
 export { parseLlama2cBin } from './llama2c-bin';
 export type { Llama2cCheckpoint } from './llama2c-bin';
+export { llamaSpec } from './spec';

@@ -1,7 +1,10 @@
 import {
   tf, Tensor, Module, BlockList, Embedding, RMSNorm, SwiGLU, CausalSelfAttention, OutputProjection, KVCache, ropeTables, resolveVocabSize,
+  causalLmLoss,
 } from '@mmzoo/core';
-import type { CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, RopeLayout } from '@mmzoo/core';
+import type {
+  Batch, CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, LossOutput, RopeLayout,
+} from '@mmzoo/core';
 import { LlamaConfig, llamaConfigHiddenDim } from './llama-config';
 import { decoderStep } from './decoder-step';
 
@@ -105,6 +108,21 @@ export class Llama extends Module implements CausalLM {
     });
     cache?.commit();
     return out;
+  }
+
+  /**
+   * The causal-LM objective (core `causalLmLoss`, mean over the counted tokens) of a batch: `text` int32 [B, L] ids and
+   * `labels` int32 [B, L], `labels[:, t]` the target of position t (already shifted: the id after `text[:, t]`; -100
+   * not scored), with an optional `lossMask` float32 [B, L]. Without `labels`, `text` is its own target, shifted here
+   * (Hugging Face's convention: position t predicts `text[:, t + 1]`).
+   * @returns `{ total, parts: { clm } }`, float32 scalars (the same tensor)
+   * @throws Error when the batch has no `text`, or as causalLmLoss for labels / lossMask of another shape
+   */
+  trainingLoss(batch: Pick<Batch, 'text' | 'labels' | 'lossMask'>): LossOutput {
+    const { text, labels, lossMask } = batch;
+    if (!text) throw new Error('Llama.trainingLoss: the batch has no text ids');
+    const clm = tf.tidy(() => causalLmLoss(this.forward(text).logits, labels ?? text, { lossMask, shifted: labels !== undefined }));
+    return { total: clm, parts: { clm } };
   }
 
   /** An empty KV cache for this model (the caller disposes it). */

@@ -13,9 +13,9 @@ export type { BackendName, BackendInfo } from './backend';
 export { parseYaml, validate, formatPath } from './config/parse';
 export type { YamlSource } from './config/parse';
 export {
-  DataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema, CAPTION_ENCODINGS,
+  DataSchema, TextDataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema, CAPTION_ENCODINGS,
 } from './config/experiment';
-export type { CaptionEncoding, DataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './config/experiment';
+export type { CaptionEncoding, DataConfig, TextDataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './config/experiment';
 export {
   StageSchema, StagesSchema, checkStageObjectives, compilePattern, fillStageSteps, patternError, stageParameterNames,
   totalStageSteps,
@@ -68,6 +68,8 @@ export { WORDNET_DATA_FILES, glossText, parseWordNetLine, readWordNetGlosses, wo
 export type { WordNetGloss, WordNetPos } from './data/wordnet';
 export { HELD_OUT_FRACTION, brownDocuments, loadTextCorpus, splitHeldOut, wordnetDocuments } from './data/text-corpus';
 export type { TextCorpus, TextCorpusOptions, TextDocument, TextSource } from './data/text-corpus';
+export { IGNORE_LABEL, documentSequence, loadTextData, makeTextBatch, sequenceWindows, tokenizeTextData, windowBatch } from './data/text-batches';
+export type { TextData, TextTokens } from './data/text-batches';
 
 // tokenizers of a run: the tokenizers: config, building, saving and loading by kind; the byte-level BPE trainer
 export * from './tokenizers';
@@ -139,14 +141,17 @@ export { evaluateItm, swappedSceneCaptions } from './eval/itm-eval';
 export type { ItmMetrics, ItmEvalOptions } from './eval/itm-eval';
 export { FALLBACK_DISCOUNT, KneserNey, kneserNeyBaselines } from './eval/kneser-ney';
 export type { KneserNeyOptions, Perplexity } from './eval/kneser-ney';
+export { causalLmPerplexity } from './eval/perplexity';
+export type { CausalLmPerplexityOptions } from './eval/perplexity';
 
 // sessions: a spec's model built on its data with the run's tokenizer; the evaluation tasks specs request by name;
 // a run loaded in one call (config, model at a checkpoint, tokenizer, image preprocessing); the model registry type
 export {
   openSession, prepareSession, prepareContext, checkBatchSizes, buildModel, allocationError, evaluateSession,
-  imageTextInputs, buildParts, savedTokenizers, openTokenizers, checkRunContract, sessionTraining, runSession, EVAL_TASKS,
+  harnessInputs, imageTextOf, buildParts, savedTokenizers, openTokenizers, checkRunContract, sessionTraining, runSession, EVAL_TASKS,
   runEvalTask, checkEvalTasks, linearProbeTop1, loadRun, readRunConfig, loadRunTokenizers, findSpec,
+  isTextData, loadSessionData, sessionBatch, trainingSize, trainingTexts,
 } from './session';
 export type {
-  Session, ImageTextSpec, EvalTask, ContractProblem, LoadedRun, LoadedCheckpoint, LoadRunOptions, SpecRegistry,
+  Session, TrainingSpec, EvalTask, ContractProblem, LoadedRun, LoadedCheckpoint, LoadRunOptions, SpecRegistry, SessionData,
 } from './session';

@@ -1,4 +1,4 @@
-import { ConfigError, ImageTextModel, ModelSpec, TextTokenizer, Tensor } from '@mmzoo/core';
+import { ConfigError, TrainingModel, ModelSpec, TextTokenizer, Tensor } from '@mmzoo/core';
 import { initBackend } from '@mmzoo/train';
 import { applyOverrides } from '../experiment';
 import { loadRun } from '../specs';
@@ -22,7 +22,7 @@ export interface CaptionOptions {
  *   or an image cannot be read
  */
 export async function captionCommand(runDirArg: string, images: string[], opts: CaptionOptions): Promise<number> {
-  let caption: ((model: ImageTextModel, images: Tensor, tokenizer: TextTokenizer, cfg: unknown) => string[]) | undefined;
+  let caption: ((model: TrainingModel, images: Tensor, tokenizer: TextTokenizer, cfg: unknown) => string[]) | undefined;
   let cfg: unknown;
   const run = await loadRun(runDirArg, {
     checkpoint: opts.checkpoint,
@@ -50,7 +50,7 @@ export async function captionCommand(runDirArg: string, images: string[], opts: 
  * The run's `model:` section with `--set` overrides, validated by its spec's schema.
  * @throws ConfigError `--set: model.<path>: <message>; ...`
  */
-function captionSettings(spec: ModelSpec<unknown, ImageTextModel>, model: object, sets: string[]): unknown {
+function captionSettings(spec: ModelSpec<unknown, TrainingModel>, model: object, sets: string[]): unknown {
   const value = structuredClone(model) as Record<string, unknown>;
   applyOverrides(value, sets);
   const parsed = spec.schema.safeParse(value);

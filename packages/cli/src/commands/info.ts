@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import {
-  initBackend, stageParameterNames, loadImageTextData, buildParts, imageTextInputs, openTokenizers, configPlace,
+  initBackend, stageParameterNames, loadSessionData, buildParts, openTokenizers, configPlace,
   frozenParameterNames,
 } from '@mmzoo/train';
 import { BuildParts, componentCounts, withShapesOnly } from '@mmzoo/core';
@@ -89,7 +89,7 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
   let ctx: BuildParts = {};
   if (full) {
     const cfg = loaded.config;
-    const data = await loadImageTextData(cfg.data, imageTextInputs(loaded.spec, cfg.model).image, cfg.data.seed ?? cfg.train.seed);
+    const data = await loadSessionData(cfg.data, loaded.spec.inputs(cfg.model), cfg.data.seed ?? cfg.train.seed, loaded.spec.name);
     ctx = buildParts(openTokenizers(loaded.spec, cfg, data));
   }
   const { towers, total, stages, frozen } = countParameters(loaded, ctx);

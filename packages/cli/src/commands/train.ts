@@ -3,12 +3,13 @@ import * as path from 'path';
 import { stringify } from 'yaml';
 import { SingleBar } from 'cli-progress';
 import { ConfigError, componentCounts, tf } from '@mmzoo/core';
+import type { Batch } from '@mmzoo/core';
 import {
   initBackend, acquireRunLock, loadCheckpoint, cleanUpAside, cleanUpCheckpointTemps, discardAside, ensureRunFolder, killPoint,
   latestCheckpoint, moveAside, readCheckpointMeta, refuseForeign, resolveLatestCheckpoint,
   restoreAside, runFolderState, runTraining, checkRunFolderPath, sessionTraining, savedTokenizers, tokenizersOfMeta,
   writeTokenizerFiles,
-  verifyCheckpoint, ImageTextBatch, CheckpointMeta, evaluateSession, openSession, prepareSession,
+  verifyCheckpoint, CheckpointMeta, trainingSize, evaluateSession, openSession, prepareSession,
   applyInit, configPlace,
 } from '@mmzoo/train';
 import type { RunLock, SavedTokenizers, StageSummary } from '@mmzoo/train';
@@ -134,7 +135,9 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
     const params = model.trainableParameters();
     const frozenParams = training.frozen.reduce((n, name) => n + params.get(name)!.size, 0);
     const held = training.frozen.length ? `, ${frozenParams.toLocaleString('en-US')} of them frozen (${cfg.frozen!.join(', ')})` : '';
-    logger.info({ params: model.numParams(), towers, frozenParams, trainPairs: data.train.size, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters${held}; ${data.train.size} training pairs`);
+    const trainSize = trainingSize(data, session.tokens);
+    const samples = cfg.data.dataset === 'text' ? 'training windows' : 'training pairs';
+    logger.info({ params: model.numParams(), towers, frozenParams, trainPairs: trainSize, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters${held}; ${trainSize} ${samples}`);
 
     let stop = false;
     const onSigint = (signal: NodeJS.Signals) => {
@@ -157,7 +160,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
     let lastStep = startStep;
     let summary;
     try {
-      summary = await runTraining<ImageTextBatch>({
+      summary = await runTraining<Batch>({
         runDir, model, train: t, resume: opts.resume, resumeFrom: resumeDir, stages: cfg.stages, ...training,
         evaluate: cfg.eval.every > 0 ? { every: cfg.eval.every, run: async () => flatMetrics(await evaluateSession(session)) } : undefined,
         shouldStop: () => stop,
@@ -258,7 +261,7 @@ export function flatMetrics(m: object, prefix = ''): Record<string, number> {
   return out;
 }
 
-/** A plain-text table of the headline results: training facts, per-stage loss, and each metric the run has (zero-shot, retrieval, ITM, linear probe, captioning). */
+/** A plain-text table of the headline results: training facts, per-stage loss, and each metric the run has (zero-shot, retrieval, ITM, linear probe, captioning, perplexity). */
 export function renderTable(r: { model: string; backend: string; params: number; train: Record<string, number>; metrics: Record<string, any>; stages?: StageSummary[] }): string {
   const rows: [string, string][] = [
     ['model', r.model], ['backend', r.backend], ['parameters', r.params.toLocaleString('en-US')],
@@ -270,7 +273,7 @@ export function renderTable(r: { model: string; backend: string; params: number;
   return formatRows([...rows, ...metricRows(r.metrics)]);
 }
 
-/** The table rows of each metric a results record has: zero-shot, retrieval, ITM, linear probe, captioning. */
+/** The table rows of each metric a results record has: zero-shot, retrieval, ITM, linear probe, captioning, perplexity. */
 export function metricRows(m: Record<string, any>): [string, string][] {
   const rows: [string, string][] = [];
   if (m.zeroShotTop1 !== undefined) rows.push(['zero-shot top-1 / top-5', `${m.zeroShotTop1.toFixed(4)} / ${m.zeroShotTop5.toFixed(4)}`]);
@@ -289,6 +292,10 @@ export function metricRows(m: Record<string, any>): [string, string][] {
   }
   if (m.linearProbeTop1 !== undefined) rows.push(['linear probe top-1', num(m.linearProbeTop1, 4)]);
   if (m.bleu4 !== undefined) rows.push(['BLEU-4 / CIDEr (constant)', `${num(m.bleu4, 3)} / ${num(m.cider, 3)}  (${num(m.bleu4ConstantBaseline, 3)} / ${num(m.ciderConstantBaseline, 3)})`]);
+  if (m.perplexity !== undefined) {
+    rows.push([`held-out perplexity (${m.perplexityTokens} tokens)`, num(m.perplexity, 2)]);
+    rows.push(['  KN bigram / trigram (chance)', `${num(m.knBigramPerplexity, 2)} / ${num(m.knTrigramPerplexity, 2)}  (${m.chancePerplexity})`]);
+  }
   return rows;
 }
 

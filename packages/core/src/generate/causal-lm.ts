@@ -35,6 +35,12 @@ export interface CausalLM {
   newCache(): KVCache;
 }
 
+/** True when `model` implements {@link CausalLM} (a `forward` over ids and a `newCache`): what the perplexity task scores. */
+export function isCausalLM(model: object): model is CausalLM {
+  return 'forward' in model && typeof model.forward === 'function' && 'newCache' in model && typeof model.newCache === 'function'
+    && 'maxSeqLen' in model && typeof model.maxSeqLen === 'number';
+}
+
 /** Options of {@link greedyGenerate}. */
 export interface GreedyGenerateOptions {
   /** tokens generated after each prompt, >= 1 */

@@ -2,5 +2,5 @@
 export { generate } from './decode';
 export type { DecodeStrategy, GenerateOptions, GenerateResult, NextTokenLogits } from './decode';
 export { applyRepetitionPenalty, argmax, logSoftmaxRow, nucleus, suppressTokens } from './logits';
-export { greedyGenerate } from './causal-lm';
+export { greedyGenerate, isCausalLM } from './causal-lm';
 export type { CausalLM, CausalLmOutput, CausalLmForwardOptions, GreedyGenerateOptions, GreedyGenerateResult } from './causal-lm';

@@ -4,11 +4,11 @@
  * model-facing interfaces the harness calls.
  */
 export {
-  BATCH_KEYS, EVAL_TASK_COLUMNS, EVAL_TASK_NAMES, batchTensors, componentCounts, inputKeys, tokenInputKeys, evalTask, isImageFeatureExtractor, isItmScorer,
+  BATCH_KEYS, EVAL_TASK_COLUMNS, EVAL_TASK_NAMES, batchTensors, componentCounts, inputKeys, tokenInputKeys, evalTask, isImageFeatureExtractor, isItmScorer, isDualEncoder,
 } from './model-spec';
 export type {
   Batch, BatchKey, BuildParts, DualEncoder, EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, ImageTextBatch,
-  ImageTextModel, ModelInputs, ModelSpec, TokenInput, TokenizerFacts,
+  ImageTextModel, ModelInputs, ModelSpec, TokenInput, TokenizerFacts, TrainingModel,
 } from './model-spec';
 export { imageTextInputs } from './inputs';
 export type { ImageTextInputConfig } from './inputs';

@@ -25,7 +25,7 @@ export type BatchKey = (typeof BATCH_KEYS)[number];
  * dataset's keys, the spec's {@link ModelSpec.inputs}) and a mismatch is refused when the config is loaded.
  */
 export type Batch = { [K in BatchKey]?: Tensor } & {
-  /** int32 [B, L]: target ids for a language-model loss (absent: the model derives its targets from its inputs) */
+  /** int32 [B, L]: target ids for a language-model loss, `labels[:, t]` the target of position t (already shifted: the id after `text[:, t]`), -100 where not scored (absent: the model derives its targets from its inputs) */
   labels?: Tensor;
   /** float32 [B, L]: 1 where a position of `labels` counts in the loss, 0 where it is ignored (prompt, padding) */
   lossMask?: Tensor;
@@ -85,6 +85,21 @@ export type ImageTextModel = Module & TrainableModel & DualEncoder & {
   trainingLoss(batch: ImageTextBatch, stage?: StageSelection): LossOutput;
 };
 
+/**
+ * What the harness trains: a module with a training objective on the batches its dataset yields (`stage`: stagewise
+ * runs, the objectives and data of the running stage). {@link ImageTextModel}s are ones; so is a decoder-only LM
+ * trained on `text` + `labels` batches. The batch is typed `Partial<Batch>` so that each model's own signature can
+ * name the keys it reads (`Pick<ImageTextBatch, 'image' | 'text'>`); the run contract guarantees they are present.
+ */
+export type TrainingModel = Module & TrainableModel & {
+  trainingLoss(batch: Partial<Batch>, stage?: StageSelection): LossOutput;
+};
+
+/** True when `model` implements {@link DualEncoder} (zero-shot classification, retrieval). */
+export function isDualEncoder(model: object): model is DualEncoder {
+  return 'encodeImage' in model && typeof model.encodeImage === 'function' && 'encodeText' in model && typeof model.encodeText === 'function';
+}
+
 /** True when `model` implements {@link ItmScorer} (an image-text matching head: ITM re-ranking and accuracy). */
 export function isItmScorer(model: object): model is ItmScorer {
   return 'itmImageFeatures' in model && typeof model.itmImageFeatures === 'function'
@@ -107,6 +122,9 @@ export function isImageFeatureExtractor(model: object): model is ImageFeatureExt
  *   spec's `caption`.
  * - `linearProbe`: logistic regression on the frozen features of `trainImages` training images, top-1 on the test
  *   split (Fashion-MNIST only); needs an {@link ImageFeatureExtractor}.
+ * - `perplexity`: held-out perplexity of a causal language model over the text corpus's held-out documents, beside
+ *   interpolated Kneser-Ney bigram and trigram models fitted on the training tokens and chance (the vocabulary
+ *   size); needs a `CausalLM` (issue 16, "Done when").
  */
 export interface EvalTaskOptions {
   zeroShot: Record<string, never>;
@@ -114,13 +132,14 @@ export interface EvalTaskOptions {
   itm: { k: number; addItc?: boolean };
   captioning: { images: number };
   linearProbe: { trainImages: number };
+  perplexity: Record<string, never>;
 }
 
-/** The name of an evaluation task: `zeroShot`, `retrieval`, `itm`, `captioning` or `linearProbe`. */
+/** The name of an evaluation task: `zeroShot`, `retrieval`, `itm`, `captioning`, `linearProbe` or `perplexity`. */
 export type EvalTaskName = keyof EvalTaskOptions;
 
 /** Every evaluation task name (a spec's `evalTasks` decides which run, and in which order). */
-export const EVAL_TASK_NAMES: readonly EvalTaskName[] = ['zeroShot', 'retrieval', 'itm', 'captioning', 'linearProbe'];
+export const EVAL_TASK_NAMES: readonly EvalTaskName[] = ['zeroShot', 'retrieval', 'itm', 'captioning', 'linearProbe', 'perplexity'];
 
 /**
  * The metric columns each task writes into results.json `metrics` (top-level keys; a task leaves out what the data
@@ -135,6 +154,7 @@ export const EVAL_TASK_COLUMNS: { readonly [T in EvalTaskName]: readonly string[
     'captionedImages', 'examples',
   ],
   linearProbe: ['linearProbeTop1'],
+  perplexity: ['perplexity', 'knBigramPerplexity', 'knTrigramPerplexity', 'chancePerplexity', 'perplexityTokens'],
 };
 
 /**

@@ -16,15 +16,44 @@ export const CAPTION_ENCODINGS = [
 export type CaptionEncoding = (typeof CAPTION_ENCODINGS)[number];
 
 /**
+ * The `data.text:` options of `dataset: text` (data/text-batches.ts). `trainLimit` limits the training documents.
+ */
+export const TextDataSchema = z
+  .object({
+    /** the Brown corpus files */
+    brown: z.boolean().default(true),
+    /** the WordNet glosses */
+    wordnet: z.boolean().default(true),
+    /** add the training captions of the fmnist data (items and `scenes.train` scenes) to the training documents */
+    captions: z.boolean().default(false),
+    /**
+     * true: the training documents, each followed by `<|endoftext|>`, as one stream cut into windows of
+     * contextLength + 1 ids (GPT-2's packing); false: each document `<|endoftext|> ids <|endoftext|>` cut on its own,
+     * its last window padded
+     */
+    pack: z.boolean().default(true),
+    /** score only the first this many held-out documents (corpus order: Brown, then WordNet; default all, the issue's measure): for quick runs */
+    heldOutLimit: z.number().int().positive().optional(),
+  })
+  .strict();
+
+/** The validated `data.text:` options. */
+export type TextDataConfig = z.infer<typeof TextDataSchema>;
+
+/**
  * The `data:` section: which images and captions to train and evaluate on (DESIGN.md, "Data").
  * - `fmnist`: Fashion-MNIST from `root` (default: the embedded subset under data/fashion-mnist), each
  *   training image captioned from templates and synonyms, plus `scenes.train` compositional scenes.
  * - `csv` | `coco` | `jsonl`: user image-caption files (`train`, optional `test`) decoded and resized to the
  *   model's image size.
+ * - `text`: the text corpus (data/text-corpus.ts: Brown files and WordNet glosses with their fixed held-out 10%,
+ *   optionally the scene captions), for language models; options under `text:` (`TextDataSchema`).
  */
 export const DataSchema = z
   .object({
-    dataset: z.enum(['fmnist', 'csv', 'coco', 'jsonl']).default('fmnist'),
+    dataset: z.enum(['fmnist', 'csv', 'coco', 'jsonl', 'text']).default('fmnist'),
+    /** `dataset: text` only: which sources, and how documents become training windows */
+    text: TextDataSchema.optional(),
     /** Fashion-MNIST folder with the IDX .gz files; the full set is /usr/share/datasets/fashion-mnist */
     root: z.string().optional(),
     /** include single Fashion-MNIST items with template captions (false: scenes only) */

@@ -2,14 +2,19 @@
 import type { BatchKey } from '@mmzoo/core';
 import type { DataConfig } from '../config/experiment';
 
+/** A key a dataset may yield: a modality ({@link BatchKey}) or supervision (`labels`, `lossMask`; core `Batch`). */
+export type DatasetKey = BatchKey | 'labels' | 'lossMask';
+
 /**
- * The batch keys each dataset yields: every dataset today is image-caption pairs, `image` float32 [B, C, H, W] and
- * `text` (captions, as ids of the run's `text` tokenizer). A model needing a key its dataset does not yield is refused
- * when the config loads.
+ * The batch keys each dataset yields. Image-caption datasets: `image` float32 [B, C, H, W] and `text` (captions, as
+ * ids of the run's `text` tokenizer). `text` (the text corpus): `text` int32 [B, L] token windows and `labels` int32
+ * [B, L], the next id of each position (data/text-batches.ts). A model needing a key its dataset does not yield is
+ * refused when the config loads.
  */
-export const DATASET_KEYS: { readonly [D in DataConfig['dataset']]: readonly BatchKey[] } = {
+export const DATASET_KEYS: { readonly [D in DataConfig['dataset']]: readonly DatasetKey[] } = {
   fmnist: ['image', 'text'],
   csv: ['image', 'text'],
   coco: ['image', 'text'],
   jsonl: ['image', 'text'],
+  text: ['text', 'labels'],
 };

@@ -1,6 +1,6 @@
 export {
   openSession, prepareSession, prepareContext, checkBatchSizes, buildModel, allocationError, evaluateSession,
-  imageTextInputs, buildParts, savedTokenizers, openTokenizers, runSession,
+  harnessInputs, imageTextOf, buildParts, savedTokenizers, openTokenizers, runSession,
 } from './session';
 export { checkRunContract } from './contract';
 export { sessionTraining } from './training';
@@ -9,6 +9,8 @@ export { loadRun, readRunConfig, loadRunTokenizers } from './load-run';
 export type { LoadedRun, LoadedCheckpoint, LoadRunOptions } from './load-run';
 export { findSpec } from './registry';
 export type { SpecRegistry } from './registry';
-export type { Session, ImageTextSpec } from './session';
+export type { Session, TrainingSpec } from './session';
 export { EVAL_TASKS, runEvalTask, checkEvalTasks, linearProbeTop1 } from './tasks';
 export type { EvalTask } from './tasks';
+export { isTextData, loadSessionData, sessionBatch, trainingSize, trainingTexts } from './datasets';
+export type { SessionData } from './datasets';

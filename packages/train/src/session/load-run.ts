@@ -5,13 +5,13 @@
 import { existsSync, readFileSync, statSync } from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
-import { ImageTextModel, ModelSpec, TextTokenizer, manualSeed, tokenInputKeys } from '@mmzoo/core';
+import { ModelSpec, TextTokenizer, TrainingModel, manualSeed, tokenInputKeys } from '@mmzoo/core';
 import { Experiment, ExperimentSchema } from '../config/experiment';
 import { YamlSource, parseYaml, validate } from '../config/parse';
 import { CheckpointMeta, CheckpointRef, findCheckpoint, loadCheckpoint, loadWeightsFile, readCheckpointMeta } from '../run/checkpoint';
 import { ImagePreprocess, imagePreprocessor } from '../data/preprocess';
 import { SpecRegistry, findSpec } from './registry';
-import { ImageTextSpec, buildModel, buildParts, imageTextInputs } from './session';
+import { TrainingSpec, buildModel, buildParts, harnessInputs } from './session';
 import type { TokenizerKey } from '../tokenizers/config';
 import { loadSavedTokenizer, tokenizerFileName } from '../tokenizers/saved';
 import type { SavedTokenizer, SavedTokenizers } from '../tokenizers/saved';
@@ -30,7 +30,7 @@ export interface LoadedCheckpoint extends CheckpointRef {
 }
 
 /** A run ready to use: `model.encodeImage(await preprocess('x.png'))`, `model.encodeText(ids)`, `spec.caption?.(...)`. */
-export interface LoadedRun<M extends ImageTextModel = ImageTextModel> {
+export interface LoadedRun<M extends TrainingModel = TrainingModel> {
   /** the run folder (absolute) */
   dir: string;
   /** the validated experiment the weights were trained with ({@link readRunConfig}) */
@@ -43,13 +43,16 @@ export interface LoadedRun<M extends ImageTextModel = ImageTextModel> {
   tokenizers: Partial<Record<TokenizerKey, TextTokenizer>>;
   /** the `text` tokenizer (`tokenizers.text`) */
   tokenizer: TextTokenizer;
-  /** image files or decoded pixels -> float32 [B, C, H, W] at the model's size ({@link imagePreprocessor}) */
+  /**
+   * image files or decoded pixels -> float32 [B, C, H, W] at the model's size ({@link imagePreprocessor}); for a model
+   * that takes no images, it rejects with an Error naming the model
+   */
   preprocess: ImagePreprocess;
   checkpoint: LoadedCheckpoint;
 }
 
 /** Options of {@link loadRun}. */
-export interface LoadRunOptions<M extends ImageTextModel> {
+export interface LoadRunOptions<M extends TrainingModel> {
   /**
    * which checkpoint: a checkpoint folder or weights file path, a folder name under `<run>/checkpoints`, or a step
    * number ({@link findCheckpoint}); default: the one `checkpoints/latest` names
@@ -74,7 +77,7 @@ export interface LoadRunOptions<M extends ImageTextModel> {
  *   {@link readRunConfig}, {@link loadRunTokenizers} and of the checkpoint load (checksum mismatch, non-finite
  *   weights, names or shapes that do not fit the model), each naming the file
  */
-export async function loadRun<M extends ImageTextModel>(dir: string, specs: SpecRegistry<M>, opts: LoadRunOptions<M> = {}): Promise<LoadedRun<M>> {
+export async function loadRun<M extends TrainingModel>(dir: string, specs: SpecRegistry<M>, opts: LoadRunOptions<M> = {}): Promise<LoadedRun<M>> {
   const runDir = path.resolve(dir);
   if (!existsSync(runDir)) throw new Error(`${dir}: no such run folder`);
   if (!statSync(runDir).isDirectory()) throw new Error(`${dir}: not a folder, expected a run folder`);
@@ -83,7 +86,7 @@ export async function loadRun<M extends ImageTextModel>(dir: string, specs: Spec
   const { config, spec } = readRunConfig(runDir, specs, saved);
   const tokenizers = loadRunTokenizers(runDir, spec, config, saved);
   const tokenizer = tokenizers.text!;
-  const { image } = imageTextInputs(spec, config.model);
+  const { image } = harnessInputs(spec, config.model);
   await opts.beforeBuild?.(config, spec);
   manualSeed(config.train.seed);
   const model = buildModel(spec, config, buildParts(tokenizers));
@@ -95,7 +98,7 @@ export async function loadRun<M extends ImageTextModel>(dir: string, specs: Spec
     model.dispose();
     throw e;
   }
-  return { dir: runDir, config, spec, model, tokenizers, tokenizer, preprocess: imagePreprocessor(image), checkpoint: { ...ref, step: saved?.meta.step, meta: saved?.meta, warnings } };
+  return { dir: runDir, config, spec, model, tokenizers, tokenizer, preprocess: image ? imagePreprocessor(image) : () => Promise.reject(new Error(`model '${spec.name}' takes no images`)), checkpoint: { ...ref, step: saved?.meta.step, meta: saved?.meta, warnings } };
 }
 
 /**
@@ -108,7 +111,7 @@ export async function loadRun<M extends ImageTextModel>(dir: string, specs: Spec
  *   trained with`; `<file>: model.name: unknown model 'x'; registered models: ...`; ConfigError `<file>[:line:col]:
  *   <path>: <message>` for a config today's schemas refuse
  */
-export function readRunConfig<M extends ImageTextModel>(
+export function readRunConfig<M extends TrainingModel>(
   runDir: string, specs: SpecRegistry<M>, checkpoint?: { dir: string; meta: CheckpointMeta },
 ): { config: Experiment<any>; spec: ModelSpec<unknown, M> } {
   let source: YamlSource;
@@ -139,7 +142,7 @@ export function readRunConfig<M extends ImageTextModel>(
  *   <file> is missing)`; `<file>: ...` for a saved tokenizer that cannot be read
  */
 export function loadRunTokenizers(
-  runDir: string, spec: ImageTextSpec, config: Experiment<any>, checkpoint?: { dir: string; meta: CheckpointMeta },
+  runDir: string, spec: TrainingSpec, config: Experiment<any>, checkpoint?: { dir: string; meta: CheckpointMeta },
 ): Partial<Record<TokenizerKey, TextTokenizer>> {
   const inMeta: SavedTokenizers = checkpoint ? { ...(checkpoint.meta.tokenizer ? { text: checkpoint.meta.tokenizer as SavedTokenizer } : {}), ...((checkpoint.meta.tokenizers ?? {}) as SavedTokenizers) } : {};
   const out: Partial<Record<TokenizerKey, TextTokenizer>> = {};

@@ -1,45 +1,57 @@
 import {
-  BuildParts, ConfigError, ImageTextModel, ModelSpec, PrepareContext, TextTokenizer, TokenizerFacts, manualSeed, tokenInputKeys,
+  BuildParts, ConfigError, ModelSpec, PrepareContext, TextTokenizer, TokenizerFacts, TrainingModel, manualSeed, tokenInputKeys,
 } from '@mmzoo/core';
 import { DataConfig, EvalConfig, Experiment } from '../config/experiment';
 import { configPlace, isLoadedConfig } from '../config/places';
-import { ImageTextData, loadImageTextData } from '../data/image-text';
+import type { ImageTextData } from '../data/image-text';
+import type { TextTokens } from '../data/text-batches';
 import { checkEvalTasks, runEvalTask } from './tasks';
+import { SessionData, isTextData, loadSessionData, sessionTokens, trainingSize, trainingTexts } from './datasets';
 import { resolveTokenizers, TokenizerKey } from '../tokenizers/config';
-import { makeTokenizers, trainingCaptions } from '../tokenizers/build';
+import { makeTokenizers } from '../tokenizers/build';
 import { saveTokenizer, SavedTokenizers } from '../tokenizers/saved';
 import type { LoadedRun } from './load-run';
 
-/** A model spec the harness can train on image-text pairs: its models are {@link ImageTextModel}s. */
-export type ImageTextSpec = ModelSpec<unknown, ImageTextModel>;
+/** A model spec the harness can train: its models are {@link TrainingModel}s (image-text models, decoder-only LMs). */
+export type TrainingSpec = ModelSpec<unknown, TrainingModel>;
 
 /** A built model with its data and tokenizers: what train and eval share. */
 export interface Session {
-  spec: ImageTextSpec;
+  spec: TrainingSpec;
   config: Experiment<any>;
-  model: ImageTextModel;
+  model: TrainingModel;
   /** the run's tokenizers by tokenized batch key (`text`, `lm`) */
   tokenizers: Partial<Record<TokenizerKey, TextTokenizer>>;
   /** the `text` tokenizer (`tokenizers.text`) */
   tokenizer: TextTokenizer;
-  data: ImageTextData;
-  /** the model's input images [C, H, W] (spec `inputs().image`) */
-  imageShape: [number, number, number];
+  /** image-text pairs, or the text corpus (`data.dataset: text`) */
+  data: SessionData;
+  /** the text corpus under `tokenizer` (`data.dataset: text` only) */
+  tokens?: TextTokens;
+  /** the model's input images [C, H, W] (spec `inputs().image`; absent for a text-only model) */
+  imageShape?: [number, number, number];
   /** token context length (spec `inputs().text`) */
   contextLength: number;
 }
 
 /**
- * The image and text inputs a spec's model needs for a config: the harness feeds image-text pairs.
- * @throws ConfigError when the model needs no images or no text
+ * The inputs the harness feeds a spec's model for a config: images when it takes them, and the `text` key every model
+ * the harness trains takes.
+ * @throws ConfigError when the model takes no `text` input
  */
-export function imageTextInputs(spec: ImageTextSpec, model: unknown): { image: [number, number, number]; contextLength: number } {
+export function harnessInputs(spec: TrainingSpec, model: unknown): { image?: [number, number, number]; contextLength: number } {
   const { image, text } = spec.inputs(model);
-  if (!image || !text) {
-    const missing = [image ? [] : ['image'], text ? [] : ['text']].flat().join(' and ');
-    throw new ConfigError(`model '${spec.name}' takes no ${missing} input; the harness trains on image-text pairs`);
-  }
+  if (!text) throw new ConfigError(`model '${spec.name}' takes no text input; the harness trains models on image-text pairs or on text`);
   return { image, contextLength: text.contextLength };
+}
+
+/**
+ * A session's image-text data and image shape, for the tasks that need images.
+ * @throws Error naming the task when the session trains on the text corpus
+ */
+export function imageTextOf(s: Session, task: string): { data: ImageTextData; imageShape: [number, number, number] } {
+  if (isTextData(s.data) || !s.imageShape) throw new Error(`evaluation task '${task}' needs image-text data, not data.dataset '${s.config.data.dataset}'`);
+  return { data: s.data, imageShape: s.imageShape };
 }
 
 /**
@@ -52,13 +64,14 @@ export function imageTextInputs(spec: ImageTextSpec, model: unknown): { image: [
  *   ({@link buildModel}) or when the model lacks what one of its evaluation tasks needs ({@link checkEvalTasks});
  *   Error for a tokenizer that cannot be built or loaded
  */
-export async function openSession(spec: ImageTextSpec, config: Experiment<any>, saved?: SavedTokenizers, where?: string): Promise<Session> {
-  const { image, contextLength } = imageTextInputs(spec, config.model);
-  const data = await loadImageTextData(config.data, image, config.data.seed ?? config.train.seed);
-  // a config file about to be trained; a finished run's config (mmzoo eval) is evaluated whatever it trained with
-  if (isLoadedConfig(config)) checkBatchSizes(config, data.train.size);
+export async function openSession(spec: TrainingSpec, config: Experiment<any>, saved?: SavedTokenizers, where?: string): Promise<Session> {
+  const { image, contextLength } = harnessInputs(spec, config.model);
+  const data = await loadSessionData(config.data, spec.inputs(config.model), config.data.seed ?? config.train.seed, spec.name);
   const tokenizers = openTokenizers(spec, config, data, saved, where);
   const tokenizer = tokenizers.text!;
+  const tokens = sessionTokens(data, tokenizer, contextLength, config.data);
+  // a config file about to be trained; a finished run's config (mmzoo eval) is evaluated whatever it trained with
+  if (isLoadedConfig(config)) checkBatchSizes(config, trainingSize(data, tokens));
   manualSeed(config.train.seed);
   const model = buildModel(spec, config, buildParts(tokenizers));
   try {
@@ -67,20 +80,20 @@ export async function openSession(spec: ImageTextSpec, config: Experiment<any>, 
     model.dispose();
     throw e;
   }
-  return { spec, config, model, tokenizers, tokenizer, data, imageShape: image, contextLength };
+  return { spec, config, model, tokenizers, tokenizer, data, tokens, imageShape: image, contextLength };
 }
 
 /**
  * The run's tokenizers for the spec's tokenized inputs: loaded from `saved` when given, else built as the config's
- * `tokenizers:` says (word tokenizers from the training captions).
+ * `tokenizers:` says, trained on the training texts (captions, or the text corpus's training documents).
  * @throws ConfigError for a tokenizer config that does not fit the model's inputs; Error as `makeTokenizers`
  */
 export function openTokenizers(
-  spec: ImageTextSpec, config: Experiment<any>, data: ImageTextData, saved?: SavedTokenizers, where?: string,
+  spec: TrainingSpec, config: Experiment<any>, data: SessionData, saved?: SavedTokenizers, where?: string,
 ): Partial<Record<TokenizerKey, TextTokenizer>> {
   const resolved = resolveTokenizers(config, tokenInputKeys(spec.inputs(config.model)), spec.name);
   if ('message' in resolved) throw new ConfigError(`${configPlace(config, resolved.path)}${resolved.message}`);
-  return makeTokenizers(resolved.tokenizers, () => trainingCaptions(data.train, config.data.seed ?? config.train.seed), saved, where);
+  return makeTokenizers(resolved.tokenizers, () => trainingTexts(data, config.data.seed ?? config.train.seed), saved, where);
 }
 
 /** What a run's tokenizers tell the builder ({@link BuildParts}): the `text` tokenizer's facts, and each one's by key. */
@@ -105,15 +118,19 @@ export function savedTokenizers(s: Session): SavedTokenizers {
  */
 export async function runSession(run: LoadedRun, data: DataConfig = run.config.data, evalCfg: EvalConfig = run.config.eval): Promise<Session> {
   const config: Experiment<any> = { ...run.config, data, eval: evalCfg };
-  const { image, contextLength } = imageTextInputs(run.spec, config.model);
+  const { image, contextLength } = harnessInputs(run.spec, config.model);
   checkEvalTasks(run.spec, config.model, run.model);
-  const loaded = await loadImageTextData(data, image, data.seed ?? config.train.seed);
-  return { spec: run.spec, config, model: run.model, tokenizers: run.tokenizers, tokenizer: run.tokenizer, data: loaded, imageShape: image, contextLength };
+  const loaded = await loadSessionData(data, run.spec.inputs(config.model), data.seed ?? config.train.seed, run.spec.name);
+  const tokens = sessionTokens(loaded, run.tokenizer, contextLength, data);
+  return { spec: run.spec, config, model: run.model, tokenizers: run.tokenizers, tokenizer: run.tokenizer, data: loaded, tokens, imageShape: image, contextLength };
 }
 
-/** What the spec's `prepare` is given: the session's training images and data seed. */
+/**
+ * What the spec's `prepare` is given: the session's training images and data seed.
+ * @throws Error for a text session (no images)
+ */
 export function prepareContext(s: Session): PrepareContext {
-  return { trainImages: s.data.train, seed: s.config.data.seed ?? s.config.train.seed };
+  return { trainImages: imageTextOf(s, 'prepare').data.train, seed: s.config.data.seed ?? s.config.train.seed };
 }
 
 /**
@@ -121,15 +138,15 @@ export function prepareContext(s: Session): PrepareContext {
  * tokenizer). Nothing for specs without one.
  */
 export async function prepareSession(s: Session): Promise<void> {
-  await s.spec.prepare?.(s.model, prepareContext(s));
+  if (s.spec.prepare) await s.spec.prepare(s.model, prepareContext(s));
 }
 
 /**
  * Every batch size training uses must fit in the training set: a larger batch would repeat samples inside one
  * batch, making the same pair its own negative in the contrastive losses. With `stages`, each stage's
  * `batchSize` (or `train.batchSize` for a stage without one) is checked; `train.batchSize` alone otherwise.
- * @param trainSize the number of training pairs
- * @throws ConfigError `file:line:col: train.batchSize: 512 is larger than the training set (288 pairs); lower it or add data`
+ * @param trainSize the number of training samples (pairs, or text windows)
+ * @throws ConfigError `file:line:col: train.batchSize: 512 is larger than the training set (288 samples); lower it or add data`
  */
 export function checkBatchSizes(config: Experiment<any>, trainSize: number): void {
   const used: { path: (string | number)[]; size: number }[] = config.stages
@@ -138,7 +155,7 @@ export function checkBatchSizes(config: Experiment<any>, trainSize: number): voi
   const bad = used.find((u) => u.size > trainSize);
   if (bad) {
     const stage = bad.path[0] === 'stages' ? ` in stage '${config.stages![bad.path[1] as number].name}'` : '';
-    throw new ConfigError(`${configPlace(config, bad.path)}${bad.size}${stage} is larger than the training set (${trainSize} pairs); lower it or add data`);
+    throw new ConfigError(`${configPlace(config, bad.path)}${bad.size}${stage} is larger than the training set (${trainSize} ${config.data?.dataset === 'text' ? 'windows' : 'pairs'}); lower it or add data`);
   }
 }
 
@@ -152,7 +169,7 @@ const SIZE_KEYS = new Set(['width', 'embedDim', 'vocabSize', 'contextLength', 'i
  * @throws ConfigError `model.vision.width: 70000 needs a float32 tensor of 14,700,000,000 values (58.8 GB), more
  *   than can be allocated; reduce it`
  */
-export function buildModel<M extends ImageTextModel>(spec: ModelSpec<unknown, M>, config: Experiment<any>, parts: BuildParts): M {
+export function buildModel<M extends TrainingModel>(spec: ModelSpec<unknown, M>, config: Experiment<any>, parts: BuildParts): M {
   try {
     return spec.build(config.model, parts);
   } catch (e) {

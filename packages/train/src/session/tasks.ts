@@ -1,6 +1,6 @@
 import {
-  EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, ImageTextModel, Tensor,
-  isImageFeatureExtractor, isItmScorer, tf,
+  DualEncoder, EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, Tensor, TrainingModel,
+  isCausalLM, isDualEncoder, isImageFeatureExtractor, isItmScorer, tf,
 } from '@mmzoo/core';
 import { ImageSet } from '../data/types';
 import { resizeImageSet } from '../data/resize';
@@ -9,30 +9,40 @@ import { evaluateRetrieval, evaluateZeroShot } from '../data/image-text';
 import { evaluateItm } from '../eval/itm-eval';
 import { evaluateCaptioning } from '../eval/caption-eval';
 import { linearProbe } from '../eval/linear-probe';
-import type { ImageTextSpec, Session } from './session';
+import { imageTextOf } from './session';
+import type { TrainingSpec, Session } from './session';
+import { textPerplexity } from './perplexity-task';
 
 /** One evaluation task: its metrics (results.json `metrics` keys, all among the task's columns) for a session's model. */
-export type EvalTask<T extends EvalTaskName> = (model: ImageTextModel, s: Session, options: EvalTaskOptions[T]) => object | Promise<object>;
+export type EvalTask<T extends EvalTaskName> = (model: TrainingModel, s: Session, options: EvalTaskOptions[T]) => object | Promise<object>;
+
+/** The model as a dual encoder. @throws Error naming the task and model when it is not one */
+function dualEncoder(m: TrainingModel, s: Session, task: string): TrainingModel & DualEncoder {
+  if (!isDualEncoder(m)) throw new Error(`evaluation task '${task}': model '${s.spec.name}' has no image and text embeddings (DualEncoder)`);
+  return m;
+}
 
 /**
  * The evaluation tasks a spec's `evalTasks` may request, by name (@mmzoo/core `EvalTaskOptions` documents each).
  * A task the data cannot serve returns no metrics (reported as n/a), never 0.
  */
 export const EVAL_TASKS: { readonly [T in EvalTaskName]: EvalTask<T> } = {
-  zeroShot: (m, s) => evaluateZeroShot(m, s.tokenizer, s.data, s.config.eval, s.contextLength),
-  retrieval: (m, s) => evaluateRetrieval(m, s.tokenizer, s.data, s.config.eval, s.contextLength),
+  zeroShot: (m, s) => evaluateZeroShot(dualEncoder(m, s, 'zeroShot'), s.tokenizer, imageTextOf(s, 'zeroShot').data, s.config.eval, s.contextLength),
+  retrieval: (m, s) => evaluateRetrieval(dualEncoder(m, s, 'retrieval'), s.tokenizer, imageTextOf(s, 'retrieval').data, s.config.eval, s.contextLength),
   itm: (m, s, o) => {
-    if (!isItmScorer(m)) throw new Error(`evaluation task 'itm': model '${s.spec.name}' has no ITM head (ItmScorer)`);
+    const dual = dualEncoder(m, s, 'itm');
+    if (!isItmScorer(dual)) throw new Error(`evaluation task 'itm': model '${s.spec.name}' has no ITM head (ItmScorer)`);
     // ITC top-k re-ranked by ITM (+ ITC), and ITM accuracy against hard negatives
-    return evaluateItm(m, s.tokenizer, s.data, s.config.eval, s.contextLength, o);
+    return evaluateItm(dual, s.tokenizer, imageTextOf(s, 'itm').data, s.config.eval, s.contextLength, o);
   },
   captioning: async (m, s, o) => {
     const spec = s.spec;
     if (!spec.caption) throw new Error(`evaluation task 'captioning': model '${spec.name}' has no caption()`);
     const caption = spec.caption.bind(spec);
+    const { data, imageShape } = imageTextOf(s, 'captioning');
     const metrics = await evaluateCaptioning(
       (images) => caption(m, images, s.tokenizer, s.config.model),
-      s.data, s.imageShape, s.config.data.dataset === 'fmnist',
+      data, imageShape, s.config.data.dataset === 'fmnist',
       { images: o.images, batchSize: Math.min(100, s.config.eval.batchSize), seed: s.config.data.seed ?? s.config.train.seed },
     );
     return metrics ?? {};
@@ -41,6 +51,10 @@ export const EVAL_TASKS: { readonly [T in EvalTaskName]: EvalTask<T> } = {
     if (!isImageFeatureExtractor(m)) throw new Error(`evaluation task 'linearProbe': model '${s.spec.name}' gives no image features (ImageFeatureExtractor)`);
     const top1 = linearProbeTop1(m, s, o.trainImages);
     return top1 === undefined ? {} : { linearProbeTop1: top1 };
+  },
+  perplexity: (m, s) => {
+    if (!isCausalLM(m)) throw new Error(`evaluation task 'perplexity': model '${s.spec.name}' is no causal language model (CausalLM)`);
+    return textPerplexity(m, s);
   },
 };
 
@@ -59,16 +73,19 @@ export async function runEvalTask<T extends EvalTaskName>(request: EvalTaskReque
 }
 
 /**
- * Checks that a built model has what each evaluation task its spec requests for `cfg` needs: an ITM head for `itm`,
- * the spec's `caption` for `captioning`, image features for `linearProbe`.
+ * Checks that a built model has what each evaluation task its spec requests for `cfg` needs: image and text
+ * embeddings for `zeroShot`, `retrieval` and `itm`, an ITM head for `itm`, the spec's `caption` for `captioning`,
+ * image features for `linearProbe`, a causal-LM forward for `perplexity`.
  * @throws Error naming the model and the task
  */
-export function checkEvalTasks(spec: ImageTextSpec, cfg: unknown, model: ImageTextModel): void {
+export function checkEvalTasks(spec: TrainingSpec, cfg: unknown, model: TrainingModel): void {
   for (const { task } of spec.evalTasks(cfg)) {
-    const missing = task === 'itm' && !isItmScorer(model) ? 'an ITM head (ItmScorer)'
+    const missing = (task === 'zeroShot' || task === 'retrieval' || task === 'itm') && !isDualEncoder(model) ? 'image and text embeddings (DualEncoder)'
+      : task === 'itm' && !isItmScorer(model) ? 'an ITM head (ItmScorer)'
       : task === 'captioning' && !spec.caption ? 'a caption()'
         : task === 'linearProbe' && !isImageFeatureExtractor(model) ? 'image features (ImageFeatureExtractor)'
-          : undefined;
+          : task === 'perplexity' && !isCausalLM(model) ? 'a causal-LM forward (CausalLM)'
+            : undefined;
     if (missing) throw new Error(`model '${spec.name}' requests the evaluation task '${task}' but has no ${missing}`);
   }
 }
@@ -94,17 +111,19 @@ function featuresOf(model: ImageFeatureExtractor, set: ImageSet, batchSize: numb
  * @returns top-1 in [0, 1], or undefined for other datasets
  */
 export function linearProbeTop1(model: ImageFeatureExtractor, s: Session, trainImages = 5000): number | undefined {
-  if (s.config.data.dataset !== 'fmnist' || !s.data.test) return undefined;
-  const [, h, w] = s.data.train.imageShape;
+  if (s.config.data.dataset !== 'fmnist') return undefined;
+  const { data } = imageTextOf(s, 'linearProbe');
+  if (!data.test) return undefined;
+  const [, h, w] = data.train.imageShape;
   const full = loadFashionMnist(s.config.data.root ?? EMBEDDED_FASHION_MNIST_ROOT, 'train');
   const n = Math.min(trainImages, full.count);
   const per = full.channels * full.height * full.width;
   const train = resizeImageSet({ ...full, count: n, images: full.images.slice(0, n * per), labels: full.labels!.slice(0, n) }, h, w);
   const bs = s.config.eval.batchSize;
   const trainFeats = featuresOf(model, train, bs);
-  const testFeats = featuresOf(model, s.data.test, bs);
+  const testFeats = featuresOf(model, data.test, bs);
   try {
-    return linearProbe({ features: trainFeats, labels: train.labels! }, { features: testFeats, labels: s.data.test.labels! }, { numClasses: 10 }).top1;
+    return linearProbe({ features: trainFeats, labels: train.labels! }, { features: testFeats, labels: data.test.labels! }, { numClasses: 10 }).top1;
   } finally {
     tf.dispose([trainFeats, testFeats]);
   }
