@@ -62,7 +62,7 @@ describe('the model specs', () => {
 
   test('presets exist on disk and validate against the schema', () => {
     for (const spec of Object.values(MODELS)) {
-      expect({ name: spec.name, presets: spec.presets.length > 0 }).toEqual({ name: spec.name, presets: !TEXT_ONLY.includes(spec.name) });
+      expect({ name: spec.name, presets: spec.presets.length > 0 }).toEqual({ name: spec.name, presets: true });
       for (const preset of spec.presets) {
         expect({ preset, exists: fs.existsSync(path.join(ROOT, preset)) }).toEqual({ preset, exists: true });
         const doc = parseYaml(fs.readFileSync(path.join(ROOT, preset), 'utf8'));
@@ -76,7 +76,9 @@ describe('the model specs', () => {
     const listed = new Set(Object.values(MODELS).flatMap((s) => s.presets));
     const withReference = MODEL_PACKAGES.flatMap((name) => fs.readdirSync(path.join(ROOT, 'configs', packageOf(name)))
       .map((f) => path.join('configs', packageOf(name), f))
-      .filter((f) => /^reference:/m.test(fs.readFileSync(path.join(ROOT, f), 'utf8'))));
+      .filter((f) => /^reference:/m.test(fs.readFileSync(path.join(ROOT, f), 'utf8')))
+      // GPT-2 and OPT presets (configs/lm) belong to models without a spec yet (tests/lm/presets.test.ts counts them)
+      .filter((f) => !/^\s*name: (gpt2|opt)\s*$/m.test(fs.readFileSync(path.join(ROOT, f), 'utf8'))));
     expect(withReference.length).toBeGreaterThanOrEqual(4);
     for (const f of withReference) expect({ f, listed: listed.has(f) }).toEqual({ f, listed: true });
   });
