@@ -78,7 +78,8 @@ export interface RunLock {
  * `warn` called once. The lock is released by `release()` and, as a last resort, when the process exits.
  * @param runDir the run folder (need not exist yet); its parent folder is created if missing
  * @param command what takes the lock, shown to a second process that finds it held
- * @throws RunLockedError `<runDir> is in use by <command> (process P on H since T); wait for it to finish or use another --out`
+ * @throws RunLockedError `<runDir> is in use by <command> (process P on H since T); wait for it to finish` (and, for
+ *   `mmzoo train`, `capfilt` and `compare`, which choose their folder, `or use another --out`)
  * @throws fs errors of creating the lock file (EACCES, EROFS, ...)
  */
 export function acquireRunLock(runDir: string, command: string, warn: (msg: string) => void = () => {}): RunLock {
@@ -90,13 +91,13 @@ export function acquireRunLock(runDir: string, command: string, warn: (msg: stri
       fd = openSync(file, 'wx');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw lockedError(runDir, readLock(file)?.info);
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw lockedError(runDir, readLock(file)?.info, command);
         throw e;
       }
       const held = readLock(file);
       if (!held) continue; // released meanwhile
       const why = staleReason(held);
-      if (!why) throw lockedError(runDir, held.info);
+      if (!why) throw lockedError(runDir, held.info, command);
       warn(`taking over the stale lock ${file} (${why})`);
       try {
         unlinkSync(file);
@@ -114,9 +115,11 @@ export function acquireRunLock(runDir: string, command: string, warn: (msg: stri
   }
 }
 
-function lockedError(runDir: string, holder: LockInfo | undefined): RunLockedError {
+/** `requester`: the command asking; only commands that write a run folder of their choosing are offered `--out` */
+function lockedError(runDir: string, holder: LockInfo | undefined, requester: string): RunLockedError {
   const who = holder ? `${holder.command} (process ${holder.pid} on ${holder.host} since ${holder.started})` : 'another process';
-  return new RunLockedError(`${runDir} is in use by ${who}; wait for it to finish or use another --out`, holder);
+  const elsewhere = /^mmzoo (train|capfilt|compare)\b/.test(requester) ? ' or use another --out' : '';
+  return new RunLockedError(`${runDir} is in use by ${who}; wait for it to finish${elsewhere}`, holder);
 }
 
 const HEARTBEAT_SOURCE = `
