@@ -13,8 +13,7 @@ import { ImagePreprocess, imagePreprocessor } from '../data/preprocess';
 import { SpecRegistry, findSpec } from './registry';
 import { TrainingSpec, buildModel, buildParts, harnessInputs } from './session';
 import type { TokenizerKey } from '../tokenizers/config';
-import { loadSavedTokenizer, tokenizerFileName } from '../tokenizers/saved';
-import type { SavedTokenizer, SavedTokenizers } from '../tokenizers/saved';
+import { loadSavedTokenizer, savedTokenizersOfMeta, tokenizerFileName } from '../tokenizers/saved';
 
 /** The checkpoint a {@link loadRun} loaded. */
 export interface LoadedCheckpoint extends CheckpointRef {
@@ -144,7 +143,7 @@ export function readRunConfig<M extends TrainingModel>(
 export function loadRunTokenizers(
   runDir: string, spec: TrainingSpec, config: Experiment<any>, checkpoint?: { dir: string; meta: CheckpointMeta },
 ): Partial<Record<TokenizerKey, TextTokenizer>> {
-  const inMeta: SavedTokenizers = checkpoint ? { ...(checkpoint.meta.tokenizer ? { text: checkpoint.meta.tokenizer as SavedTokenizer } : {}), ...((checkpoint.meta.tokenizers ?? {}) as SavedTokenizers) } : {};
+  const inMeta = checkpoint ? savedTokenizersOfMeta(checkpoint.meta) : {};
   const out: Partial<Record<TokenizerKey, TextTokenizer>> = {};
   for (const key of tokenInputKeys(spec.inputs(config.model))) {
     if (checkpoint && inMeta[key] !== undefined) {

@@ -101,7 +101,7 @@ export function buildParts(tokenizers: Partial<Record<TokenizerKey, TextTokenize
   const facts = (t: TextTokenizer): TokenizerFacts => ({ vocabSize: t.vocabSize, eotId: t.endId, padId: t.padId });
   const byKey = Object.fromEntries(Object.entries(tokenizers).map(([k, t]) => [k, facts(t)]));
   const text = tokenizers.text;
-  return { ...(text ? { vocabSize: text.vocabSize, eotId: text.endId, padId: text.padId } : {}), tokenizers: byKey };
+  return { ...(text ? facts(text) : {}), tokenizers: byKey };
 }
 
 /** The session's tokenizers in their saved form (with kinds), by key. */

@@ -6,7 +6,7 @@ export {
 export type { TokenizerConfig, TokenizerKey, TokenizersConfig } from './config';
 export { buildTokenizer, buildTokenizerOf, makeTokenizers, trainingCaptions } from './build';
 export {
-  loadSavedTokenizer, saveTokenizer, tokenizerFileName, tokenizersMeta, tokenizersOfMeta, writeTokenizerFiles,
+  loadSavedTokenizer, saveTokenizer, savedTokenizersOfMeta, tokenizerFileName, tokenizersMeta, tokenizersOfMeta, writeTokenizerFiles,
 } from './saved';
 export type { SavedTokenizer, SavedTokenizers } from './saved';
 export { BYTE_TO_CHAR, CHAR_TO_BYTE, GPT2_PATTERN, byteLevelPieces, byteLevelString, fromByteLevel, gpt2Pieces, splitSpecials } from './byte-level';

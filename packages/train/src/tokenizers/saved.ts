@@ -48,13 +48,21 @@ export function loadSavedTokenizer(saved: unknown, where: string): TextTokenizer
 }
 
 /**
- * The saved tokenizers of a checkpoint's meta.json: `tokenizer` (the `text` tokenizer) and `tokenizers` (the others).
+ * The saved tokenizers a checkpoint's meta.json holds, by key: `tokenizer` (the `text` tokenizer) and `tokenizers`
+ * (the others); `{}` when it holds none.
+ */
+export function savedTokenizersOfMeta(meta: { [field: string]: unknown }): SavedTokenizers {
+  return { ...(meta.tokenizer ? { text: meta.tokenizer as SavedTokenizer } : {}), ...((meta.tokenizers ?? {}) as SavedTokenizers) };
+}
+
+/**
+ * The saved tokenizers of a checkpoint's meta.json ({@link savedTokenizersOfMeta}), which must hold at least one.
  * @param where names the meta.json in errors
  * @throws Error when the meta has no tokenizer
  */
 export function tokenizersOfMeta(meta: { [field: string]: unknown }, where: string): SavedTokenizers {
   if (!meta.tokenizer && !meta.tokenizers) throw new Error(`${where}: has no tokenizer; it was not written by mmzoo train`);
-  return { ...(meta.tokenizer ? { text: meta.tokenizer as SavedTokenizer } : {}), ...((meta.tokenizers ?? {}) as SavedTokenizers) };
+  return savedTokenizersOfMeta(meta);
 }
 
 /** The meta.json fields of saved tokenizers: `tokenizer` for `text` (as checkpoints always had it), `tokenizers` for the others. */
