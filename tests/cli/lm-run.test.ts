@@ -6,6 +6,7 @@ import { latestCheckpoint } from '@mmzoo/train';
 import { trainCommand } from '../../packages/cli/src/commands/train';
 import { evalCommand } from '../../packages/cli/src/commands/eval';
 import { MODELS, loadRun } from '../../packages/cli/src/specs';
+import { tinyLmYaml } from '../helpers/configs';
 import { tempDirs } from '../helpers/temp';
 
 // Issue 16: a GPT-2 or OPT run folder is a language model the zoo can use again. Each is trained for two steps
@@ -25,28 +26,6 @@ const MODEL_YAML: Record<'gpt2' | 'opt', { model: string; blocks: string }> = {
   opt: { model: 'name: opt\n  dim: 32\n  layers: 2\n  numHeads: 4\n  hiddenDim: 64\n  maxSeqLen: 16', blocks: 'decoder.layers.' },
 };
 
-/** A 2-step run of `model` on a few WordNet glosses with a 300-token BPE; `extra` is added at the top level. */
-const lmYaml = (model: string, extra = '') => `model:
-  ${model}
-tokenizers:
-  text:
-    kind: bpe
-    vocabSize: 300
-data:
-  dataset: text
-  trainLimit: 200
-  text:
-    brown: false
-    heldOutLimit: 20
-train:
-  batchSize: 8
-  steps: 2
-  lr: 1.0e-3
-  logEvery: 1
-eval:
-  every: 0
-${extra}`;
-
 /** The tensors of a run's latest checkpoint file by name. */
 const weightsOf = (runDir: string, file = 'model.safetensors') => parseSafetensors(new Uint8Array(fs.readFileSync(path.join(latestCheckpoint(runDir)!, file))));
 const floats = (t: RawTensor | undefined) => Array.from((t?.data ?? []) as Float32Array);
@@ -60,7 +39,7 @@ describe.each(Object.keys(MODEL_YAML) as ('gpt2' | 'opt')[])('a %s run folder', 
     quiet();
     dir = temp.make();
     run = path.join(dir, 'runs', name);
-    fs.writeFileSync(path.join(dir, `${name}.yaml`), lmYaml(model));
+    fs.writeFileSync(path.join(dir, `${name}.yaml`), tinyLmYaml(model));
     expect(await trainCommand(path.join(dir, `${name}.yaml`), { out: run, backend: 'cpu' })).toBe(0);
   }, 120_000);
 
@@ -101,7 +80,7 @@ describe.each(Object.keys(MODEL_YAML) as ('gpt2' | 'opt')[])('a %s run folder', 
   test('init: from the run, blocks frozen: the new run ends with its block weights exactly, the rest trained on', async () => {
     quiet();
     const file = path.join(dir, `${name}-init.yaml`);
-    fs.writeFileSync(file, lmYaml(model, `init:\n  model:\n    run: runs/${name}\nfrozen: [layers]\n`));
+    fs.writeFileSync(file, tinyLmYaml(model, `init:\n  model:\n    run: runs/${name}\nfrozen: [layers]\n`));
     const out = path.join(dir, 'runs', `${name}-init`);
     expect(await trainCommand(file, { out, backend: 'cpu' })).toBe(0);
     const source = weightsOf(run);
