@@ -1,4 +1,5 @@
 import { tf, manualSeed } from '@mmzoo/core';
+import type { Module } from '@mmzoo/core';
 import { buildGpt2, buildLlama, buildOpt, Gpt2ConfigSchema, LlamaConfigSchema, OptConfigSchema } from '@mmzoo/lm';
 import { useBackend } from '../helpers/fixtures';
 
@@ -25,21 +26,35 @@ function moments(values: Float32Array): { mean: number; std: number } {
   return { mean, std: Math.sqrt(sq / values.length) };
 }
 
-/** Checks every parameter against the first rule whose pattern matches its name; each parameter must match one. */
-function expectInit(params: Map<string, tf.Variable>, rules: [RegExp, Expected][]): void {
-  for (const [name, v] of params) {
-    const rule = rules.find(([re]) => re.test(name));
-    expect({ name, rule: rule !== undefined }).toEqual({ name, rule: true });
-    const values = v.dataSync() as Float32Array;
-    const expected = rule![1];
-    if ('constant' in expected) {
-      expect({ name, values: [...new Set(values)] }).toEqual({ name, values: [expected.constant] });
-      continue;
+/**
+ * Builds a model (seeded), checks every parameter against the first rule whose pattern matches its name (each must
+ * match one), disposes it and checks that no tensor is left. Returns how many parameters each rule matched.
+ */
+function expectInit(build: () => Module, rules: [RegExp, Expected][]): number[] {
+  const before = tf.memory().numTensors;
+  manualSeed(0);
+  const model = build();
+  const matched = rules.map(() => 0);
+  try {
+    for (const [name, v] of model.namedParameters()) {
+      const i = rules.findIndex(([re]) => re.test(name));
+      expect({ name, rule: i >= 0 }).toEqual({ name, rule: true });
+      matched[i]++;
+      const values = v.dataSync() as Float32Array;
+      const expected = rules[i][1];
+      if ('constant' in expected) {
+        expect({ name, values: [...new Set(values)] }).toEqual({ name, values: [expected.constant] });
+        continue;
+      }
+      const { mean, std } = moments(values);
+      expect({ name, stdRatio: Math.abs(std / expected.std - 1) < 0.06, meanOk: Math.abs(mean) < 5 * expected.std / Math.sqrt(values.length) })
+        .toEqual({ name, stdRatio: true, meanOk: true });
     }
-    const { mean, std } = moments(values);
-    expect({ name, stdRatio: Math.abs(std / expected.std - 1) < 0.06, meanOk: Math.abs(mean) < 5 * expected.std / Math.sqrt(values.length) })
-      .toEqual({ name, stdRatio: true, meanOk: true });
+  } finally {
+    model.dispose();
   }
+  expect(tf.memory().numTensors).toBe(before);
+  return matched;
 }
 
 beforeAll(() => useBackend('cpu'));
@@ -49,44 +64,32 @@ const ZERO = { constant: 0 };
 const ONE = { constant: 1 };
 
 test("GPT-2's init is nanoGPT's: N(0, 0.02), both c_proj N(0, 0.02 / sqrt(2 layers)), biases 0, LayerNorms 1 / 0", () => {
-  const before = tf.memory().numTensors;
-  manualSeed(0);
-  const model = buildGpt2(Gpt2ConfigSchema.parse({ name: 'gpt2', dim: 64, layers: LAYERS, numHeads: 4, vocabSize: 64, maxSeqLen: 64 }));
-  expectInit(model.namedParameters(), [
+  const matched = expectInit(() => buildGpt2(Gpt2ConfigSchema.parse({ name: 'gpt2', dim: 64, layers: LAYERS, numHeads: 4, vocabSize: 64, maxSeqLen: 64 })), [
     [/\.c_proj\.weight$/, { std: SCALED }],
     [/\.bias$/, ZERO],
     [/ln_\w+\.weight$/, ONE],
     [/\.weight$/, N002],
   ]);
-  expect(model.namedParameters().has('transformer.h.1.mlp.c_proj.weight')).toBe(true);
-  model.dispose();
-  expect(tf.memory().numTensors).toBe(before);
+  // attn.c_proj and mlp.c_proj in each block; biases of c_attn, c_proj, c_fc, c_proj and 3 LayerNorms (2 per block + ln_f)
+  expect(matched).toEqual([2 * LAYERS, 6 * LAYERS + 1, 2 * LAYERS + 1, 2 * LAYERS + 2]);
 });
 
 test("LLaMA's init is llama2.c's: N(0, 0.02), wo and w3 N(0, 0.02 / sqrt(2 layers)), RMSNorms 1", () => {
-  const before = tf.memory().numTensors;
-  manualSeed(0);
-  const model = buildLlama(LlamaConfigSchema.parse({ name: 'llama', dim: 64, layers: LAYERS, numHeads: 4, vocabSize: 64, hiddenDim: 64, maxSeqLen: 64 }));
-  const names = [...model.namedParameters().keys()];
-  expect(names.filter((n) => /(wo|w3)\.weight$/.test(n)).length).toBe(2 * LAYERS);
-  expectInit(model.namedParameters(), [
+  const matched = expectInit(() => buildLlama(LlamaConfigSchema.parse({ name: 'llama', dim: 64, layers: LAYERS, numHeads: 4, vocabSize: 64, hiddenDim: 64, maxSeqLen: 64 })), [
     [/\.(wo|w3)\.weight$/, { std: SCALED }],
     [/norm\.weight$/, ONE],
     [/\.weight$/, N002],
   ]);
-  model.dispose();
-  expect(tf.memory().numTensors).toBe(before);
+  // wo and w3 in each block; attention_norm, ffn_norm and norm; tok_embeddings (output tied) and wq, wk, wv, w1, w2
+  expect(matched).toEqual([2 * LAYERS, 2 * LAYERS + 1, 5 * LAYERS + 1]);
 });
 
 test("OPT's init is Hugging Face's: every weight N(0, 0.02), biases 0, LayerNorms 1 / 0", () => {
-  const before = tf.memory().numTensors;
-  manualSeed(0);
-  const model = buildOpt(OptConfigSchema.parse({ name: 'opt', dim: 64, layers: LAYERS, numHeads: 4, vocabSize: 64, hiddenDim: 64, maxSeqLen: 62 }));
-  expectInit(model.namedParameters(), [
+  const matched = expectInit(() => buildOpt(OptConfigSchema.parse({ name: 'opt', dim: 64, layers: LAYERS, numHeads: 4, vocabSize: 64, hiddenDim: 64, maxSeqLen: 62 })), [
     [/\.bias$/, ZERO],
     [/layer_norm\.weight$/, ONE],
     [/\.weight$/, N002],
   ]);
-  model.dispose();
-  expect(tf.memory().numTensors).toBe(before);
+  // biases of q, k, v, out, fc1, fc2 and 2 LayerNorms per block + the final one; the norms; the 6 projections and 2 embeddings
+  expect(matched).toEqual([8 * LAYERS + 1, 2 * LAYERS + 1, 6 * LAYERS + 2]);
 });
