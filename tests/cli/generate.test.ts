@@ -4,7 +4,8 @@ import { HFTokenizer } from '@mmzoo/core';
 import { loadRun } from '../../packages/cli/src/specs';
 import { TextStream } from '../../packages/cli/src/text-stream';
 import { runMmzoo } from '../helpers/cli';
-import { FIXTURES, readCase } from '../helpers/fixtures';
+import { FIXTURES, readCase, readWeights } from '../helpers/fixtures';
+import { llama2cBin } from '../helpers/llama2c-bin';
 import { tempDirs } from '../helpers/temp';
 
 // `mmzoo generate` (issue 16): a Hugging Face folder written here from the llama-hf-tiny golden gives its greedy ids;
@@ -113,6 +114,20 @@ describe('mmzoo generate on a Hugging Face folder (llama-hf-tiny)', () => {
       expect({ args, code: r.code, first: r.stderr.split('\n')[0] }).toEqual({ args, code, first: line });
       if (code === 1) expect(r.stderr).toBe(`${line}\n`);
     }
+  });
+});
+
+describe('mmzoo generate on a llama2.c .bin', () => {
+  test("llama-tiny's weights and --tokenizer (its tokenizer_config.json beside it) give llama-tiny's greedy ids", async () => {
+    const dir = temps.make();
+    const bin = path.join(dir, 'llama-tiny.bin');
+    fs.writeFileSync(bin, llama2cBin(readWeights('llama-tiny'), true));
+    fs.mkdirSync(path.join(dir, 'tok'));
+    fs.writeFileSync(path.join(dir, 'tok', 'tokenizer.json'), JSON.stringify(TOKENIZER));
+    fs.writeFileSync(path.join(dir, 'tok', 'tokenizer_config.json'), JSON.stringify({ add_bos_token: false, eos_token: '</s>' }));
+    const tiny = readCase('llama-tiny');
+    const [row] = await generateJson(bin, '--tokenizer', path.join(dir, 'tok', 'tokenizer.json'), '--prompt', tiny.inputs.prompt[0].map((id: number) => `t${id}`).join(' '), '--max-new-tokens', '8');
+    expect([...row.promptIds, ...row.ids]).toEqual(tiny.outputs.generated_ids[0]);
   });
 });
 

@@ -63,8 +63,8 @@ export async function loadTextLm(source: string, opts: TextLmOptions): Promise<T
     throw new Error(`${path.join(source, 'config.json')} is missing: ${source} is neither a Hugging Face model folder nor an mmzoo run folder (config.yaml, checkpoints/)`);
   }
   if (!isDir && !source.endsWith('.bin')) throw new Error(`${source}: expected a run folder, a Hugging Face model folder or a llama2.c .bin file`);
-  await initBackend(opts.backend);
   if (!isDir && opts.tokenizer === undefined) throw new Error(`${source}: a llama2.c .bin has no tokenizer; give its tokenizer.json with --tokenizer`);
+  await initBackend(opts.backend);
   const loaded = isDir ? loadHfFolder(source) : loadLlama2cBin(source);
   try {
     const tokenizerFile = opts.tokenizer ?? path.join(source, 'tokenizer.json');
@@ -72,7 +72,9 @@ export async function loadTextLm(source: string, opts: TextLmOptions): Promise<T
     const configFile = path.join(path.dirname(tokenizerFile), 'tokenizer_config.json');
     const tokenizer = HFTokenizer.fromJSON(fs.readFileSync(tokenizerFile, 'utf8'), fs.existsSync(configFile) ? fs.readFileSync(configFile, 'utf8') : {});
     const modelConfig = isDir ? readJson(path.join(source, 'config.json')) : {};
-    return conventions(loaded.model, () => loaded.model.dispose(), tokenizer, tokenizer.toJSON().config, configFile, tokenizer.startId, modelConfig.eos_token_id, []);
+    return conventions(loaded.model, tokenizer, {
+      config: tokenizer.toJSON().config, where: configFile, defaultBos: tokenizer.startId, eosTokenId: modelConfig.eos_token_id, warnings: [],
+    });
   } catch (e) {
     loaded.model.dispose();
     throw e;
@@ -95,21 +97,32 @@ async function loadRunLm(dir: string, opts: TextLmOptions): Promise<TextLm> {
     const file = path.join(run.dir, 'tokenizer_config.json');
     const config = { ...tokenizer.toJSON().config, ...(fs.existsSync(file) ? readJson(file) : {}) };
     // the text dataset's documents are `<|endoftext|> ids <|endoftext|>` (@mmzoo/train data/text-batches.ts)
-    return conventions(model, () => model.dispose(), tokenizer, config, file, tokenizer.endId, undefined, run.checkpoint.warnings);
+    return conventions(model, tokenizer, { config, where: file, defaultBos: tokenizer.endId, warnings: run.checkpoint.warnings });
   } catch (e) {
     model.dispose();
     throw e;
   }
 }
 
+/** What {@link conventions} reads. */
+interface PromptFacts {
+  /** the tokenizer_config.json keys (`add_bos_token`, `bos_token`, `eos_token`, `chat_template`) */
+  config: Json;
+  /** the file they came from, for errors */
+  where: string;
+  /** the bos id when `add_bos_token` is absent */
+  defaultBos: number | undefined;
+  /** config.json's `eos_token_id` (a number or a list), if any */
+  eosTokenId?: unknown;
+  warnings: string[];
+}
+
 /**
- * The prompt conventions of a tokenizer config: bos added when `add_bos_token` says so (default: when `defaultBos` is
- * defined), stop ids from the model config's `eos_token_id` or the config's `eos_token` or the tokenizer's end id.
+ * The prompt conventions of a tokenizer config: bos added when `add_bos_token` says so (absent: `defaultBos`), stop
+ * ids from the model config's `eos_token_id`, else the config's `eos_token`, else the tokenizer's end id.
  */
-function conventions(
-  model: CausalLM, dispose: () => void, tokenizer: HFTokenizer, config: Json, where: string, defaultBos: number | undefined,
-  eosTokenId: unknown, warnings: string[],
-): TextLm {
+function conventions(model: CausalLM & { dispose(): void }, tokenizer: HFTokenizer, facts: PromptFacts): TextLm {
+  const { config, defaultBos, eosTokenId } = facts;
   const idOf = (v: unknown) => {
     const t = tokenContent(v);
     return t === undefined ? undefined : tokenizer.tokenToId(t);
@@ -120,8 +133,8 @@ function conventions(
   const stopIds = eosIds.length > 0 ? eosIds : eos === undefined ? [] : [eos];
   const text = (token: unknown, id: number | undefined) => tokenContent(token) ?? (id === undefined ? undefined : tokenizer.idToToken(id)) ?? '';
   return {
-    model, tokenizer, bosId, stopIds, chatTemplate: chatTemplateOf(config, where),
-    bosToken: text(config.bos_token, bosId ?? defaultBos), eosToken: text(config.eos_token, stopIds[0]), warnings, dispose,
+    model, tokenizer, bosId, stopIds, chatTemplate: chatTemplateOf(config, facts.where), bosToken: text(config.bos_token, bosId ?? defaultBos),
+    eosToken: text(config.eos_token, stopIds[0]), warnings: facts.warnings, dispose: () => model.dispose(),
   };
 }
 
