@@ -88,12 +88,13 @@ describe('mmzoo generate on a Hugging Face folder (llama-hf-tiny)', () => {
     expect((await generateJson(listed, '--chat', '--prompt', 'hi', '--max-new-tokens', '1'))[0].input).toBe('<s>USER: hi ASSISTANT:');
   });
 
-  test('one-line errors: context, missing config.json, unknown architecture, no chat template, a .bin without tokenizer, bad options', async () => {
+  test('one-line errors: context, missing config.json, unknown architecture, not a language model, no chat template, a .bin without tokenizer, bad options', async () => {
     const dir = hfFolder({ add_bos_token: false });
     const long = Array.from({ length: 12 }, (_, i) => `t${i + 10}`).join(' ');
     const empty = temps.make();
     const mamba = hfFolder({}, { 'config.json': JSON.stringify({ model_type: 'mamba' }) });
     const bin = path.join(empty, 'model.bin');
+    const legacy = path.join(FIXTURES, 'run-legacy'); // a CLIP run
     fs.writeFileSync(bin, new Uint8Array(28));
     const cases: [string[], number, string][] = [
       [[dir, '--prompt', long, '--max-new-tokens', '8'], 1, "mmzoo: the prompt is 12 tokens; with 8 new tokens (--max-new-tokens) it exceeds the model's context of 16 tokens"],
@@ -103,6 +104,8 @@ describe('mmzoo generate on a Hugging Face folder (llama-hf-tiny)', () => {
       [[dir, '--prompt', 'x', '--chat'], 1, `mmzoo: --chat: ${dir} has no chat template (chat_template in tokenizer_config.json)`],
       [[bin, '--prompt', 'x'], 1, `mmzoo: ${bin}: a llama2.c .bin has no tokenizer; give its tokenizer.json with --tokenizer`],
       [[dir], 1, 'mmzoo: --prompt is required (repeat it for a batch of prompts)'],
+      [[legacy, '--prompt', 'x'], 1, `mmzoo: ${legacy}: model 'clip' is not a causal language model; it cannot generate text`],
+      [[legacy, '--prompt', 'x', '--tokenizer', 't.json'], 1, `mmzoo: --tokenizer is for Hugging Face folders and llama2.c .bin files; the run ${legacy} has its own`],
       [[dir, '--prompt', 'x', '--checkpoint', '3'], 1, `mmzoo: --checkpoint is for run folders; ${dir} is not one`],
       [[dir, '--prompt', 'x', '--top-p', '2'], 2, "mmzoo: option '--top-p <p>' argument '2' is invalid. expected a number in (0, 1]"],
       [[dir, '--prompt', 'x', '--max-new-tokens', '0'], 2, "mmzoo: option '--max-new-tokens <n>' argument '0' is invalid. expected an integer >= 1"],
