@@ -7,6 +7,7 @@ import { runMmzoo } from '../helpers/cli';
 import { FIXTURES, readCase, readWeights } from '../helpers/fixtures';
 import { llama2cBin } from '../helpers/llama2c-bin';
 import { tempDirs } from '../helpers/temp';
+import { tinyLmYaml } from '../helpers/configs';
 
 // `mmzoo generate` (issue 16): a Hugging Face folder written here from the llama-hf-tiny golden gives its greedy ids;
 // a tiny LLaMA run trained here continues a prompt with text; --chat renders the model's chat template; bad input is
@@ -27,11 +28,14 @@ const TOKENIZER = {
 /** LLaMA-2-chat's template as published in its tokenizer_config.json */
 const LLAMA2_TEMPLATE = "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
 
-/** A Hugging Face LLaMA folder: llama-hf-tiny's config.json and weights, the tokenizer above, the given tokenizer_config.json. */
-function hfFolder(tokenizerConfig: object, extra: Record<string, string> = {}): string {
+/**
+ * A Hugging Face folder: llama-hf-tiny's config.json and weights (or those `files` names), the tokenizer above, the
+ * given tokenizer_config.json, and `extra` files.
+ */
+function hfFolder(tokenizerConfig: object, extra: Record<string, string> = {}, files = { config: 'llama-hf-tiny/config.json', weights: 'llama-hf-tiny/weights.safetensors' }): string {
   const dir = temps.make();
-  fs.copyFileSync(path.join(FIXTURES, 'llama-hf-tiny', 'config.json'), path.join(dir, 'config.json'));
-  fs.copyFileSync(path.join(FIXTURES, 'llama-hf-tiny', 'weights.safetensors'), path.join(dir, 'model.safetensors'));
+  fs.copyFileSync(path.join(FIXTURES, files.config), path.join(dir, 'config.json'));
+  fs.copyFileSync(path.join(FIXTURES, files.weights), path.join(dir, 'model.safetensors'));
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(TOKENIZER));
   fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', ...tokenizerConfig }));
   for (const [f, text] of Object.entries(extra)) fs.writeFileSync(path.join(dir, f), text);
@@ -63,6 +67,15 @@ describe('mmzoo generate on a Hugging Face folder (llama-hf-tiny)', () => {
     const [stopped] = await generateJson(dir, '--prompt', prompt, '--max-new-tokens', '8', '--stop', 't78', '--stop', 'never');
     expect({ ids: stopped.ids, text: stopped.text }).toEqual({ ids: [33, 33, 33, 33, 33, 33, 78], text: ' t33 t33 t33 t33 t33 t33 ' });
     expect((await generate(dir, '--prompt', prompt, '--stop', 't78')).stdout).toBe(`${prompt} t33 t33 t33 t33 t33 t33 \n`);
+  });
+
+  test("GPT-2 (gpt2-tiny's HF files, learned positions): a left-padded batch row gives the golden's greedy ids", async () => {
+    const gpt2 = readCase('gpt2-tiny');
+    const dir = hfFolder({ add_bos_token: false }, {}, { config: 'gpt2-tiny/config-hf.json', weights: 'gpt2-tiny/weights-hf.safetensors' });
+    const rows = await generateJson(dir, '--prompt', 't9', '--prompt', prompt, '--max-new-tokens', '8');
+    expect([...rows[1].promptIds, ...rows[1].ids]).toEqual(gpt2.outputs.generated_ids[0]);
+    const [alone] = await generateJson(dir, '--prompt', 't9', '--max-new-tokens', '8');
+    expect(rows[0]).toEqual(alone);
   });
 
   test("bos: the tokenizer's start id when tokenizer_config.json does not say (LLaMA's <s>); a batch of prompts; the stop id ends a row", async () => {
@@ -139,13 +152,7 @@ describe('mmzoo generate on a run folder (a tiny LLaMA trained here)', () => {
   beforeAll(async () => {
     const dir = temps.make();
     const cfg = path.join(dir, 'llama.yaml');
-    fs.writeFileSync(cfg, [
-      'model: {name: llama, dim: 32, layers: 2, numHeads: 4, numKvHeads: 2, multipleOf: 16, maxSeqLen: 64}',
-      'tokenizers: {text: {kind: bpe, vocabSize: 300}}',
-      'data: {dataset: text, trainLimit: 100, text: {brown: false, heldOutLimit: 5}}',
-      'train: {batchSize: 4, steps: 2, lr: 1.0e-3}',
-      'eval: {every: 0}',
-    ].join('\n'));
+    fs.writeFileSync(cfg, tinyLmYaml('name: llama\n  dim: 32\n  layers: 2\n  numHeads: 4\n  numKvHeads: 2\n  multipleOf: 16\n  maxSeqLen: 64'));
     run = path.join(dir, 'run');
     const r = await runMmzoo(['train', cfg, '--out', run, '--backend', 'wasm']);
     expect({ code: r.code, errors: r.stderr.split('\n').filter((l) => l.startsWith('mmzoo:')) }).toEqual({ code: 0, errors: [] });
