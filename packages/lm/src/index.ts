@@ -23,3 +23,5 @@ export { parseLlama2cBin } from './llama2c-bin';
 export type { Llama2cCheckpoint } from './llama2c-bin';
 export { llamaSpec, gpt2Spec, optSpec } from './spec';
 export { clmTrainingLoss } from './lm-training-loss';
+export { chatTemplateOf, renderChat } from './chat-template';
+export type { ChatMessage, ChatTemplateContext } from './chat-template';
