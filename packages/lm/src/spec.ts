@@ -5,7 +5,8 @@ import { Llama, buildLlama } from './llama';
 /**
  * LLaMA as the harness and the CLI see it (Touvron et al. 2023): the `model:` schema, the builder (the vocabulary from
  * the run's `text` tokenizer when `vocabSize` is left out), one objective (`clm`, next-token cross-entropy on text),
- * held-out perplexity, and its weights by component in llama2.c's names. Its one input is `text` (token ids of
+ * held-out perplexity on the text corpus and, instruction-tuned on dialogues, the `chat` task (each gives no metrics
+ * on the other's data), and its weights by component in llama2.c's names. Its one input is `text` (token ids of
  * `tokenizers.text`, contextLength = `maxSeqLen`): a language model trained alone reads the run's text tokenizer;
  * the `lm` key is for a language model inside a multimodal one, beside a `text` tokenizer of its own.
  */
@@ -17,7 +18,7 @@ export const llamaSpec: ModelSpec<LlamaConfig, Llama> = {
   build: buildLlama,
   objectives: () => ({ clm: ['texts'] }),
   stagewise: false,
-  evalTasks: () => [evalTask('perplexity', {})],
+  evalTasks: () => [evalTask('perplexity', {}), evalTask('chat', {})],
   components: () => ({
     embeddings: (n) => n.startsWith('tok_embeddings.'),
     layers: (n) => n.startsWith('layers.'),
