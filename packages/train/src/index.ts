@@ -163,8 +163,8 @@ export {
   harnessInputs, imageTextOf, buildParts, savedTokenizers, openTokenizers, checkRunContract, sessionTraining, runSession, EVAL_TASKS,
   runEvalTask, checkEvalTasks, linearProbeTop1, loadRun, readRunConfig, loadRunTokenizers, findSpec,
   isTextData, isDialogueData, loadSessionData, sessionBatch, trainingSize, trainingTexts, CHAT_CONFIG_FILE, chatTokenizerConfig,
-  writeChatTokenizerConfig, SAMPLE_NAMES,
+  writeChatTokenizerConfig, SAMPLE_NAMES, answerLogProbs, chatMetrics, normaliseAnswer, shortAnswerExactMatch, yesNoMetrics,
 } from './session';
 export type {
-  Session, TrainingSpec, EvalTask, ContractProblem, LoadedRun, LoadedCheckpoint, LoadRunOptions, SpecRegistry, SessionData,
+  Session, TrainingSpec, EvalTask, ContractProblem, LoadedRun, LoadedCheckpoint, LoadRunOptions, SpecRegistry, SessionData, ScoredAnswer,
 } from './session';

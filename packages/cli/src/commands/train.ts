@@ -263,7 +263,7 @@ export function flatMetrics(m: object, prefix = ''): Record<string, number> {
   return out;
 }
 
-/** A plain-text table of the headline results: training facts, per-stage loss, and each metric the run has (zero-shot, retrieval, ITM, linear probe, captioning, perplexity). */
+/** A plain-text table of the headline results: training facts, per-stage loss, and each metric the run has (zero-shot, retrieval, ITM, linear probe, captioning, perplexity, chat). */
 export function renderTable(r: { model: string; backend: string; params: number; train: Record<string, number>; metrics: Record<string, any>; stages?: StageSummary[] }): string {
   const rows: [string, string][] = [
     ['model', r.model], ['backend', r.backend], ['parameters', r.params.toLocaleString('en-US')],
@@ -275,7 +275,7 @@ export function renderTable(r: { model: string; backend: string; params: number;
   return formatRows([...rows, ...metricRows(r.metrics)]);
 }
 
-/** The table rows of each metric a results record has: zero-shot, retrieval, ITM, linear probe, captioning, perplexity. */
+/** The table rows of each metric a results record has: zero-shot, retrieval, ITM, linear probe, captioning, perplexity, chat. */
 export function metricRows(m: Record<string, any>): [string, string][] {
   const rows: [string, string][] = [];
   if (m.zeroShotTop1 !== undefined) rows.push(['zero-shot top-1 / top-5', `${m.zeroShotTop1.toFixed(4)} / ${m.zeroShotTop5.toFixed(4)}`]);
@@ -297,6 +297,13 @@ export function metricRows(m: Record<string, any>): [string, string][] {
   if (m.perplexity !== undefined) {
     rows.push([`held-out perplexity (${m.perplexityTokens} tokens)`, num(m.perplexity, 2)]);
     rows.push(['  KN bigram / trigram (chance)', `${num(m.knBigramPerplexity, 2)} / ${num(m.knTrigramPerplexity, 2)}  (${m.chancePerplexity})`]);
+  }
+  if (m.yesNoAccuracy !== undefined) {
+    rows.push([`held-out yes/no accuracy (${m.yesNoQuestions} questions)`, `${num(m.yesNoAccuracy, 3)}  (majority ${num(m.yesNoMajorityAccuracy, 3)}, chance ${num(m.yesNoChanceAccuracy, 3)})`]);
+    rows.push(['  scene / definition (says yes)', `${num(m.yesNoSceneAccuracy, 3)} / ${num(m.yesNoDefinitionAccuracy, 3)}  (${num(m.yesNoYesRatio, 3)})`]);
+  }
+  if (m.shortAnswerExactMatch !== undefined) {
+    rows.push([`short-answer exact match (${m.shortAnswerQuestions} questions)`, `${num(m.shortAnswerExactMatch, 3)}  (majority ${num(m.shortAnswerMajorityExactMatch, 3)})`]);
   }
   return rows;
 }

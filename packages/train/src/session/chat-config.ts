@@ -21,7 +21,7 @@ export const CHAT_CONFIG_FILE = 'tokenizer_config.json';
  * templates (`default`: llava_v1, `minigpt4`).
  * @throws Error when the `text` tokenizer is not an HFTokenizer with an end id (a dialogue session has one)
  */
-export function chatTokenizerConfig(s: Session): Record<string, unknown> | undefined {
+export function chatTokenizerConfig(s: Pick<Session, 'data' | 'tokenizer'>): Record<string, unknown> | undefined {
   if (!isDialogueData(s.data)) return undefined;
   const tok = s.tokenizer;
   if (!(tok instanceof HFTokenizer) || tok.endId === undefined) throw new Error('chatTokenizerConfig: the text tokenizer has no end-of-text id');

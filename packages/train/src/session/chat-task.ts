@@ -116,10 +116,11 @@ export function shortAnswerExactMatch(model: CausalLM, tokenizer: HFTokenizer, t
  * what the question is about), `yesNoMajorityAccuracy` (always giving the training yes/no questions' most frequent
  * answer), `yesNoChanceAccuracy` (0.5), `yesNoYesRatio` (how often the model says Yes), `yesNoQuestions`;
  * `shortAnswerExactMatch` of greedy answers, `shortAnswerMajorityExactMatch` (always the most frequent training scene
- * answer) and `shortAnswerQuestions` when there are short-answer questions. No metrics (n/a) for other data.
+ * answer) and `shortAnswerQuestions` when there are short-answer questions. Questions longer than the model's context
+ * are left out (the counts say how many were asked). No metrics (n/a) for other data.
  * @throws Error when the tokenizer is not an HFTokenizer with an end id, or as {@link answerLogProbs}
  */
-export function chatMetrics(model: CausalLM, s: Session): Record<string, number> {
+export function chatMetrics(model: CausalLM, s: Pick<Session, 'data' | 'tokenizer'>): Record<string, number> {
   if (!isDialogueData(s.data)) return {};
   const data: DialogueData = s.data;
   const tok = s.tokenizer;
@@ -127,12 +128,16 @@ export function chatMetrics(model: CausalLM, s: Session): Record<string, number>
   const template = data.templates[0];
   const encode = (text: string) => tok.inner.encode(text, { add_special_tokens: false }).ids;
   const [yesIds, noIds] = [encode(' Yes'), encode(' No')];
-  const prompts = data.heldOut.yesNo.map((d) => Array.from(pieceIds(tok, chatPieces(template, d.turns, true)).ids));
-  const lp = answerLogProbs(model, prompts.flatMap((prompt) => [{ prompt, answer: yesIds }, { prompt, answer: noIds }]));
-  const predictedYes = prompts.map((_, i) => lp[2 * i] > lp[2 * i + 1]);
-  const questions = data.heldOut.yesNo.map((d) => ({ yes: d.turns[0].assistant === 'Yes', source: d.source }));
+  const promptOf = (d: Dialogue) => Array.from(pieceIds(tok, chatPieces(template, d.turns, true)).ids);
+  // questions whose prompt and answer exceed the context are left out (with a small tokenizer and a short context)
+  const yesNo = data.heldOut.yesNo.map((d) => ({ d, prompt: promptOf(d) }))
+    .filter((q) => q.prompt.length + Math.max(yesIds.length, noIds.length) <= model.maxSeqLen);
+  if (yesNo.length === 0) return {};
+  const lp = answerLogProbs(model, yesNo.flatMap(({ prompt }) => [{ prompt, answer: yesIds }, { prompt, answer: noIds }]));
+  const predictedYes = yesNo.map((_, i) => lp[2 * i] > lp[2 * i + 1]);
+  const questions = yesNo.map(({ d }) => ({ yes: d.turns[0].assistant === 'Yes', source: d.source }));
   const out = yesNoMetrics(questions, predictedYes, majorityAnswer(data.train.filter((d) => d.kind === 'yesNo')) !== 'No');
-  const short = data.heldOut.shortAnswers;
+  const short = data.heldOut.shortAnswers.filter((d) => promptOf(d).length < model.maxSeqLen);
   if (short.length === 0) return out;
   const majority = normaliseAnswer(majorityAnswer(data.train.filter((d) => d.kind === 'scene')) ?? '');
   return {

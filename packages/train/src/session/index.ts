@@ -3,6 +3,8 @@ export {
   harnessInputs, imageTextOf, buildParts, savedTokenizers, openTokenizers, runSession, SAMPLE_NAMES,
 } from './session';
 export { CHAT_CONFIG_FILE, chatTokenizerConfig, writeChatTokenizerConfig } from './chat-config';
+export { answerLogProbs, chatMetrics, normaliseAnswer, shortAnswerExactMatch, yesNoMetrics } from './chat-task';
+export type { ScoredAnswer } from './chat-task';
 export { checkRunContract } from './contract';
 export { sessionTraining } from './training';
 export type { ContractProblem } from './contract';

@@ -1,0 +1,118 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { ConfigError } from '@mmzoo/core';
+import { CHAT_TEMPLATES, chatTemplateJinja } from '@mmzoo/train';
+import { loadExperiment } from '../../packages/cli/src/experiment';
+import { runMmzoo } from '../helpers/cli';
+import { tempDirs } from '../helpers/temp';
+
+const temps = tempDirs('mmzoo-train-chat-');
+afterAll(() => temps.cleanUp());
+
+const MODEL = `model:
+  name: llama
+  dim: 32
+  layers: 1
+  numHeads: 4
+  numKvHeads: 2
+  multipleOf: 16
+  maxSeqLen: 64
+`;
+
+/** A 2-step tiny base LLaMA on a few WordNet glosses with a 600-token BPE. */
+const BASE_YAML = `${MODEL}tokenizers:
+  text:
+    kind: bpe
+    vocabSize: 600
+data:
+  dataset: text
+  trainLimit: 300
+  text:
+    brown: false
+    heldOutLimit: 10
+train:
+  batchSize: 8
+  steps: 2
+  lr: 1.0e-3
+eval:
+  every: 0
+`;
+
+/** The chat LM on it: weights and tokenizer from the base config's run, a few dialogues, a small held-out set. */
+const CHAT_YAML = `${MODEL}init:
+  model:
+    config: base.yaml
+tokenizers:
+  text:
+    kind: init
+data:
+  dataset: dialogue
+  dialogue:
+    template: minigpt4
+    train: 64
+    heldOutYesNo: 8
+    heldOutShortAnswers: 4
+train:
+  batchSize: 8
+  steps: 2
+  lr: 1.0e-3
+eval:
+  every: 0
+`;
+
+/** The ConfigError message loading a config of `yaml` throws. */
+function configError(dir: string, yaml: string): string {
+  const file = path.join(dir, 'bad.yaml');
+  fs.writeFileSync(file, yaml);
+  try {
+    loadExperiment(file);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('no error');
+}
+
+describe('mmzoo train of a chat LM on dialogues (issue 16, "A chat LM")', () => {
+  test("the base run is trained first, its tokenizer reused, only answers scored, the template saved; results report the chat task", async () => {
+    const dir = temps.make();
+    fs.writeFileSync(path.join(dir, 'base.yaml'), BASE_YAML);
+    fs.writeFileSync(path.join(dir, 'chat.yaml'), CHAT_YAML);
+    const out = path.join(dir, 'runs', 'chat');
+    const { code, stdout, stderr } = await runMmzoo(['train', path.join(dir, 'chat.yaml'), '--out', out, '--backend', 'cpu']);
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    // the base run was built beside it, and the chat run's tokenizer is the base run's, not a new one
+    const [base] = fs.readdirSync(path.join(dir, 'runs', '.init'));
+    expect(base).toMatch(/base-[0-9a-f]{12}$/);
+    const baseTok = JSON.parse(fs.readFileSync(path.join(dir, 'runs', '.init', base, 'tokenizer.json'), 'utf8'));
+    const chatTok = JSON.parse(fs.readFileSync(path.join(out, 'tokenizer.json'), 'utf8'));
+    expect(chatTok).toEqual(baseTok);
+    expect(chatTok.kind).toBe('hf');
+    // tokenizer_config.json: the tokenizer's config and the template the run trained in
+    const tc = JSON.parse(fs.readFileSync(path.join(out, 'tokenizer_config.json'), 'utf8'));
+    expect(tc.eos_token).toBe('<|endoftext|>');
+    expect(tc.bos_token).toBe('<|endoftext|>');
+    expect(tc.chat_template).toBe(chatTemplateJinja(CHAT_TEMPLATES.minigpt4));
+    const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    const m = results.metrics;
+    expect(Object.keys(m).sort()).toEqual([
+      'shortAnswerExactMatch', 'shortAnswerMajorityExactMatch', 'shortAnswerQuestions', 'yesNoAccuracy', 'yesNoChanceAccuracy',
+      'yesNoDefinitionAccuracy', 'yesNoMajorityAccuracy', 'yesNoQuestions', 'yesNoSceneAccuracy', 'yesNoYesRatio',
+    ]);
+    expect(m.yesNoQuestions).toBeGreaterThan(0);
+    expect(m.yesNoQuestions).toBeLessThanOrEqual(8);
+    expect(m.yesNoChanceAccuracy).toBe(0.5);
+    expect(m.shortAnswerQuestions).toBe(4);
+    expect(stdout).toMatch(/held-out yes\/no accuracy \(\d questions\)\s+\d\.\d+ {2}\(majority \d\.\d{3}, chance 0\.500\)/);
+    const log = fs.readFileSync(path.join(out, 'train.log'), 'utf8');
+    expect(log).toMatch(/init model: \d+ tensors from/);
+    expect(log).toMatch(/\d+ training dialogues/);
+  }, 300_000);
+
+  test('a tokenizer of kind init needs an init: entry with a run (one-line ConfigErrors)', () => {
+    const dir = temps.make();
+    const chat = (init: string) => CHAT_YAML.replace(/init:\n {2}model:\n {4}config: base.yaml\n/, init);
+    expect(configError(dir, chat(''))).toMatch(/bad\.yaml:\d+:\d+: tokenizers\.text\.entry: kind init takes the tokenizer of init\.model's run, and init: has no entry 'model'/);
+    expect(configError(dir, chat('init:\n  model:\n    safetensors: w.safetensors\n'))).toMatch(/tokenizers\.text\.entry: init\.model is a safetensors file, which holds no tokenizer/);
+  });
+});
