@@ -19,6 +19,15 @@ const MODEL = `model:
   maxSeqLen: 96
 `;
 
+/** Two steps of 8, no evaluation during training (both runs). */
+const STEPS = `train:
+  batchSize: 8
+  steps: 2
+  lr: 1.0e-3
+eval:
+  every: 0
+`;
+
 /** A 2-step tiny base LLaMA on a few WordNet glosses with a 600-token BPE. */
 const BASE_YAML = `${MODEL}tokenizers:
   text:
@@ -30,13 +39,7 @@ data:
   text:
     brown: false
     heldOutLimit: 10
-train:
-  batchSize: 8
-  steps: 2
-  lr: 1.0e-3
-eval:
-  every: 0
-`;
+${STEPS}`;
 
 /** The chat LM on it: weights and tokenizer from the base config's run, a few dialogues, a small held-out set. */
 const CHAT_YAML = `${MODEL}init:
@@ -52,13 +55,7 @@ data:
     train: 64
     heldOutYesNo: 8
     heldOutShortAnswers: 4
-train:
-  batchSize: 8
-  steps: 2
-  lr: 1.0e-3
-eval:
-  every: 0
-`;
+${STEPS}`;
 
 /** The ConfigError message loading a config of `yaml` throws. */
 function configError(dir: string, yaml: string): string {
