@@ -104,6 +104,22 @@ describe('mmzoo train of a chat LM on dialogues (issue 16, "A chat LM")', () => 
     const log = fs.readFileSync(path.join(out, 'train.log'), 'utf8');
     expect(log).toMatch(/init model: \d+ tensors from/);
     expect(log).toMatch(/\d+ training dialogues/);
+    // mmzoo info counts the chat config with the base run's tokenizer once that run exists (looked for in ./runs)
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir);
+      const info = await runMmzoo(['info', 'chat.yaml']);
+      expect({ code: info.code, stderr: info.code === 0 ? '' : info.stderr }).toEqual({ code: 0, stderr: '' });
+      const vocab = Object.keys(chatTok.tokenizer.model.vocab).length;
+      // LLaMA with an untied output: embeddings and output are vocab x 32 each
+      expect(info.stdout).toMatch(new RegExp(`embeddings\\s+${(vocab * 32).toLocaleString('en-US')}`));
+      fs.renameSync(path.join(dir, 'runs'), path.join(dir, 'moved'));
+      const none = await runMmzoo(['info', 'chat.yaml']);
+      expect(none.code).not.toBe(0);
+      expect(none.stderr).toContain("tokenizers.text: kind init takes the tokenizer of init.model's run, which has not been trained yet (mmzoo train trains it first)");
+    } finally {
+      process.chdir(cwd);
+    }
   }, 300_000);
 
   test('a tokenizer of kind init needs an init: entry with a run (one-line ConfigErrors)', () => {

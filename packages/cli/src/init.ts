@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { ConfigError } from '@mmzoo/core';
 import {
-  InitEntry, InitWeights, RunLock, buildOnce, configHash, configPlace, initSourceOf, isFinishedRunOf, modelParameters,
+  InitEntry, InitWeights, RunLock, SavedTokenizers, buildOnce, configHash, configPlace, initSourceOf, isFinishedRunOf, modelParameters,
   prerequisiteRunDirs, readCheckpointWeights, readRunWeights, readSafetensorsWeights,
 } from '@mmzoo/train';
 import { LoadedExperiment, loadExperiment } from './experiment';
@@ -90,4 +90,30 @@ export async function resolveInit(loaded: LoadedExperiment, runDir: string, opts
     entries.push({ target, source, weights, sourceModel: sourceModelOf(weights) });
   }
   return entries;
+}
+
+/**
+ * The tokenizers saved by the runs of a loaded experiment's `init:` entries that exist already, by entry, training
+ * nothing: a `run` or `checkpoint` source as it is, a `config` source's finished run where `mmzoo train` would find it
+ * beside a run in `parent` ({@link prerequisiteRun} without the training). What `mmzoo info` counts a config whose
+ * tokenizer is of kind `init` with; an entry without such a run is left out.
+ * @throws Error as reading a checkpoint throws (a corrupt one), or ConfigError for an invalid config source
+ */
+export async function existingInitTokenizers(loaded: LoadedExperiment, parent = 'runs'): Promise<Record<string, SavedTokenizers>> {
+  const out: Record<string, SavedTokenizers> = {};
+  for (const [target, source] of Object.entries(loaded.config.init ?? {})) {
+    const { kind, path: p } = initSourceOf(source);
+    let weights: InitWeights | undefined;
+    if (kind === 'checkpoint') weights = await readCheckpointWeights(p);
+    else if (kind === 'run') weights = await readRunWeights(p);
+    else if (kind === 'config') {
+      const prerequisite = loadExperiment(p, [], { chain: [path.resolve(loaded.file)] });
+      const hash = configHash(prerequisite.config);
+      const { reuse, own } = prerequisiteRunDirs(parent, prerequisite.name, hash);
+      const dir = [reuse, own].find((d) => isFinishedRunOf(d, hash));
+      if (dir) weights = await readRunWeights(dir);
+    }
+    if (weights?.tokenizers) out[target] = weights.tokenizers;
+  }
+  return out;
 }
