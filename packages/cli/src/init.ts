@@ -33,10 +33,8 @@ export interface InitOptions {
  */
 export async function prerequisiteRun(file: string, parent: string, opts: InitOptions): Promise<string> {
   const chain = opts.chain ?? [];
-  const loaded = loadExperiment(file, [], { chain });
-  const hash = configHash(loaded.config);
-  const { reuse, own } = prerequisiteRunDirs(parent, loaded.name, hash);
-  if (isFinishedRunOf(reuse, hash)) {
+  const { hash, reuse, own, finished } = locatePrerequisite(file, parent, chain);
+  if (finished === reuse) {
     opts.log?.(`init: ${file} has a finished run in ${reuse}`);
     return reuse;
   }
@@ -50,6 +48,18 @@ export async function prerequisiteRun(file: string, parent: string, opts: InitOp
     log: opts.log,
   });
   return own;
+}
+
+/**
+ * The folders of config `file`'s run beside runs in `parent` (`prerequisiteRunDirs`: `reuse`, then `own`), its config
+ * hash, and the first of them holding a finished run of exactly that config (`finished`; undefined when neither does).
+ * @throws ConfigError for an invalid config or an init cycle (`chain`: the configs that led here)
+ */
+function locatePrerequisite(file: string, parent: string, chain: string[]): { hash: string; reuse: string; own: string; finished?: string } {
+  const loaded = loadExperiment(file, [], { chain });
+  const hash = configHash(loaded.config);
+  const dirs = prerequisiteRunDirs(parent, loaded.name, hash);
+  return { hash, ...dirs, finished: [dirs.reuse, dirs.own].find((d) => isFinishedRunOf(d, hash)) };
 }
 
 /** The source model's parameters and components, from the `model:` config its checkpoint records. */
@@ -107,11 +117,8 @@ export async function existingInitTokenizers(loaded: LoadedExperiment, parent = 
     if (kind === 'checkpoint') weights = await readCheckpointWeights(p);
     else if (kind === 'run') weights = await readRunWeights(p);
     else if (kind === 'config') {
-      const prerequisite = loadExperiment(p, [], { chain: [path.resolve(loaded.file)] });
-      const hash = configHash(prerequisite.config);
-      const { reuse, own } = prerequisiteRunDirs(parent, prerequisite.name, hash);
-      const dir = [reuse, own].find((d) => isFinishedRunOf(d, hash));
-      if (dir) weights = await readRunWeights(dir);
+      const { finished } = locatePrerequisite(p, parent, [path.resolve(loaded.file)]);
+      if (finished) weights = await readRunWeights(finished);
     }
     if (weights?.tokenizers) out[target] = weights.tokenizers;
   }
