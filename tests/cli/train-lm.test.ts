@@ -1,38 +1,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { runMmzoo } from '../helpers/cli';
+import { tinyLmYaml } from '../helpers/configs';
 import { tempDirs } from '../helpers/temp';
 
 const temps = tempDirs('mmzoo-train-lm-');
 afterAll(() => temps.cleanUp());
 
 /** A 2-step tiny LLaMA on a few WordNet glosses with a 300-token BPE. */
-const TINY_LLAMA_YAML = `model:
-  name: llama
-  dim: 32
-  layers: 2
-  numHeads: 4
-  numKvHeads: 2
-  multipleOf: 16
-  maxSeqLen: 16
-tokenizers:
-  text:
-    kind: bpe
-    vocabSize: 300
-data:
-  dataset: text
-  trainLimit: 200
-  text:
-    brown: false
-    heldOutLimit: 20
-train:
-  batchSize: 8
-  steps: 2
-  lr: 1.0e-3
-  logEvery: 1
-eval:
-  every: 0
-`;
+const TINY_LLAMA_YAML = tinyLmYaml('name: llama\n  dim: 32\n  layers: 2\n  numHeads: 4\n  numKvHeads: 2\n  multipleOf: 16\n  maxSeqLen: 16');
 
 describe('mmzoo train on the text corpus', () => {
   test('a tiny LLaMA trains, and results.json and the table report held-out perplexity beside the Kneser-Ney baselines', async () => {

@@ -4,9 +4,10 @@ import { parse } from 'yaml';
 import { tf, manualSeed } from '@mmzoo/core';
 import { LmConfigSchema, countLmParameters, buildLm } from '@mmzoo/lm';
 
-// The published sizes of configs/lm/*.yaml, counted by a shape-only build (the harness's `mmzoo info` does not know
-// the LM models yet). The expected counts are the ones published with each checkpoint, written here as well as in
-// each file's reference section, so a preset edited together with its reference still fails.
+// The published sizes of configs/lm/*.yaml, counted by @mmzoo/lm's shape-only build (`countLmParameters`; `mmzoo
+// info --all` counts them through the specs, tests/cli/cli.test.ts). The expected counts are the ones published with
+// each checkpoint, written here as well as in each file's reference section, so a preset edited together with its
+// reference still fails.
 const DIR = path.join(__dirname, '..', '..', 'configs', 'lm');
 const PUBLISHED: Record<string, number> = {
   'gpt2-124m.yaml': 124_439_808,

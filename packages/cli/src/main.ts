@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '@mmzoo/core';
 import { parseBackendName } from '@mmzoo/train';
 import { describeFsError } from './errors';
@@ -10,10 +10,22 @@ import { configsCommand } from './commands/configs';
 import { compareCommand } from './commands/compare';
 import { captionCommand } from './commands/caption';
 import { capfiltCommand } from './commands/capfilt';
+import { generateCommand } from './commands/generate';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 /** `--backend NAME`, checked when parsed: an unknown name is a usage error (exit 2) before anything runs. */
 const backendName = (v: string) => parseBackendName(v, '--backend');
+/**
+ * A numeric option's parser: the value as a number when `ok` accepts it, else a usage error (exit 2) saying what was
+ * expected, e.g. `option '--top-p <p>' argument '2' is invalid. expected a number in (0, 1]`.
+ */
+const numberArg = (ok: (n: number) => boolean, expected: string) => (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !ok(n)) throw new InvalidArgumentError(`expected ${expected}`);
+  return n;
+};
+const intArg = (min: number) => numberArg((n) => Number.isInteger(n) && n >= min, `an integer >= ${min}`);
+const positiveArg = numberArg((n) => n > 0 && Number.isFinite(n), 'a number > 0');
 
 /**
  * Runs the `mmzoo` command line and resolves to the exit code: 0 success, 1 runtime error, 2 usage or config
@@ -80,6 +92,31 @@ export async function main(argv: string[]): Promise<number> {
     .option('--set <key=value>', 'override a model.caption setting (repeatable), e.g. --set caption.strategy=greedy', collect, [])
     .action(async (runDir, images, opts) => {
       code = await captionCommand(runDir, images, opts);
+    });
+  program
+    .command('generate')
+    .description('continue prompts with a causal language model: a run folder, a Hugging Face model folder or a llama2.c .bin (streams the text)')
+    .argument('<source>', 'run folder, Hugging Face model folder (config.json, safetensors, tokenizer.json) or llama2.c .bin (with --tokenizer)')
+    .option('--prompt <text>', 'the text to continue (repeat for a batch)', collect, [])
+    .option('--chat', "render each prompt as a user turn with the model's chat template (tokenizer_config.json chat_template)")
+    .option('--max-new-tokens <n>', 'tokens to generate at most (default: what the context leaves, at most 128)', intArg(1))
+    .option('--min-new-tokens <n>', 'no end-of-text before this many tokens', intArg(0))
+    .addOption(new Option('--strategy <name>', 'how tokens are chosen').choices(['greedy', 'beam', 'sample']).default('greedy'))
+    .option('--temperature <t>', 'sample: logits are divided by t (default 1)', positiveArg)
+    .option('--top-k <k>', 'sample: draw among the k most probable tokens (default 0: all)', intArg(0))
+    .option('--top-p <p>', 'sample: draw within the nucleus of mass p (default 1: all)', numberArg((n) => n > 0 && n <= 1, 'a number in (0, 1]'))
+    .option('--seed <n>', 'sample: seed; prompt i draws from its own stream (default 0)', numberArg(Number.isInteger, 'an integer'))
+    .option('--repetition-penalty <r>', 'CTRL repetition penalty, > 1 discourages repeats (default 1)', positiveArg)
+    .option('--num-beams <n>', 'beam: hypotheses kept (default 4)', intArg(1))
+    .option('--length-penalty <a>', 'beam: finished hypotheses score sum log p / length^a (default 1)', numberArg(Number.isFinite, 'a number'))
+    .option('--stop <text>', 'end the text before this string (repeatable)', collect, [])
+    .option('--no-cache', 'recompute the whole sequence every step instead of using the KV cache')
+    .option('--json', 'print prompts, ids and texts as JSON instead of streaming text')
+    .option('--checkpoint <which>', 'run folder: a checkpoint folder or .safetensors file, a folder name under RUN/checkpoints or a step number (default: the latest)')
+    .option('--tokenizer <file>', 'tokenizer.json for a llama2.c .bin, or instead of a Hugging Face folder\'s (tokenizer_config.json beside it is read too)')
+    .option('--backend <name>', 'tfjs backend', backendName)
+    .action(async (source, opts) => {
+      code = await generateCommand(source, opts);
     });
   program
     .command('capfilt')

@@ -7,7 +7,7 @@ import { blipSpec } from '@mmzoo/blip';
 import { cocaSpec } from '@mmzoo/coca';
 import { vlmoSpec } from '@mmzoo/vlmo';
 import { beit3Spec } from '@mmzoo/beit3';
-import { llamaSpec } from '@mmzoo/lm';
+import { llamaSpec, gpt2Spec, optSpec } from '@mmzoo/lm';
 
 /**
  * The model registry: `model.name` -> the model package's spec. An explicit map; a miss throws and lists the valid
@@ -21,6 +21,8 @@ export const MODELS: Readonly<Record<string, TrainingSpec>> = {
   vlmo: vlmoSpec,
   beit3: beit3Spec,
   llama: llamaSpec,
+  gpt2: gpt2Spec,
+  opt: optSpec,
 };
 
 /** @throws Error `<where>: unknown model '<name>'; registered models: clip, albef, ...` */

@@ -21,4 +21,7 @@ export { LmConfigSchema, buildLm, countLmParameters } from './lm-config';
 export type { LmConfig, LmModel } from './lm-config';
 export { parseLlama2cBin } from './llama2c-bin';
 export type { Llama2cCheckpoint } from './llama2c-bin';
-export { llamaSpec } from './spec';
+export { llamaSpec, gpt2Spec, optSpec } from './spec';
+export { clmTrainingLoss } from './lm-training-loss';
+export { chatTemplateOf, renderChat } from './chat-template';
+export type { ChatMessage, ChatTemplateContext } from './chat-template';

@@ -1,12 +1,12 @@
 import {
   tf, Tensor, Module, BlockList, Embedding, RMSNorm, SwiGLU, CausalSelfAttention, OutputProjection, KVCache, ropeTables, resolveVocabSize,
-  causalLmLoss,
 } from '@mmzoo/core';
 import type {
   Batch, CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, LossOutput, RopeLayout,
 } from '@mmzoo/core';
 import { LlamaConfig, llamaConfigHiddenDim } from './llama-config';
 import { decoderStep } from './decoder-step';
+import { clmTrainingLoss } from './lm-training-loss';
 
 /** A LLaMA config with every size resolved (what {@link Llama}'s constructor takes); each field means what the key of the same name in LlamaConfigSchema means. */
 export interface LlamaOptions {
@@ -111,18 +111,12 @@ export class Llama extends Module implements CausalLM {
   }
 
   /**
-   * The causal-LM objective (core `causalLmLoss`, mean over the counted tokens) of a batch: `text` int32 [B, L] ids and
-   * `labels` int32 [B, L], `labels[:, t]` the target of position t (already shifted: the id after `text[:, t]`; -100
-   * not scored), with an optional `lossMask` float32 [B, L]. Without `labels`, `text` is its own target, shifted here
-   * (Hugging Face's convention: position t predicts `text[:, t + 1]`).
-   * @returns `{ total, parts: { clm } }`, float32 scalars (the same tensor)
-   * @throws Error when the batch has no `text`, or as causalLmLoss for labels / lossMask of another shape
+   * The causal-LM objective of a batch (`text` ids, shifted `labels`, optional `lossMask`; see {@link clmTrainingLoss}).
+   * @returns `{ total, parts: { clm } }`, float32 scalars
+   * @throws Error when the batch has no `text`, or as core causalLmLoss for labels / lossMask of another shape
    */
   trainingLoss(batch: Pick<Batch, 'text' | 'labels' | 'lossMask'>): LossOutput {
-    const { text, labels, lossMask } = batch;
-    if (!text) throw new Error('Llama.trainingLoss: the batch has no text ids');
-    const clm = tf.tidy(() => causalLmLoss(this.forward(text).logits, labels ?? text, { lossMask, shifted: labels !== undefined }));
-    return { total: clm, parts: { clm } };
+    return clmTrainingLoss(this, batch, 'Llama');
   }
 
   /** An empty KV cache for this model (the caller disposes it). */

@@ -1,8 +1,9 @@
 import {
   tf, Tensor, Module, BlockList, Embedding, LayerNorm, LearnedPositionEmbedding, MLP, OutputProjection, KVCache,
 } from '@mmzoo/core';
-import type { CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs } from '@mmzoo/core';
+import type { Batch, CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, LossOutput } from '@mmzoo/core';
 import { decoderStep } from './decoder-step';
+import { clmTrainingLoss } from './lm-training-loss';
 
 /** A decoder attention as a block sees it (core CausalSelfAttention, or GPT-2's fused {@link Gpt2Attention}). */
 export interface BlockAttention extends Module {
@@ -137,6 +138,15 @@ export class PreLnDecoder extends Module implements CausalLM {
     });
     cache?.commit();
     return out;
+  }
+
+  /**
+   * The causal-LM objective of a batch (`text` ids, shifted `labels`, optional `lossMask`; see {@link clmTrainingLoss}).
+   * @returns `{ total, parts: { clm } }`, float32 scalars
+   * @throws Error when the batch has no `text`, or as core causalLmLoss for labels / lossMask of another shape
+   */
+  trainingLoss(batch: Pick<Batch, 'text' | 'labels' | 'lossMask'>): LossOutput {
+    return clmTrainingLoss(this, batch, this.modelName);
   }
 
   /** An empty KV cache for this model (the caller disposes it). */

@@ -1,5 +1,4 @@
-import { Rng } from '../data/rng';
-import { applyRepetitionPenalty, argmax, logSoftmaxRow, nucleus, suppressTokens } from './logits';
+import { checkSearchSettings, SearchResult, TokenSearch } from './search';
 
 /**
  * What a generative model offers the decoders: the next-token logits of a set of prefixes.
@@ -42,18 +41,8 @@ export interface GenerateOptions {
   seed?: number;
 }
 
-/** Output of {@link generate}, one entry per source. */
-export interface GenerateResult {
-  /** the prompt followed by the generated tokens (ending with endId when it was generated) */
-  sequences: number[][];
-  /** the generated tokens only */
-  tokens: number[][];
-  /**
-   * greedy and nucleus: sum of the log-probabilities of the generated tokens under the processed distribution
-   * (penalties and suppression applied, temperature too for nucleus); beam: that sum / length^lengthPenalty
-   */
-  scores: number[];
-}
+/** Output of {@link generate}, one entry per source (the shared search's result; beam scores are length-normalised). */
+export type GenerateResult = SearchResult;
 
 /**
  * Autoregressive decoding for any model that gives next-token logits ({@link NextTokenLogits}): every generative
@@ -65,6 +54,8 @@ export interface GenerateResult {
  * - `nucleus`: top-p sampling (Holtzman et al. 2020, section 3.1) at `temperature`, seeded with core's Rng.
  * At each step, before choosing, the logits are processed in this order: repetition penalty (CTRL, Keskar et al.
  * 2019), suppression of `suppressIds`, suppression of `endId` while fewer than `minLength` tokens were generated.
+ * The choosing is core's one {@link TokenSearch} (./search.ts), which the KV-cached `generateCausal` drives too;
+ * here every step re-scores whole prefixes, sent to `next` in groups of equal length.
  * Host-side and synchronous: `next` owns the tensors (if any) and returns plain arrays.
  *
  * @param next the model's next-token logits
@@ -74,164 +65,28 @@ export interface GenerateResult {
  *   temperature <= 0, repetitionPenalty <= 0) or an empty prompt; Error when `next` returns the wrong number of rows
  */
 export function generate(next: NextTokenLogits, prompts: number[][], opts: GenerateOptions): GenerateResult {
-  const o = checkOptions(opts);
+  const strategy = opts.strategy ?? 'greedy';
+  if (!['greedy', 'beam', 'nucleus'].includes(strategy)) throw new RangeError(`generate: unknown strategy '${strategy}'; valid: greedy, beam, nucleus`);
+  const settings = checkSearchSettings({
+    strategy: strategy === 'nucleus' ? 'sample' : strategy, maxNewTokens: opts.maxLength, minNewTokens: opts.minLength ?? 0,
+    stopIds: opts.endId === undefined ? [] : [opts.endId], suppressIds: opts.suppressIds ?? [], repetitionPenalty: opts.repetitionPenalty ?? 1,
+    numBeams: opts.beamSize ?? 4, lengthPenalty: opts.lengthPenalty ?? 1, temperature: opts.temperature ?? 1, topK: 0, topP: opts.topP ?? 0.9,
+    seed: opts.seed ?? 0,
+  }, 'generate', { maxNewTokens: 'maxLength', minNewTokens: 'minLength', numBeams: 'beamSize' }, prompts.length);
   if (prompts.some((p) => p.length === 0)) throw new RangeError('generate: every prompt needs at least one token');
-  const call = (prefixes: number[][], sources: number[]): Float32Array[] => {
-    const rows = next(prefixes, sources);
-    if (rows.length !== prefixes.length) throw new Error(`generate: nextTokenLogits returned ${rows.length} rows for ${prefixes.length} prefixes`);
-    return rows;
-  };
-  if (o.strategy === 'beam') return beamSearch(call, prompts, o);
-  return stepwise(call, prompts, o);
-}
-
-type Resolved = Required<Omit<GenerateOptions, 'endId'>> & { endId?: number };
-
-function checkOptions(opts: GenerateOptions): Resolved {
-  const o: Resolved = {
-    strategy: opts.strategy ?? 'greedy', maxLength: opts.maxLength, minLength: opts.minLength ?? 0, endId: opts.endId,
-    suppressIds: opts.suppressIds ?? [], repetitionPenalty: opts.repetitionPenalty ?? 1, beamSize: opts.beamSize ?? 4,
-    lengthPenalty: opts.lengthPenalty ?? 1, topP: opts.topP ?? 0.9, temperature: opts.temperature ?? 1, seed: opts.seed ?? 0,
-  };
-  if (!['greedy', 'beam', 'nucleus'].includes(o.strategy)) throw new RangeError(`generate: unknown strategy '${o.strategy}'; valid: greedy, beam, nucleus`);
-  if (!Number.isInteger(o.maxLength) || o.maxLength < 1) throw new RangeError(`generate: maxLength must be an integer >= 1, got ${o.maxLength}`);
-  if (!Number.isInteger(o.minLength) || o.minLength < 0 || o.minLength > o.maxLength) {
-    throw new RangeError(`generate: minLength must be an integer in [0, maxLength = ${o.maxLength}], got ${o.minLength}`);
-  }
-  if (!Number.isInteger(o.beamSize) || o.beamSize < 1) throw new RangeError(`generate: beamSize must be an integer >= 1, got ${o.beamSize}`);
-  if (!(o.topP > 0 && o.topP <= 1)) throw new RangeError(`generate: topP must be in (0, 1], got ${o.topP}`);
-  if (!(o.temperature > 0)) throw new RangeError(`generate: temperature must be > 0, got ${o.temperature}`);
-  if (!(o.repetitionPenalty > 0)) throw new RangeError(`generate: repetitionPenalty must be > 0, got ${o.repetitionPenalty}`);
-  if (!Number.isFinite(o.lengthPenalty)) throw new RangeError(`generate: lengthPenalty must be finite, got ${o.lengthPenalty}`);
-  return o;
-}
-
-/** The processed logits of one row: repetition penalty, suppressed ids, no end token before minLength. */
-function processRow(logits: Float32Array, sequence: number[], generated: number, o: Resolved): Float32Array {
-  let x = applyRepetitionPenalty(logits, sequence, o.repetitionPenalty);
-  const banned = [...o.suppressIds];
-  if (o.endId !== undefined && generated < o.minLength) banned.push(o.endId);
-  if (banned.length > 0) x = suppressTokens(x, banned);
-  return x;
-}
-
-/** Greedy decoding and nucleus sampling: one hypothesis per source, advanced until it ends or reaches maxLength. */
-function stepwise(next: NextTokenLogits, prompts: number[][], o: Resolved): GenerateResult {
-  const n = prompts.length;
-  const seqs = prompts.map((p) => [...p]);
-  const scores = new Array<number>(n).fill(0);
-  const rngs = o.strategy === 'nucleus' ? prompts.map((_, i) => new Rng(o.seed).fork(i)) : [];
-  // sources advance in groups of equal prefix length (prompts may differ in length)
-  let alive = Array.from({ length: n }, (_, i) => i);
-  for (let step = 0; step < o.maxLength && alive.length > 0; step++) {
+  const search = new TokenSearch(prompts, settings);
+  while (!search.done) {
+    const rows = search.rows;
+    // rows go to the model in groups of equal prefix length (prompts may differ in length), each tagged with its source
     const byLength = new Map<number, number[]>();
-    for (const i of alive) byLength.set(seqs[i].length, [...(byLength.get(seqs[i].length) ?? []), i]);
-    const stillAlive: number[] = [];
+    rows.forEach((row, i) => byLength.set(row.seq.length, [...(byLength.get(row.seq.length) ?? []), i]));
+    const logits: Float32Array[] = new Array(rows.length);
     for (const group of byLength.values()) {
-      const rows = next(group.map((i) => seqs[i]), group);
-      group.forEach((i, r) => {
-        const x = processRow(rows[r], seqs[i], step, o);
-        let token: number;
-        let logp: Float64Array;
-        if (o.strategy === 'greedy') {
-          logp = logSoftmaxRow(x);
-          token = argmax(logp);
-        } else {
-          logp = logSoftmaxRow(x.map((v) => v / o.temperature));
-          const { ids, probs } = nucleus(Array.from(logp, Math.exp), o.topP);
-          token = ids[sampleIndex(probs, rngs[i])];
-        }
-        seqs[i].push(token);
-        scores[i] += logp[token];
-        if (token !== o.endId) stillAlive.push(i);
-      });
+      const out = next(group.map((i) => rows[i].seq as number[]), group.map((i) => rows[i].source));
+      if (out.length !== group.length) throw new Error(`generate: nextTokenLogits returned ${out.length} rows for ${group.length} prefixes`);
+      group.forEach((i, k) => (logits[i] = out[k]));
     }
-    alive = stillAlive.sort((a, b) => a - b);
+    search.advance(logits);
   }
-  return { sequences: seqs, tokens: seqs.map((s, i) => s.slice(prompts[i].length)), scores };
-}
-
-/** Index drawn from a discrete distribution `probs` (summing to 1) with one uniform draw. */
-function sampleIndex(probs: number[], rng: Rng): number {
-  const u = rng.next();
-  let acc = 0;
-  for (let k = 0; k < probs.length; k++) {
-    acc += probs[k];
-    if (u < acc) return k;
-  }
-  return probs.length - 1;
-}
-
-interface Beam {
-  seq: number[];
-  /** sum of generated tokens' log-probabilities */
-  logp: number;
-}
-
-/** Beam search over all sources at once (one call of `next` per step for every running beam). */
-function beamSearch(next: NextTokenLogits, prompts: number[][], o: Resolved): GenerateResult {
-  const k = o.beamSize;
-  const norm = (logp: number, len: number) => logp / Math.pow(len, o.lengthPenalty);
-  const beams: Beam[][] = prompts.map((p) => [{ seq: [...p], logp: 0 }]);
-  const finished: { seq: number[]; score: number }[][] = prompts.map(() => []);
-  const done = prompts.map(() => false);
-  for (let step = 0; step < o.maxLength; step++) {
-    const rows: number[][] = [];
-    const sources: number[] = [];
-    beams.forEach((bs, s) => {
-      if (done[s]) return;
-      for (const b of bs) {
-        rows.push(b.seq);
-        sources.push(s);
-      }
-    });
-    if (rows.length === 0) break;
-    const logits = next(rows, sources);
-    let r = 0;
-    const generated = step + 1;
-    for (let s = 0; s < prompts.length; s++) {
-      if (done[s]) continue;
-      // every continuation of every beam of this source, best first
-      const cands: { beam: number; token: number; logp: number }[] = [];
-      beams[s].forEach((b, bi) => {
-        const lp = logSoftmaxRow(processRow(logits[r++], b.seq, step, o));
-        for (let t = 0; t < lp.length; t++) if (lp[t] > -Infinity) cands.push({ beam: bi, token: t, logp: b.logp + lp[t] });
-      });
-      cands.sort((a, b) => b.logp - a.logp || a.beam - b.beam || a.token - b.token);
-      const nextBeams: Beam[] = [];
-      for (let c = 0; c < cands.length && nextBeams.length < k; c++) {
-        const cand = cands[c];
-        const seq = [...beams[s][cand.beam].seq, cand.token];
-        if (cand.token === o.endId) {
-          // an end token among the top k candidates finishes a hypothesis (it takes no beam slot)
-          if (c < k) addFinished(finished[s], { seq, score: norm(cand.logp, generated) }, k);
-        } else {
-          nextBeams.push({ seq, logp: cand.logp });
-        }
-      }
-      beams[s] = nextBeams;
-      const best = nextBeams.length ? Math.max(...nextBeams.map((b) => norm(b.logp, generated))) : -Infinity;
-      const worst = finished[s].length >= k ? finished[s][finished[s].length - 1].score : -Infinity;
-      if (nextBeams.length === 0 || (finished[s].length >= k && best <= worst)) done[s] = true;
-    }
-  }
-  const out: GenerateResult = { sequences: [], tokens: [], scores: [] };
-  prompts.forEach((p, s) => {
-    const pool = [...finished[s]];
-    if (!done[s]) for (const b of beams[s]) pool.push({ seq: b.seq, score: norm(b.logp, b.seq.length - p.length) });
-    pool.sort((a, b) => b.score - a.score);
-    const best = pool[0] ?? { seq: [...p], score: 0 };
-    out.sequences.push(best.seq);
-    out.tokens.push(best.seq.slice(p.length));
-    out.scores.push(best.score);
-  });
-  return out;
-}
-
-/** Inserts a finished hypothesis into a list kept sorted best first and at most `k` long. */
-function addFinished(list: { seq: number[]; score: number }[], hyp: { seq: number[]; score: number }, k: number): void {
-  let i = 0;
-  while (i < list.length && list[i].score >= hyp.score) i++;
-  list.splice(i, 0, hyp);
-  if (list.length > k) list.pop();
+  return search.result();
 }

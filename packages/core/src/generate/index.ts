@@ -1,6 +1,13 @@
-/** Autoregressive decoding shared by every generative model (greedy, beam search, nucleus sampling). Browser-safe. */
+/**
+ * Autoregressive decoding shared by every generative model (greedy, beam search, sampling): one token search
+ * (./search.ts) driven over prefixes (`generate`: CoCa, BLIP) or over a KV-cached causal LM (`generateCausal`). Browser-safe.
+ */
 export { generate } from './decode';
 export type { DecodeStrategy, GenerateOptions, GenerateResult, NextTokenLogits } from './decode';
-export { applyRepetitionPenalty, argmax, logSoftmaxRow, nucleus, suppressTokens } from './logits';
-export { greedyGenerate, isCausalLM } from './causal-lm';
-export type { CausalLM, CausalLmOutput, CausalLmForwardOptions, GreedyGenerateOptions, GreedyGenerateResult } from './causal-lm';
+export { TokenSearch, checkSearchSettings } from './search';
+export type { OnToken, SearchResult, SearchRow, SearchSettings, SearchStrategy, SettingNames } from './search';
+export { applyRepetitionPenalty, argmax, logSoftmaxRow, nucleus, suppressTokens, topK } from './logits';
+export { isCausalLM } from './causal-lm';
+export type { CausalLM, CausalLmOutput, CausalLmForwardOptions } from './causal-lm';
+export { generateCausal, greedyGenerate } from './causal-generate';
+export type { CausalGenerateOptions, CausalGenerateResult, GreedyGenerateOptions, GreedyGenerateResult } from './causal-generate';

@@ -83,3 +83,21 @@ export function nucleus(probs: ArrayLike<number>, topP: number): { ids: number[]
   }
   return { ids, probs: ids.map((i) => probs[i] / mass) };
 }
+
+/**
+ * Top-k filtering (Fan et al. 2018, "Hierarchical Neural Story Generation", section 5.4; HF's `TopKLogitsWarper`):
+ * every logit below the k-th largest becomes -Infinity, so only the k most probable tokens (and any tied with the
+ * k-th) can be drawn.
+ * @param logits float32 [V]
+ * @param k an integer >= 1; k >= V keeps every token
+ * @returns float32 [V]
+ * @throws RangeError when k is not an integer >= 1
+ */
+export function topK(logits: Float32Array, k: number): Float32Array {
+  if (!(Number.isInteger(k) && k >= 1)) throw new RangeError(`topK must be an integer >= 1, got ${k}`);
+  const out = Float32Array.from(logits);
+  if (k >= out.length) return out;
+  const kth = Float32Array.from(logits).sort()[out.length - k];
+  for (let i = 0; i < out.length; i++) if (out[i] < kth) out[i] = -Infinity;
+  return out;
+}

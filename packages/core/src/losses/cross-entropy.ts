@@ -1,17 +1,27 @@
 import { tf, Tensor } from '../tf';
-import { stopGradient } from '../ops/stop-gradient';
+import { customOp, SaveFn } from '../ops/custom-op';
 
 /**
  * Numerically stable log-softmax over the last axis: `x - max(x) - log(sum(exp(x - max(x))))`.
- * Finite for logits such as [-431, 279, 427] and [1e8, 1e8].
+ * Finite for logits such as [-431, 279, 427] and [1e8, 1e8]. The gradient is the analytic one,
+ * `dx = dy - softmax(x) * sum(dy)` (one custom op): the max is a constant of the forward pass only, so the backward
+ * pass spends nothing on it (tfjs would otherwise run Max's gradient, an Equal over all of x, to multiply it by zero).
  * @param logits float32 [..., C] @returns float32 [..., C]
  */
 export function logSoftmax(logits: Tensor): Tensor {
-  return tf.tidy(() => {
-    const axis = logits.rank - 1;
-    const shifted = logits.sub(stopGradient(logits.max(axis, true)));
-    return shifted.sub(shifted.exp().sum(axis, true).log());
+  const axis = logits.rank - 1;
+  const f = customOp((x: Tensor, save: SaveFn) => {
+    const value = tf.tidy(() => {
+      const shifted = x.sub(x.max(axis, true));
+      return shifted.sub(shifted.exp().sum(axis, true).log());
+    });
+    save([value]);
+    return {
+      value,
+      gradFunc: (dy: Tensor, [y]: Tensor[]) => tf.tidy(() => dy.sub(y.exp().mul(dy.sum(axis, true)))),
+    };
   });
+  return f(logits);
 }
 
 /** Options of {@link crossEntropy}. */

@@ -61,6 +61,26 @@ export class KVCache {
     this.committed = lengths[0];
   }
 
+  /**
+   * Keeps the batch rows `rows` of every layer, in that order (a row may repeat, any may go): beam search's reordering
+   * when beams are re-selected, and dropping the rows of finished sequences. The length is unchanged.
+   * @param rows indices into the current batch
+   * @throws Error when a row is not an integer in [0, B) or the cache is empty
+   */
+  select(rows: readonly number[]): void {
+    const batch = this.keys[0]?.shape[0];
+    if (batch === undefined || this.committed === 0) throw new Error('KVCache.select: the cache is empty');
+    const bad = rows.find((r) => !(Number.isInteger(r) && r >= 0 && r < batch));
+    if (bad !== undefined) throw new Error(`KVCache.select: row ${bad} is not in [0, ${batch})`);
+    const pick = (t: Tensor4D | undefined) => (t ? (tf.keep(tf.tidy(() => tf.gather(t, Array.from(rows), 0))) as Tensor4D) : undefined);
+    const keys = this.keys.map(pick);
+    const values = this.values.map(pick);
+    this.dispose();
+    keys.forEach((k, i) => (this.keys[i] = k));
+    values.forEach((v, i) => (this.values[i] = v));
+    this.committed = keys[0]!.shape[2];
+  }
+
   /** Frees every cached tensor; the cache is empty afterwards. */
   dispose(): void {
     tf.dispose([...this.keys, ...this.values].filter((t): t is Tensor4D => t !== undefined));

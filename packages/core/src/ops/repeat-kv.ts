@@ -12,6 +12,9 @@ import { tf, Tensor } from '../tf';
 export function repeatKvHeads(x: Tensor, groups: number): Tensor {
   if (groups === 1) return x;
   const [b, kv, s, d] = x.shape;
-  // rank 3: tfjs has no tile gradient above rank 4
-  return tf.tidy(() => x.reshape([b * kv, 1, s * d]).tile([1, groups, 1]).reshape([b, kv * groups, s, d]));
+  // concat of row copies, not tile: tfjs' cpu Tile computes an index per element (a quarter of a tiny LLaMA's step)
+  return tf.tidy(() => {
+    const rows = x.reshape([b * kv, 1, s * d]);
+    return tf.concat(new Array<Tensor>(groups).fill(rows), 1).reshape([b, kv * groups, s, d]);
+  });
 }

@@ -49,8 +49,11 @@ function asObject(value: unknown, what: string): Json {
   return v as Json;
 }
 
-/** A token in tokenizer_config.json is either a string or an AddedToken object `{content, ...}`. */
-function tokenContent(v: unknown): string | undefined {
+/**
+ * The text of a token named in tokenizer_config.json (`bos_token`, `eos_token`, `pad_token`, ...): either a string or
+ * an AddedToken object `{content, ...}`; undefined for anything else.
+ */
+export function tokenContent(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object' && typeof (v as Json).content === 'string') return (v as Json).content as string;
   return undefined;
