@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ConfigError } from '@mmzoo/core';
-import { CHAT_TEMPLATES, chatTemplateJinja } from '@mmzoo/train';
+import { CHAT_TEMPLATES, chatPieces, chatTemplateJinja, loadSavedTokenizer, pieceIds } from '@mmzoo/train';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 import { runMmzoo } from '../helpers/cli';
 import { tempDirs } from '../helpers/temp';
@@ -104,6 +104,13 @@ describe('mmzoo train of a chat LM on dialogues (issue 16, "A chat LM")', () => 
     const log = fs.readFileSync(path.join(out, 'train.log'), 'utf8');
     expect(log).toMatch(/init model: \d+ tensors from/);
     expect(log).toMatch(/\d+ training dialogues/);
+    // mmzoo generate --chat renders a question in the run's template: the prompt ids are the training prompt's
+    const question = 'Top left: a bag.\nIs there a bag?';
+    const gen = await runMmzoo(['generate', out, '--chat', '--prompt', question, '--max-new-tokens', '2', '--json']);
+    expect({ code: gen.code, stderr: gen.code === 0 ? '' : gen.stderr }).toEqual({ code: 0, stderr: '' });
+    const [row] = JSON.parse(gen.stdout);
+    const tok = loadSavedTokenizer(chatTok, 'tokenizer.json');
+    expect(row.promptIds).toEqual(Array.from(pieceIds(tok, chatPieces(CHAT_TEMPLATES.minigpt4, [{ user: question, assistant: '' }], true)).ids));
     // mmzoo info counts the chat config with the base run's tokenizer once that run exists (looked for in ./runs)
     const cwd = process.cwd();
     try {

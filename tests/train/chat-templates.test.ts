@@ -1,4 +1,5 @@
 import { HFTokenizer, WordTokenizer } from '@mmzoo/core';
+import { chatTemplateOf, renderChat } from '@mmzoo/lm';
 import {
   CHAT_TEMPLATES, IGNORE_LABEL, LLAVA_V1_SYSTEM, chatPieces, chatTemplateJinja, chatText, dialogueBatchArrays, pieceIds, trainByteLevelBpe,
 } from '@mmzoo/train';
@@ -70,25 +71,23 @@ describe('chat templates (data/chat-templates)', () => {
       .toThrow("data.dataset 'dialogue' needs a tokenizer with an end-of-text id (tokenizers.text kind bpe, hf or init)");
   });
 
-  // the jinja chat_template renders the same text (checked with @huggingface/jinja, HF's renderer, when installed:
-  // `mmzoo generate --chat` brings it in)
-  let Template: (new (t: string) => { render(ctx: object): string }) | undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    Template = require('@huggingface/jinja').Template;
-  } catch {
-    Template = undefined;
-  }
-  (Template ? test.each(['llava_v1', 'minigpt4'] as const) : test.skip.each(['llava_v1', 'minigpt4'] as const))(
-    '%s: the jinja chat_template renders what the training renders',
-    (name) => {
-      const t = new Template!(chatTemplateJinja(CHAT_TEMPLATES[name]));
-      const messages = TURNS.flatMap((x) => [{ role: 'user', content: x.user }, { role: 'assistant', content: x.assistant }]);
-      expect(t.render({ messages, bos_token: TOKENS.bos, eos_token: TOKENS.eos })).toBe(chatText(chatPieces(CHAT_TEMPLATES[name], TURNS), TOKENS));
-      expect(t.render({ messages: messages.slice(0, 1), bos_token: TOKENS.bos, eos_token: TOKENS.eos, add_generation_prompt: true }))
-        .toBe(chatText(chatPieces(CHAT_TEMPLATES[name], TURNS.slice(0, 1), true), TOKENS));
-    },
-  );
+  // the jinja chat_template renders the same text through @mmzoo/lm's renderChat (@huggingface/jinja, what
+  // `mmzoo generate --chat` uses), read back by chatTemplateOf as one template or the `default` of a named list
+  test.each(['llava_v1', 'minigpt4'] as const)('%s: the jinja chat_template renders what the training renders', (name) => {
+    const jinja = chatTemplateJinja(CHAT_TEMPLATES[name]);
+    expect(chatTemplateOf({ chat_template: [{ name: 'default', template: jinja }, { name: 'other', template: '' }] }, 'test')).toBe(jinja);
+    const template = chatTemplateOf({ chat_template: jinja }, 'test')!;
+    const messages = TURNS.flatMap((x) => [{ role: 'user' as const, content: x.user }, { role: 'assistant' as const, content: x.assistant }]);
+    expect(renderChat(template, messages, { bos_token: TOKENS.bos, eos_token: TOKENS.eos, add_generation_prompt: false }))
+      .toBe(chatText(chatPieces(CHAT_TEMPLATES[name], TURNS), TOKENS));
+    expect(renderChat(template, messages.slice(0, 1), { bos_token: TOKENS.bos, eos_token: TOKENS.eos }))
+      .toBe(chatText(chatPieces(CHAT_TEMPLATES[name], TURNS.slice(0, 1), true), TOKENS));
+    // a system message replaces LLaVA's system prompt; MiniGPT-4 has none
+    const withSystem = renderChat(template, [{ role: 'system', content: 'Be brief.' }, messages[0]], { bos_token: TOKENS.bos, eos_token: TOKENS.eos });
+    expect(withSystem).toBe(name === 'llava_v1'
+      ? '<|endoftext|>Be brief. USER: Top left: a bag.\nIs there a bag? ASSISTANT:'
+      : '<|endoftext|>###Human: Top left: a bag.\nIs there a bag? ###Assistant:');
+  });
 
   test('the jinja template is one line with the template strings in it', () => {
     const llava = chatTemplateJinja(CHAT_TEMPLATES.llava_v1);
