@@ -31,9 +31,22 @@ describe('the end-of-run table', () => {
     expect(row({ itmAccuracy: 0.8125 })).toBe('ITM accuracy / pairwise (negatives)  0.8125 / n/a  (n/a)');
   });
 
+  test("the chat task's rows: yes/no accuracy beside the majority answer and chance, by source, and short-answer exact match", () => {
+    const out = renderTable({
+      ...base,
+      metrics: {
+        yesNoAccuracy: 0.6125, yesNoMajorityAccuracy: 0.5, yesNoChanceAccuracy: 0.5, yesNoYesRatio: 0.4475, yesNoQuestions: 400,
+        yesNoSceneAccuracy: 0.65, yesNoDefinitionAccuracy: 0.5, shortAnswerExactMatch: 0.31, shortAnswerMajorityExactMatch: 0.08, shortAnswerQuestions: 100,
+      },
+    }).split('\n');
+    expect(out.find((l) => l.startsWith('held-out yes/no'))).toMatch(/^held-out yes\/no accuracy \(400 questions\) +0\.613  \(majority 0\.500, chance 0\.500\)$/);
+    expect(out.find((l) => l.startsWith('  scene / definition'))).toMatch(/^ {2}scene \/ definition \(says yes\) +0\.650 \/ 0\.500  \(0\.448\)$/);
+    expect(out.find((l) => l.startsWith('short-answer'))).toMatch(/^short-answer exact match \(100 questions\) +0\.310  \(majority 0\.080\)$/);
+  });
+
   test('metrics a run lacks get no row', () => {
     const out = renderTable({ ...base, metrics: {} });
-    expect(out).not.toMatch(/ITM|linear probe|BLEU|zero-shot|R@1/);
+    expect(out).not.toMatch(/ITM|linear probe|BLEU|zero-shot|R@1|yes\/no|short-answer/);
     expect(out.split('\n')).toHaveLength(8);
   });
 });

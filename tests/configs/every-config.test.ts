@@ -53,7 +53,8 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 /**
  * The config file to load with its `init:` sections (top level and per stage) removed, so that the model starts
  * from random weights instead of another run's: the file itself when it has none, else a copy in the temp folder
- * (its data paths made absolute, as they were relative to the original's folder).
+ * (its data paths made absolute, as they were relative to the original's folder). A tokenizer taken from an `init:`
+ * run (kind `init`) becomes a small BPE trained on the tiny data.
  */
 function withoutInit(file: string): string {
   const abs = path.join(ROOT, file);
@@ -62,6 +63,7 @@ function withoutInit(file: string): string {
   if (!('init' in value) && !stages.some((s: Record<string, unknown>) => s && 'init' in s)) return abs;
   delete value.init;
   for (const s of stages) if (s) delete s.init;
+  for (const [key, t] of Object.entries<any>(value.tokenizers ?? {})) if (t?.kind === 'init') value.tokenizers[key] = { kind: 'bpe', vocabSize: 600 };
   for (const k of ['root', 'train', 'test']) if (typeof value.data?.[k] === 'string') value.data[k] = path.resolve(path.dirname(abs), value.data[k]);
   const copy = path.join(tmp, `${file.replace(/[/\\]/g, '-')}`);
   fs.writeFileSync(copy, stringify(value));
@@ -75,6 +77,8 @@ function tinyOverrides(file: string): string[] {
   if (cfg.data.dataset === 'fmnist') sets.push(`data.trainLimit=${ITEMS}`);
   // the text corpus: WordNet glosses only, a few documents each way, a small BPE
   if (cfg.data.dataset === 'text') sets.push('data.text.brown=false', `data.trainLimit=${ITEMS}`, 'data.text.heldOutLimit=8', 'tokenizers.text.vocabSize=300');
+  // dialogues: a few training dialogues and held-out questions
+  if (cfg.data.dataset === 'dialogue') sets.push(`data.dialogue.train=${ITEMS}`, 'data.dialogue.heldOutYesNo=8', 'data.dialogue.heldOutShortAnswers=4');
   if (cfg.data.scenes.train > 0) sets.push(`data.scenes.train=${SCENES}`);
   if (cfg.stages) {
     cfg.stages.forEach((st, i) => {

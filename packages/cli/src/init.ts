@@ -1,7 +1,7 @@
 import * as path from 'path';
 import { ConfigError } from '@mmzoo/core';
 import {
-  InitEntry, InitWeights, RunLock, buildOnce, configHash, configPlace, initSourceOf, isFinishedRunOf, modelParameters,
+  InitEntry, InitWeights, RunLock, SavedTokenizers, buildOnce, configHash, configPlace, initSourceOf, isFinishedRunOf, modelParameters,
   prerequisiteRunDirs, readCheckpointWeights, readRunWeights, readSafetensorsWeights,
 } from '@mmzoo/train';
 import { LoadedExperiment, loadExperiment } from './experiment';
@@ -33,10 +33,8 @@ export interface InitOptions {
  */
 export async function prerequisiteRun(file: string, parent: string, opts: InitOptions): Promise<string> {
   const chain = opts.chain ?? [];
-  const loaded = loadExperiment(file, [], { chain });
-  const hash = configHash(loaded.config);
-  const { reuse, own } = prerequisiteRunDirs(parent, loaded.name, hash);
-  if (isFinishedRunOf(reuse, hash)) {
+  const { hash, reuse, own, finished } = locatePrerequisite(file, parent, chain);
+  if (finished === reuse) {
     opts.log?.(`init: ${file} has a finished run in ${reuse}`);
     return reuse;
   }
@@ -50,6 +48,18 @@ export async function prerequisiteRun(file: string, parent: string, opts: InitOp
     log: opts.log,
   });
   return own;
+}
+
+/**
+ * The folders of config `file`'s run beside runs in `parent` (`prerequisiteRunDirs`: `reuse`, then `own`), its config
+ * hash, and the first of them holding a finished run of exactly that config (`finished`; undefined when neither does).
+ * @throws ConfigError for an invalid config or an init cycle (`chain`: the configs that led here)
+ */
+function locatePrerequisite(file: string, parent: string, chain: string[]): { hash: string; reuse: string; own: string; finished?: string } {
+  const loaded = loadExperiment(file, [], { chain });
+  const hash = configHash(loaded.config);
+  const dirs = prerequisiteRunDirs(parent, loaded.name, hash);
+  return { hash, ...dirs, finished: [dirs.reuse, dirs.own].find((d) => isFinishedRunOf(d, hash)) };
 }
 
 /** The source model's parameters and components, from the `model:` config its checkpoint records. */
@@ -90,4 +100,27 @@ export async function resolveInit(loaded: LoadedExperiment, runDir: string, opts
     entries.push({ target, source, weights, sourceModel: sourceModelOf(weights) });
   }
   return entries;
+}
+
+/**
+ * The tokenizers saved by the runs of a loaded experiment's `init:` entries that exist already, by entry, training
+ * nothing: a `run` or `checkpoint` source as it is, a `config` source's finished run where `mmzoo train` would find it
+ * beside a run in `parent` ({@link prerequisiteRun} without the training). What `mmzoo info` counts a config whose
+ * tokenizer is of kind `init` with; an entry without such a run is left out.
+ * @throws Error as reading a checkpoint throws (a corrupt one), or ConfigError for an invalid config source
+ */
+export async function existingInitTokenizers(loaded: LoadedExperiment, parent = 'runs'): Promise<Record<string, SavedTokenizers>> {
+  const out: Record<string, SavedTokenizers> = {};
+  for (const [target, source] of Object.entries(loaded.config.init ?? {})) {
+    const { kind, path: p } = initSourceOf(source);
+    let weights: InitWeights | undefined;
+    if (kind === 'checkpoint') weights = await readCheckpointWeights(p);
+    else if (kind === 'run') weights = await readRunWeights(p);
+    else if (kind === 'config') {
+      const { finished } = locatePrerequisite(p, parent, [path.resolve(loaded.file)]);
+      if (finished) weights = await readRunWeights(finished);
+    }
+    if (weights?.tokenizers) out[target] = weights.tokenizers;
+  }
+  return out;
 }

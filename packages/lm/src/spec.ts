@@ -24,7 +24,8 @@ interface DecoderLmSpecParts<C extends { maxSeqLen: number }, M extends Llama | 
  * A decoder-only LM as the harness and the CLI see it: its one input is `text` (token ids of `tokenizers.text`,
  * contextLength = `maxSeqLen`; a language model trained alone reads the run's text tokenizer, the `lm` key being for
  * a language model inside a multimodal one, beside a `text` tokenizer of its own), one objective (`clm`, next-token
- * cross-entropy on texts: `trainingLoss` of the model), held-out perplexity, and three components named by prefixes.
+ * cross-entropy on texts: `trainingLoss` of the model), held-out perplexity on the text corpus and, instruction-tuned
+ * on dialogues, the `chat` task (each gives no metrics on the other's data), and three components named by prefixes.
  * The builder takes the vocabulary from the run's `text` tokenizer when the config leaves `vocabSize` out.
  */
 function decoderLmSpec<C extends { maxSeqLen: number }, M extends Llama | PreLnDecoder>(parts: DecoderLmSpecParts<C, M>): ModelSpec<C, M> {
@@ -37,7 +38,7 @@ function decoderLmSpec<C extends { maxSeqLen: number }, M extends Llama | PreLnD
     build: parts.build,
     objectives: () => ({ clm: ['texts'] }),
     stagewise: false,
-    evalTasks: () => [evalTask('perplexity', {})],
+    evalTasks: () => [evalTask('perplexity', {}), evalTask('chat', {})],
     components: () => ({
       embeddings: under(parts.prefixes.embeddings),
       layers: under(parts.prefixes.layers),

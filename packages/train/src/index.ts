@@ -35,7 +35,7 @@ export {
 } from './data/fmnist-classes';
 export { CAPTION_TEMPLATES, captionFor, captionsFor } from './data/captions';
 export {
-  buildScenes, canonicalDescription, checkSceneItems, describeScene, layoutCaption, layoutCaptions, positionName,
+  buildScenes, canonicalDescription, checkSceneItems, describeScene, drawLayout, layoutCaption, layoutCaptions, positionName,
   renderScene, SCENE_CAPTION_STYLES, sceneCaptions, sceneQuestions, sceneRelations, swapPositions, twinSwap,
 } from './data/scenes';
 export type { QaPair, Scene, SceneCaptionStyle, SceneGrid, SceneItem, SceneOptions, SceneSet } from './data/scenes';
@@ -70,6 +70,18 @@ export { HELD_OUT_FRACTION, brownDocuments, loadTextCorpus, splitHeldOut, wordne
 export type { TextCorpus, TextCorpusOptions, TextDocument, TextSource } from './data/text-corpus';
 export { IGNORE_LABEL, documentSequence, loadTextData, makeTextBatch, sequenceWindows, tokenizeTextData, windowBatch } from './data/text-batches';
 export type { TextData, TextTokens } from './data/text-batches';
+export { CHAT_TEMPLATES, CHAT_TEMPLATE_NAMES, LLAVA_V1_SYSTEM, chatPieces, chatTemplateJinja, chatText } from './data/chat-templates';
+export type { ChatPiece, ChatTemplate, ChatTemplateName, ChatTurn } from './data/chat-templates';
+export {
+  DIALOGUE_GRID, DIALOGUE_KINDS, HELD_OUT_SEED, drawDialogue, glossDefinition, heldOutQuestions, isHeldOutLayout, loadDefinitions,
+  trainingDialogues,
+} from './data/dialogues';
+export type { Definition, Dialogue, DialogueKind, DialogueMix, DialogueSources } from './data/dialogues';
+export {
+  dialogueBatchArrays, dialogueOptions, dialogueTemplates, dialogueTexts, loadDialogueData, majorityAnswer, makeDialogueBatch, pieceIds,
+  tokenizeDialogues,
+} from './data/dialogue-batches';
+export type { DialogueData, DialogueIds, DialogueTokens } from './data/dialogue-batches';
 
 // tokenizers of a run: the tokenizers: config, building, saving and loading by kind; the byte-level BPE trainer
 export * from './tokenizers';
@@ -95,7 +107,7 @@ export type { Selection, ParamInfo } from './init/component-paths';
 export { canonicalJson, configHash } from './init/config-hash';
 export { readRunWeights, readCheckpointWeights, readSafetensorsWeights } from './init/weights';
 export type { InitWeights } from './init/weights';
-export { applyInit, initRenamer } from './init/apply';
+export { applyInit, initRenamer, initTokenizers } from './init/apply';
 export type { InitEntry, InitLoaded } from './init/apply';
 export { PREREQUISITE_FOLDER, prerequisiteRunDirs, isFinishedRunOf, buildOnce } from './init/prerequisite';
 export type { BuildOnceOptions } from './init/prerequisite';
@@ -150,8 +162,9 @@ export {
   openSession, prepareSession, prepareContext, checkBatchSizes, buildModel, allocationError, evaluateSession,
   harnessInputs, imageTextOf, buildParts, savedTokenizers, openTokenizers, checkRunContract, sessionTraining, runSession, EVAL_TASKS,
   runEvalTask, checkEvalTasks, linearProbeTop1, loadRun, readRunConfig, loadRunTokenizers, findSpec,
-  isTextData, loadSessionData, sessionBatch, trainingSize, trainingTexts,
+  isTextData, isDialogueData, loadSessionData, sessionBatch, trainingSize, trainingTexts, CHAT_CONFIG_FILE, chatTokenizerConfig,
+  writeChatTokenizerConfig, SAMPLE_NAMES, answerLogProbs, chatMetrics, normaliseAnswer, shortAnswerExactMatch, yesNoMetrics,
 } from './session';
 export type {
-  Session, TrainingSpec, EvalTask, ContractProblem, LoadedRun, LoadedCheckpoint, LoadRunOptions, SpecRegistry, SessionData,
+  Session, TrainingSpec, EvalTask, ContractProblem, LoadedRun, LoadedCheckpoint, LoadRunOptions, SpecRegistry, SessionData, ScoredAnswer,
 } from './session';

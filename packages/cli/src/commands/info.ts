@@ -6,6 +6,7 @@ import {
 import { BuildParts, componentCounts, withShapesOnly } from '@mmzoo/core';
 import { checkConfigFile, loadExperiment, LoadedExperiment } from '../experiment';
 import { MODELS } from '../specs';
+import { existingInitTokenizers } from '../init';
 
 /** Parameter counts of a model: per component and in all, per stage, and what `frozen:` holds fixed. */
 export interface ParameterCounts {
@@ -90,7 +91,8 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
   if (full) {
     const cfg = loaded.config;
     const data = await loadSessionData(cfg.data, loaded.spec.inputs(cfg.model), cfg.data.seed ?? cfg.train.seed, loaded.spec.name);
-    ctx = buildParts(openTokenizers(loaded.spec, cfg, data));
+    // a tokenizer of kind init is the one of an init: run that exists already (nothing is trained to count)
+    ctx = buildParts(openTokenizers(loaded.spec, cfg, data, undefined, undefined, await existingInitTokenizers(loaded)));
   }
   const { towers, total, stages, frozen } = countParameters(loaded, ctx);
   const n = (v: number) => v.toLocaleString('en-US');

@@ -10,7 +10,7 @@ import {
   restoreAside, runFolderState, runTraining, checkRunFolderPath, sessionTraining, savedTokenizers, tokenizersOfMeta,
   writeTokenizerFiles,
   verifyCheckpoint, CheckpointMeta, trainingSize, evaluateSession, openSession, prepareSession,
-  applyInit, configPlace,
+  applyInit, configPlace, initTokenizers, writeChatTokenizerConfig, SAMPLE_NAMES,
 } from '@mmzoo/train';
 import type { RunLock, SavedTokenizers, StageSummary } from '@mmzoo/train';
 import { configWarnings, loadExperiment, parseMaxSeconds } from '../experiment';
@@ -104,7 +104,7 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
     // init sources are read (a missing prerequisite run trained, on this backend) before this run's seeded build
     const chain = [...(internal.chain ?? []), path.resolve(configFile)];
     const init = !resumeDir && cfg.init ? await resolveInit(loaded, runDir, { train: prerequisiteTrainer(backend.name), chain, log: early.info }) : [];
-    const session = await openSession(loaded.spec, cfg, resumeTokenizers, resumeDir && path.join(resumeDir, 'meta.json'));
+    const session = await openSession(loaded.spec, cfg, resumeTokenizers, resumeDir && path.join(resumeDir, 'meta.json'), initTokenizers(init));
     const { model, tokenizer, data } = session;
     const components = loaded.spec.components(cfg.model);
     const placeOf = (p: (string | number)[]) => configPlace(cfg, p);
@@ -131,12 +131,14 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
     for (const t of await cleanUpCheckpointTemps(runDir)) logger.warn(`removed ${t}, an incomplete checkpoint left by a process that died`);
     writeFileSync(path.join(runDir, 'config.yaml'), stringify(cfg));
     writeTokenizerFiles(runDir, savedTokenizers(session));
+    writeChatTokenizerConfig(runDir, session);
     const towers = componentCounts(model, components);
     const params = model.trainableParameters();
     const frozenParams = training.frozen.reduce((n, name) => n + params.get(name)!.size, 0);
     const held = training.frozen.length ? `, ${frozenParams.toLocaleString('en-US')} of them frozen (${cfg.frozen!.join(', ')})` : '';
-    const trainSize = trainingSize(data, session.tokens);
-    const samples = cfg.data.dataset === 'text' ? 'training windows' : 'training pairs';
+    const trainSize = trainingSize(data, session.tokens, session.dialogueTokens);
+    const samples = `training ${SAMPLE_NAMES[cfg.data.dataset] ?? 'pairs'}`;
+    if (session.dialogueTokens?.dropped) logger.warn(`${session.dialogueTokens.dropped} training dialogues longer than the context (${session.contextLength} tokens) left out`);
     logger.info({ params: model.numParams(), towers, frozenParams, trainPairs: trainSize, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters${held}; ${trainSize} ${samples}`);
 
     let stop = false;
@@ -261,7 +263,7 @@ export function flatMetrics(m: object, prefix = ''): Record<string, number> {
   return out;
 }
 
-/** A plain-text table of the headline results: training facts, per-stage loss, and each metric the run has (zero-shot, retrieval, ITM, linear probe, captioning, perplexity). */
+/** A plain-text table of the headline results: training facts, per-stage loss, and each metric the run has (zero-shot, retrieval, ITM, linear probe, captioning, perplexity, chat). */
 export function renderTable(r: { model: string; backend: string; params: number; train: Record<string, number>; metrics: Record<string, any>; stages?: StageSummary[] }): string {
   const rows: [string, string][] = [
     ['model', r.model], ['backend', r.backend], ['parameters', r.params.toLocaleString('en-US')],
@@ -273,7 +275,7 @@ export function renderTable(r: { model: string; backend: string; params: number;
   return formatRows([...rows, ...metricRows(r.metrics)]);
 }
 
-/** The table rows of each metric a results record has: zero-shot, retrieval, ITM, linear probe, captioning, perplexity. */
+/** The table rows of each metric a results record has: zero-shot, retrieval, ITM, linear probe, captioning, perplexity, chat. */
 export function metricRows(m: Record<string, any>): [string, string][] {
   const rows: [string, string][] = [];
   if (m.zeroShotTop1 !== undefined) rows.push(['zero-shot top-1 / top-5', `${m.zeroShotTop1.toFixed(4)} / ${m.zeroShotTop5.toFixed(4)}`]);
@@ -295,6 +297,13 @@ export function metricRows(m: Record<string, any>): [string, string][] {
   if (m.perplexity !== undefined) {
     rows.push([`held-out perplexity (${m.perplexityTokens} tokens)`, num(m.perplexity, 2)]);
     rows.push(['  KN bigram / trigram (chance)', `${num(m.knBigramPerplexity, 2)} / ${num(m.knTrigramPerplexity, 2)}  (${m.chancePerplexity})`]);
+  }
+  if (m.yesNoAccuracy !== undefined) {
+    rows.push([`held-out yes/no accuracy (${m.yesNoQuestions} questions)`, `${num(m.yesNoAccuracy, 3)}  (majority ${num(m.yesNoMajorityAccuracy, 3)}, chance ${num(m.yesNoChanceAccuracy, 3)})`]);
+    rows.push(['  scene / definition (says yes)', `${num(m.yesNoSceneAccuracy, 3)} / ${num(m.yesNoDefinitionAccuracy, 3)}  (${num(m.yesNoYesRatio, 3)})`]);
+  }
+  if (m.shortAnswerExactMatch !== undefined) {
+    rows.push([`short-answer exact match (${m.shortAnswerQuestions} questions)`, `${num(m.shortAnswerExactMatch, 3)}  (majority ${num(m.shortAnswerMajorityExactMatch, 3)})`]);
   }
   return rows;
 }

@@ -125,6 +125,9 @@ export function isImageFeatureExtractor(model: object): model is ImageFeatureExt
  * - `perplexity`: held-out perplexity of a causal language model over the text corpus's held-out documents, beside
  *   interpolated Kneser-Ney bigram and trigram models fitted on the training tokens and chance (the vocabulary
  *   size); needs a `CausalLM` (issue 16, "Done when").
+ * - `chat`: a chat LM on the fixed held-out questions of `data.dataset: dialogue`: yes/no accuracy by comparing the
+ *   log-probabilities of the answers ` Yes` and ` No` after the prompt, beside the training set's majority answer and
+ *   chance, and the exact match of greedy short answers; needs a `CausalLM` (issue 16, "A chat LM").
  */
 export interface EvalTaskOptions {
   zeroShot: Record<string, never>;
@@ -133,13 +136,14 @@ export interface EvalTaskOptions {
   captioning: { images: number };
   linearProbe: { trainImages: number };
   perplexity: Record<string, never>;
+  chat: Record<string, never>;
 }
 
-/** The name of an evaluation task: `zeroShot`, `retrieval`, `itm`, `captioning`, `linearProbe` or `perplexity`. */
+/** The name of an evaluation task: `zeroShot`, `retrieval`, `itm`, `captioning`, `linearProbe`, `perplexity` or `chat`. */
 export type EvalTaskName = keyof EvalTaskOptions;
 
 /** Every evaluation task name (a spec's `evalTasks` decides which run, and in which order). */
-export const EVAL_TASK_NAMES: readonly EvalTaskName[] = ['zeroShot', 'retrieval', 'itm', 'captioning', 'linearProbe', 'perplexity'];
+export const EVAL_TASK_NAMES: readonly EvalTaskName[] = ['zeroShot', 'retrieval', 'itm', 'captioning', 'linearProbe', 'perplexity', 'chat'];
 
 /**
  * The metric columns each task writes into results.json `metrics` (top-level keys; a task leaves out what the data
@@ -155,6 +159,10 @@ export const EVAL_TASK_COLUMNS: { readonly [T in EvalTaskName]: readonly string[
   ],
   linearProbe: ['linearProbeTop1'],
   perplexity: ['perplexity', 'knBigramPerplexity', 'knTrigramPerplexity', 'chancePerplexity', 'perplexityTokens'],
+  chat: [
+    'yesNoAccuracy', 'yesNoMajorityAccuracy', 'yesNoChanceAccuracy', 'yesNoYesRatio', 'yesNoQuestions', 'yesNoSceneAccuracy',
+    'yesNoDefinitionAccuracy', 'shortAnswerExactMatch', 'shortAnswerMajorityExactMatch', 'shortAnswerQuestions',
+  ],
 };
 
 /**

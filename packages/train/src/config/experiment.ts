@@ -41,6 +41,35 @@ export const TextDataSchema = z
 export type TextDataConfig = z.infer<typeof TextDataSchema>;
 
 /**
+ * The `data.dialogue:` options of `dataset: dialogue` (data/dialogue-batches.ts, data/dialogues.ts): the chat template
+ * (data/chat-templates.ts), how many training dialogues and of which kinds, and the sizes of the fixed held-out set.
+ */
+export const DialogueDataSchema = z
+  .object({
+    /** `llava_v1` (LLaVA's v1 conversation), `minigpt4` (`###Human: ... ###Assistant: ...###`), or `mix` (alternately) */
+    template: z.enum(['llava_v1', 'minigpt4', 'mix']).default('llava_v1'),
+    /** training dialogues drawn (those longer than the context are dropped) */
+    train: z.number().int().positive().default(20000),
+    /** relative weights of the kinds of training dialogue */
+    mix: z
+      .object({
+        scene: z.number().nonnegative().default(1),
+        definition: z.number().nonnegative().default(1),
+        shortAnswer: z.number().nonnegative().default(1),
+        yesNo: z.number().nonnegative().default(1),
+      })
+      .strict()
+      .default({ scene: 1, definition: 1, shortAnswer: 1, yesNo: 1 }),
+    /** the fraction of training yes/no questions about a definition (the rest are about a scene) */
+    glossYesNo: z.number().min(0).max(1).default(0.25),
+    /** held-out yes/no questions scored by the `chat` task (fixed; 3/4 about scenes, half answered Yes) */
+    heldOutYesNo: z.number().int().positive().default(400),
+    /** held-out short-answer scene questions answered greedily by the `chat` task (exact match; 0: none) */
+    heldOutShortAnswers: z.number().int().nonnegative().default(100),
+  })
+  .strict();
+
+/**
  * The `data:` section: which images and captions to train and evaluate on (DESIGN.md, "Data").
  * - `fmnist`: Fashion-MNIST from `root` (default: the embedded subset under data/fashion-mnist), each
  *   training image captioned from templates and synonyms, plus `scenes.train` compositional scenes.
@@ -48,12 +77,16 @@ export type TextDataConfig = z.infer<typeof TextDataSchema>;
  *   model's image size.
  * - `text`: the text corpus (data/text-corpus.ts: Brown files and WordNet glosses with their fixed held-out 10%,
  *   optionally the scene captions), for language models; options under `text:` (`TextDataSchema`).
+ * - `dialogue`: text dialogues in a chat template, answers only supervised (instruction-tuning a chat LM); options
+ *   under `dialogue:` (`DialogueDataSchema`, filled in with its defaults for this dataset).
  */
 export const DataSchema = z
   .object({
-    dataset: z.enum(['fmnist', 'csv', 'coco', 'jsonl', 'text']).default('fmnist'),
+    dataset: z.enum(['fmnist', 'csv', 'coco', 'jsonl', 'text', 'dialogue']).default('fmnist'),
     /** `dataset: text` only: which sources, and how documents become training windows */
     text: TextDataSchema.optional(),
+    /** `dataset: dialogue` only: the template, the training dialogues and the held-out set */
+    dialogue: DialogueDataSchema.optional(),
     /** Fashion-MNIST folder with the IDX .gz files; the full set is /usr/share/datasets/fashion-mnist */
     root: z.string().optional(),
     /** include single Fashion-MNIST items with template captions (false: scenes only) */
@@ -191,11 +224,24 @@ export const ExperimentSchema = z
   .refine((e) => !(e.tokenizer && e.tokenizers), {
     message: 'give either tokenizer: (the text tokenizer) or tokenizers: (one per input), not both', path: ['tokenizer'],
   })
+  .superRefine((e, ctx) => {
+    // a tokenizer of kind init names an init: entry whose source keeps tokenizers (a run, checkpoint or config)
+    const given = e.tokenizers ?? (e.tokenizer ? { text: e.tokenizer } : {});
+    for (const [key, t] of Object.entries(given)) {
+      if (t?.kind !== 'init') continue;
+      const path = e.tokenizers ? ['tokenizers', key, 'entry'] : ['tokenizer', 'entry'];
+      const source = e.init?.[t.entry];
+      if (!source) ctx.addIssue({ code: 'custom', path, message: `kind init takes the tokenizer of init.${t.entry}'s run, and init: has no entry '${t.entry}'` });
+      else if (source.safetensors !== undefined) ctx.addIssue({ code: 'custom', path, message: `init.${t.entry} is a safetensors file, which holds no tokenizer; name a run, checkpoint or config there` });
+    }
+  })
   .refine((e) => !e.stages || e.train.steps === totalStageSteps(e.stages), {
     message: "with stages, train.steps must equal the sum of the stages' steps (leave it out to have it filled in)", path: ['train', 'steps'],
   });
 
 export type DataConfig = z.infer<typeof DataSchema>;
+/** The validated `data.dialogue:` options. */
+export type DialogueDataConfig = z.infer<typeof DialogueDataSchema>;
 export type TrainConfig = z.infer<typeof TrainSchema>;
 export type EvalConfig = z.infer<typeof EvalSchema>;
 export type RuntimeConfig = z.infer<typeof RuntimeSchema>;

@@ -8,7 +8,8 @@ export type DatasetKey = BatchKey | 'labels' | 'lossMask';
 /**
  * The batch keys each dataset yields. Image-caption datasets: `image` float32 [B, C, H, W] and `text` (captions, as
  * ids of the run's `text` tokenizer). `text` (the text corpus): `text` int32 [B, L] token windows and `labels` int32
- * [B, L], the next id of each position (data/text-batches.ts). A model needing a key its dataset does not yield is
+ * [B, L], the next id of each position (data/text-batches.ts). `dialogue` (text dialogues in a chat template): `text`
+ * and `labels`, -100 but where the next id is an answer's (data/dialogue-batches.ts). A model needing a key its dataset does not yield is
  * refused when the config loads.
  */
 export const DATASET_KEYS: { readonly [D in DataConfig['dataset']]: readonly DatasetKey[] } = {
@@ -17,4 +18,5 @@ export const DATASET_KEYS: { readonly [D in DataConfig['dataset']]: readonly Dat
   coco: ['image', 'text'],
   jsonl: ['image', 'text'],
   text: ['text', 'labels'],
+  dialogue: ['text', 'labels'],
 };

@@ -473,6 +473,23 @@ export function renderScene(
 }
 
 /**
+ * Draws one layout from `layout` (the draws of {@link buildScenes}, in its order): an item count uniform in
+ * [minItems, maxItems], distinct random cells, distinct random classes among `classes`, then each item's source image
+ * from `source(label, layout)`.
+ * @param source the source index of an item of class `label` (-1 for a layout that is never rendered)
+ * @returns the items in draw order (not reading order); the caller checks the options
+ */
+export function drawLayout(
+  layout: Rng, grid: SceneGrid, classes: readonly number[], minItems: number, maxItems: number,
+  source: (label: number, layout: Rng) => number = () => -1,
+): SceneItem[] {
+  const n = minItems + layout.int(maxItems - minItems + 1);
+  const cells = layout.permutation(grid.rows * grid.cols).slice(0, n);
+  const labels = layout.shuffle([...classes]).slice(0, n);
+  return labels.map((label, k) => ({ label, row: Math.floor(cells[k] / grid.cols), col: cells[k] % grid.cols, sourceIndex: source(label, layout) }));
+}
+
+/**
  * Builds `count` random scenes from the labelled images of `source`, deterministic from `seed`.
  * Scene i depends only on (`source`, `seed`, options, i): it uses `new Rng(seed).fork(i)`, so the first
  * scenes of a longer build equal a shorter build's. Per scene: an item count uniform in
@@ -523,16 +540,7 @@ export function buildScenes(source: ImageSet, count: number, seed: number, optio
   const twinOf: number[] = [];
   for (let s = 0; scenes.length < count; s++) {
     const rng = root.fork(s);
-    const layout = rng.fork('layout');
-    const n = minItems + layout.int(maxItems - minItems + 1);
-    const cells = layout.permutation(grid.rows * grid.cols).slice(0, n);
-    const labels = layout.shuffle([...classes]).slice(0, n);
-    const items: SceneItem[] = labels.map((label, k) => ({
-      label,
-      row: Math.floor(cells[k] / grid.cols),
-      col: cells[k] % grid.cols,
-      sourceIndex: layout.choice(byClass[label]),
-    }));
+    const items = drawLayout(rng.fork('layout'), grid, classes, minItems, maxItems, (label, layout) => layout.choice(byClass[label]));
     const scene = describeScene(items, grid, rng.fork('text'), captionCount, captionStyle);
     renderScene(source, scene.items, grid, images, scenes.length * canvasSize);
     scenes.push(scene);

@@ -2,6 +2,7 @@ import { ConfigError, hasMomentumCopies, loadStateDict, Module, RawTensor, Varia
 import { InitSource } from '../config/init';
 import { ParamInfo, Selection, WHOLE_MODEL, componentPathHint, selectParameters, underPrefix } from './component-paths';
 import { InitWeights } from './weights';
+import type { SavedTokenizers } from '../tokenizers/saved';
 
 /** One resolved `init:` entry: its target, its config and the tensors its source holds. */
 export interface InitEntry {
@@ -14,6 +15,11 @@ export interface InitEntry {
    * of its `model:` section); lets `component` name one of the source model's components
    */
   sourceModel?: { params: ReadonlyMap<string, ParamInfo>; components: Record<string, (name: string) => boolean> };
+}
+
+/** The tokenizers each entry's run saved, by entry (for tokenizer kind `init`; tokenizers/build `initTokenizer`). */
+export function initTokenizers(entries: readonly InitEntry[]): Record<string, SavedTokenizers> {
+  return Object.fromEntries(entries.filter((e) => e.weights.tokenizers).map((e) => [e.target, e.weights.tokenizers!]));
 }
 
 /** What {@link applyInit} loaded for one entry. */

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { RawTensor } from '@mmzoo/core';
 import { assertFiniteTensors, readCheckpointMeta, resolveLatestCheckpoint, verifyCheckpoint } from '../run/checkpoint';
 import { fsErrorReason } from '../run/fs-errors';
+import { SavedTokenizers, savedTokenizersOfMeta } from '../tokenizers/saved';
 import { readSafetensorsFile } from '../run/files';
 
 /** Tensors read for `init:`: the file they came from, by name, and the source model's config when one is known. */
@@ -12,6 +13,8 @@ export interface InitWeights {
   tensors: Map<string, RawTensor>;
   /** the `model:` section of the run that wrote them (checkpoints record it); undefined for a bare safetensors file */
   modelConfig?: { name: string } & Record<string, unknown>;
+  /** the tokenizers the run saved with them (checkpoints record them; tokenizer kind `init` takes them), by key */
+  tokenizers?: SavedTokenizers;
 }
 
 /**
@@ -28,7 +31,7 @@ export async function readSafetensorsWeights(file: string): Promise<InitWeights>
 
 /**
  * Reads the model weights of a checkpoint folder (`checkpoints/step-N`): its model.safetensors, checked against the
- * SHA-256 its meta.json records, and the run's `model:` config from meta.json.
+ * SHA-256 its meta.json records, and the run's `model:` config and saved tokenizers from meta.json.
  * @throws Error naming the folder or file: not a checkpoint (no meta.json), checksum mismatch, non-finite weights
  */
 export async function readCheckpointWeights(dir: string): Promise<InitWeights> {
@@ -36,7 +39,7 @@ export async function readCheckpointWeights(dir: string): Promise<InitWeights> {
   verifyCheckpoint(dir, meta);
   const weights = await readSafetensorsWeights(path.join(dir, 'model.safetensors'));
   const config = meta.config as { model?: InitWeights['modelConfig'] } | undefined;
-  return { ...weights, modelConfig: config?.model };
+  return { ...weights, modelConfig: config?.model, tokenizers: savedTokenizersOfMeta(meta) };
 }
 
 /**

@@ -1,17 +1,21 @@
 /**
  * What each kind of dataset gives a session: its loader, the texts its tokenizers are trained on, its training-set
  * size and its batch maker. Image-caption datasets (`fmnist`, `csv`, `coco`, `jsonl`) give image-text pairs; `text`
- * gives token windows of the text corpus for a causal language model (data/text-batches.ts).
+ * gives token windows of the text corpus for a causal language model (data/text-batches.ts); `dialogue` gives
+ * dialogues in a chat template with only their answers supervised (data/dialogue-batches.ts).
  */
 import { ConfigError, TextTokenizer } from '@mmzoo/core';
 import type { Batch, ModelInputs } from '@mmzoo/core';
 import type { DataConfig } from '../config/experiment';
 import { ImageTextData, loadImageTextData, makeImageTextBatch } from '../data/image-text';
 import { TextData, TextTokens, loadTextData, makeTextBatch, tokenizeTextData } from '../data/text-batches';
+import {
+  DialogueData, DialogueTokens, dialogueOptions, dialogueTexts, loadDialogueData, makeDialogueBatch, tokenizeDialogues,
+} from '../data/dialogue-batches';
 import { trainingCaptions } from '../tokenizers/build';
 
-/** A session's loaded data: image-text pairs, or the text corpus. */
-export type SessionData = ImageTextData | TextData;
+/** A session's loaded data: image-text pairs, the text corpus, or dialogues. */
+export type SessionData = ImageTextData | TextData | DialogueData;
 
 /** The fmnist image shape the `text` dataset draws its training captions with (`data.text.captions`; captions do not depend on it). */
 const CAPTION_IMAGE_SHAPE: [number, number, number] = [1, 28, 28];
@@ -27,6 +31,7 @@ export async function loadSessionData(data: DataConfig, inputs: ModelInputs, see
     const captions = data.text?.captions ? trainingCaptions((await loadImageTextData({ ...data, dataset: 'fmnist' }, CAPTION_IMAGE_SHAPE, seed)).train, seed) : [];
     return loadTextData(data, captions);
   }
+  if (data.dataset === 'dialogue') return loadDialogueData(dialogueOptions(data), seed);
   if (!inputs.image || !inputs.text) {
     throw new ConfigError(`model '${name}' takes no ${inputs.image ? 'text' : 'image'} input; data.dataset '${data.dataset}' gives image-text pairs`);
   }
@@ -38,14 +43,29 @@ export function isTextData(data: SessionData): data is TextData {
   return 'kind' in data && data.kind === 'text';
 }
 
-/** The texts a run's tokenizers are trained on: the training captions, or the training documents of the text corpus (never the held-out ones). */
-export function trainingTexts(data: SessionData, seed: number): string[] {
-  return isTextData(data) ? data.corpus.train.map((d) => d.text) : trainingCaptions(data.train, seed);
+/** True for the `dialogue` dataset's data. */
+export function isDialogueData(data: SessionData): data is DialogueData {
+  return 'kind' in data && data.kind === 'dialogue';
 }
 
-/** The number of training samples a batch draws from: pairs, or text windows (`tokens`: the session's {@link TextTokens}). */
-export function trainingSize(data: SessionData, tokens?: TextTokens): number {
-  return isTextData(data) ? tokens?.windows.length ?? 0 : data.train.size;
+/**
+ * The texts a run's tokenizers are trained on: the training captions, the training documents of the text corpus, or
+ * the training dialogues' turns (never held-out ones).
+ */
+export function trainingTexts(data: SessionData, seed: number): string[] {
+  if (isTextData(data)) return data.corpus.train.map((d) => d.text);
+  if (isDialogueData(data)) return dialogueTexts(data);
+  return trainingCaptions(data.train, seed);
+}
+
+/**
+ * The number of training samples a batch draws from: pairs, text windows (`tokens`: the session's
+ * {@link TextTokens}) or dialogues that fit the context (`dialogues`).
+ */
+export function trainingSize(data: SessionData, tokens?: TextTokens, dialogues?: DialogueTokens): number {
+  if (isTextData(data)) return tokens?.windows.length ?? 0;
+  if (isDialogueData(data)) return dialogues?.rows.length ?? 0;
+  return data.train.size;
 }
 
 /**
@@ -57,15 +77,28 @@ export function sessionTokens(data: SessionData, tokenizer: TextTokenizer, conte
 }
 
 /**
+ * The tokenized training dialogues of a dialogue session (undefined for other data) under the `text` tokenizer.
+ * @throws Error as data/dialogue-batches `tokenizeDialogues`
+ */
+export function sessionDialogueTokens(data: SessionData, tokenizer: TextTokenizer, contextLength: number): DialogueTokens | undefined {
+  return isDialogueData(data) ? tokenizeDialogues(data, tokenizer, contextLength) : undefined;
+}
+
+/**
  * Micro-batch `index` of a session's training data (a pure function of index and seed).
- * @throws Error for text data without its tokens ({@link sessionTokens})
+ * @throws Error for text or dialogue data without its tokens ({@link sessionTokens}, {@link sessionDialogueTokens})
  */
 export function sessionBatch(
-  s: { data: SessionData; tokens?: TextTokens; tokenizer: TextTokenizer; contextLength: number }, index: number, batchSize: number, seed: number,
+  s: { data: SessionData; tokens?: TextTokens; dialogueTokens?: DialogueTokens; tokenizer: TextTokenizer; contextLength: number },
+  index: number, batchSize: number, seed: number,
 ): Batch {
   if (isTextData(s.data)) {
     if (!s.tokens) throw new Error('sessionBatch: the text data has not been tokenized (sessionTokens)');
     return makeTextBatch(s.tokens, s.tokenizer.padId, index, batchSize, s.contextLength, seed);
+  }
+  if (isDialogueData(s.data)) {
+    if (!s.dialogueTokens) throw new Error('sessionBatch: the dialogues have not been tokenized (sessionDialogueTokens)');
+    return makeDialogueBatch(s.dialogueTokens, s.tokenizer.padId, index, batchSize, s.contextLength, seed);
   }
   return makeImageTextBatch(s.data.train, s.tokenizer, index, batchSize, s.contextLength, seed);
 }

@@ -1,7 +1,10 @@
 export {
   openSession, prepareSession, prepareContext, checkBatchSizes, buildModel, allocationError, evaluateSession,
-  harnessInputs, imageTextOf, buildParts, savedTokenizers, openTokenizers, runSession,
+  harnessInputs, imageTextOf, buildParts, savedTokenizers, openTokenizers, runSession, SAMPLE_NAMES,
 } from './session';
+export { CHAT_CONFIG_FILE, chatTokenizerConfig, writeChatTokenizerConfig } from './chat-config';
+export { answerLogProbs, chatMetrics, normaliseAnswer, shortAnswerExactMatch, yesNoMetrics } from './chat-task';
+export type { ScoredAnswer } from './chat-task';
 export { checkRunContract } from './contract';
 export { sessionTraining } from './training';
 export type { ContractProblem } from './contract';
@@ -12,5 +15,5 @@ export type { SpecRegistry } from './registry';
 export type { Session, TrainingSpec } from './session';
 export { EVAL_TASKS, runEvalTask, checkEvalTasks, linearProbeTop1 } from './tasks';
 export type { EvalTask } from './tasks';
-export { isTextData, loadSessionData, sessionBatch, trainingSize, trainingTexts } from './datasets';
+export { isTextData, isDialogueData, loadSessionData, sessionBatch, trainingSize, trainingTexts } from './datasets';
 export type { SessionData } from './datasets';

@@ -5,8 +5,11 @@ import { DataConfig, EvalConfig, Experiment } from '../config/experiment';
 import { configPlace, isLoadedConfig } from '../config/places';
 import type { ImageTextData } from '../data/image-text';
 import type { TextTokens } from '../data/text-batches';
+import type { DialogueTokens } from '../data/dialogue-batches';
 import { checkEvalTasks, runEvalTask } from './tasks';
-import { SessionData, isTextData, loadSessionData, sessionTokens, trainingSize, trainingTexts } from './datasets';
+import {
+  SessionData, isDialogueData, isTextData, loadSessionData, sessionDialogueTokens, sessionTokens, trainingSize, trainingTexts,
+} from './datasets';
 import { resolveTokenizers, TokenizerKey } from '../tokenizers/config';
 import { makeTokenizers } from '../tokenizers/build';
 import { saveTokenizer, SavedTokenizers } from '../tokenizers/saved';
@@ -24,10 +27,12 @@ export interface Session {
   tokenizers: Partial<Record<TokenizerKey, TextTokenizer>>;
   /** the `text` tokenizer (`tokenizers.text`) */
   tokenizer: TextTokenizer;
-  /** image-text pairs, or the text corpus (`data.dataset: text`) */
+  /** image-text pairs, the text corpus (`data.dataset: text`) or dialogues (`data.dataset: dialogue`) */
   data: SessionData;
   /** the text corpus under `tokenizer` (`data.dataset: text` only) */
   tokens?: TextTokens;
+  /** the training dialogues under `tokenizer` (`data.dataset: dialogue` only) */
+  dialogueTokens?: DialogueTokens;
   /** the model's input images [C, H, W] (spec `inputs().image`; absent for a text-only model) */
   imageShape?: [number, number, number];
   /** token context length (spec `inputs().text`) */
@@ -50,28 +55,32 @@ export function harnessInputs(spec: TrainingSpec, model: unknown): { image?: [nu
  * @throws Error naming the task when the session trains on the text corpus
  */
 export function imageTextOf(s: Session, task: string): { data: ImageTextData; imageShape: [number, number, number] } {
-  if (isTextData(s.data) || !s.imageShape) throw new Error(`evaluation task '${task}' needs image-text data, not data.dataset '${s.config.data.dataset}'`);
+  if (isTextData(s.data) || isDialogueData(s.data) || !s.imageShape) throw new Error(`evaluation task '${task}' needs image-text data, not data.dataset '${s.config.data.dataset}'`);
   return { data: s.data, imageShape: s.imageShape };
 }
 
 /**
  * Loads the data for the spec's inputs, makes the run's tokenizers and builds the model (seeded by train.seed) for an
  * experiment. The tokenizers are loaded from `saved` (a resumed or evaluated run) or, for a new run, built as the
- * config says (`tokenizers:`; by default a word tokenizer of the training captions for `text`).
+ * config says (`tokenizers:`; by default a word tokenizer of the training captions for `text`; kind `init`: the one
+ * saved by an `init:` entry's run, from `fromInit`, init/apply `initTokenizers`).
  * @param where names the source of `saved` in errors (e.g. a checkpoint's meta.json)
  * @throws ConfigError when a batch size used in training is larger than the training set (checked for configs loaded
  *   from a file, not for a run's own config read back by `mmzoo eval`), when the model's weights cannot be allocated
  *   ({@link buildModel}) or when the model lacks what one of its evaluation tasks needs ({@link checkEvalTasks});
  *   Error for a tokenizer that cannot be built or loaded
  */
-export async function openSession(spec: TrainingSpec, config: Experiment<any>, saved?: SavedTokenizers, where?: string): Promise<Session> {
+export async function openSession(
+  spec: TrainingSpec, config: Experiment<any>, saved?: SavedTokenizers, where?: string, fromInit?: Readonly<Record<string, SavedTokenizers>>,
+): Promise<Session> {
   const { image, contextLength } = harnessInputs(spec, config.model);
   const data = await loadSessionData(config.data, spec.inputs(config.model), config.data.seed ?? config.train.seed, spec.name);
-  const tokenizers = openTokenizers(spec, config, data, saved, where);
+  const tokenizers = openTokenizers(spec, config, data, saved, where, fromInit);
   const tokenizer = tokenizers.text!;
   const tokens = sessionTokens(data, tokenizer, contextLength, config.data);
+  const dialogueTokens = sessionDialogueTokens(data, tokenizer, contextLength);
   // a config file about to be trained; a finished run's config (mmzoo eval) is evaluated whatever it trained with
-  if (isLoadedConfig(config)) checkBatchSizes(config, trainingSize(data, tokens));
+  if (isLoadedConfig(config)) checkBatchSizes(config, trainingSize(data, tokens, dialogueTokens));
   manualSeed(config.train.seed);
   const model = buildModel(spec, config, buildParts(tokenizers));
   try {
@@ -80,20 +89,22 @@ export async function openSession(spec: TrainingSpec, config: Experiment<any>, s
     model.dispose();
     throw e;
   }
-  return { spec, config, model, tokenizers, tokenizer, data, tokens, imageShape: image, contextLength };
+  return { spec, config, model, tokenizers, tokenizer, data, tokens, dialogueTokens, imageShape: image, contextLength };
 }
 
 /**
  * The run's tokenizers for the spec's tokenized inputs: loaded from `saved` when given, else built as the config's
- * `tokenizers:` says, trained on the training texts (captions, or the text corpus's training documents).
+ * `tokenizers:` says, trained on the training texts (captions, the text corpus's training documents or the training
+ * dialogues), or taken from an `init:` entry's run (`fromInit`, for kind `init`).
  * @throws ConfigError for a tokenizer config that does not fit the model's inputs; Error as `makeTokenizers`
  */
 export function openTokenizers(
   spec: TrainingSpec, config: Experiment<any>, data: SessionData, saved?: SavedTokenizers, where?: string,
+  fromInit?: Readonly<Record<string, SavedTokenizers>>,
 ): Partial<Record<TokenizerKey, TextTokenizer>> {
   const resolved = resolveTokenizers(config, tokenInputKeys(spec.inputs(config.model)), spec.name);
   if ('message' in resolved) throw new ConfigError(`${configPlace(config, resolved.path)}${resolved.message}`);
-  return makeTokenizers(resolved.tokenizers, () => trainingTexts(data, config.data.seed ?? config.train.seed), saved, where);
+  return makeTokenizers(resolved.tokenizers, () => trainingTexts(data, config.data.seed ?? config.train.seed), saved, where, fromInit);
 }
 
 /** What a run's tokenizers tell the builder ({@link BuildParts}): the `text` tokenizer's facts, and each one's by key. */
@@ -122,7 +133,11 @@ export async function runSession(run: LoadedRun, data: DataConfig = run.config.d
   checkEvalTasks(run.spec, config.model, run.model);
   const loaded = await loadSessionData(data, run.spec.inputs(config.model), data.seed ?? config.train.seed, run.spec.name);
   const tokens = sessionTokens(loaded, run.tokenizer, contextLength, data);
-  return { spec: run.spec, config, model: run.model, tokenizers: run.tokenizers, tokenizer: run.tokenizer, data: loaded, tokens, imageShape: image, contextLength };
+  const dialogueTokens = sessionDialogueTokens(loaded, run.tokenizer, contextLength);
+  return {
+    spec: run.spec, config, model: run.model, tokenizers: run.tokenizers, tokenizer: run.tokenizer, data: loaded, tokens, dialogueTokens,
+    imageShape: image, contextLength,
+  };
 }
 
 /**
@@ -155,9 +170,12 @@ export function checkBatchSizes(config: Experiment<any>, trainSize: number): voi
   const bad = used.find((u) => u.size > trainSize);
   if (bad) {
     const stage = bad.path[0] === 'stages' ? ` in stage '${config.stages![bad.path[1] as number].name}'` : '';
-    throw new ConfigError(`${configPlace(config, bad.path)}${bad.size}${stage} is larger than the training set (${trainSize} ${config.data?.dataset === 'text' ? 'windows' : 'pairs'}); lower it or add data`);
+    throw new ConfigError(`${configPlace(config, bad.path)}${bad.size}${stage} is larger than the training set (${trainSize} ${SAMPLE_NAMES[config.data?.dataset] ?? 'pairs'}); lower it or add data`);
   }
 }
+
+/** What a training sample of a dataset is called in messages (others: pairs). */
+export const SAMPLE_NAMES: Partial<Record<DataConfig['dataset'], string>> = { text: 'windows', dialogue: 'dialogues' };
 
 /** Model-section keys that size weight tensors, the candidates a failed allocation is blamed on. */
 const SIZE_KEYS = new Set(['width', 'embedDim', 'vocabSize', 'contextLength', 'imageSize', 'layers', 'mlpRatio', 'numHeads', 'codebookSize', 'numTokens']);

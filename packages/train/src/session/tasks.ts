@@ -12,6 +12,7 @@ import { linearProbe } from '../eval/linear-probe';
 import { imageTextOf } from './session';
 import type { TrainingSpec, Session } from './session';
 import { textPerplexity } from './perplexity-task';
+import { chatMetrics } from './chat-task';
 
 /** One evaluation task: its metrics (results.json `metrics` keys, all among the task's columns) for a session's model. */
 export type EvalTask<T extends EvalTaskName> = (model: TrainingModel, s: Session, options: EvalTaskOptions[T]) => object | Promise<object>;
@@ -56,6 +57,10 @@ export const EVAL_TASKS: { readonly [T in EvalTaskName]: EvalTask<T> } = {
     if (!isCausalLM(m)) throw new Error(`evaluation task 'perplexity': model '${s.spec.name}' is no causal language model (CausalLM)`);
     return textPerplexity(m, s);
   },
+  chat: (m, s) => {
+    if (!isCausalLM(m)) throw new Error(`evaluation task 'chat': model '${s.spec.name}' is no causal language model (CausalLM)`);
+    return chatMetrics(m, s);
+  },
 };
 
 /**
@@ -75,7 +80,7 @@ export async function runEvalTask<T extends EvalTaskName>(request: EvalTaskReque
 /**
  * Checks that a built model has what each evaluation task its spec requests for `cfg` needs: image and text
  * embeddings for `zeroShot`, `retrieval` and `itm`, an ITM head for `itm`, the spec's `caption` for `captioning`,
- * image features for `linearProbe`, a causal-LM forward for `perplexity`.
+ * image features for `linearProbe`, a causal-LM forward for `perplexity` and `chat`.
  * @throws Error naming the model and the task
  */
 export function checkEvalTasks(spec: TrainingSpec, cfg: unknown, model: TrainingModel): void {
@@ -84,7 +89,7 @@ export function checkEvalTasks(spec: TrainingSpec, cfg: unknown, model: Training
       : task === 'itm' && !isItmScorer(model) ? 'an ITM head (ItmScorer)'
       : task === 'captioning' && !spec.caption ? 'a caption()'
         : task === 'linearProbe' && !isImageFeatureExtractor(model) ? 'image features (ImageFeatureExtractor)'
-          : task === 'perplexity' && !isCausalLM(model) ? 'a causal-LM forward (CausalLM)'
+          : (task === 'perplexity' || task === 'chat') && !isCausalLM(model) ? 'a causal-LM forward (CausalLM)'
             : undefined;
     if (missing) throw new Error(`model '${spec.name}' requests the evaluation task '${task}' but has no ${missing}`);
   }

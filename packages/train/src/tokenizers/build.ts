@@ -47,10 +47,11 @@ function readJson(file: string, what: string): object {
  * `corpus` is called only for the kinds built from text.
  * @param key the batch key, for error messages (`tokenizers.<key>`)
  * @throws Error naming `tokenizers.<key>` (and the file) for an unreadable or invalid tokenizer file, or a corpus a
- *   BPE cannot be trained on (no text)
+ *   BPE cannot be trained on (no text); for kind `init` (not built: see {@link initTokenizer})
  */
 export function buildTokenizerOf(cfg: TokenizerConfig, key: TokenizerKey, corpus: () => string[]): TextTokenizer {
   const what = `tokenizers.${key}`;
+  if (cfg.kind === 'init') throw new Error(`${what}: kind init is not built but taken from an init: entry's run (makeTokenizers)`);
   if (cfg.kind === 'word') return WordTokenizer.fromCaptions(corpus(), { minCount: cfg.minCount, maxVocab: cfg.maxVocab });
   if (cfg.kind === 'bpe') {
     try {
@@ -70,14 +71,30 @@ export function buildTokenizerOf(cfg: TokenizerConfig, key: TokenizerKey, corpus
 }
 
 /**
+ * The tokenizer of a `{kind: init, entry}` config: the one of the same key among the tokenizers saved with the weights
+ * of `init.<entry>` (`fromInit`, by entry).
+ * @throws Error naming `tokenizers.<key>` when that entry was not read or its run saved no tokenizer for the key
+ */
+export function initTokenizer(entry: string, key: TokenizerKey, fromInit: Readonly<Record<string, SavedTokenizers>> | undefined): TextTokenizer {
+  const what = `tokenizers.${key}`;
+  const saved = fromInit?.[entry];
+  if (!saved) throw new Error(`${what}: kind init takes the tokenizer of init.${entry}'s run, which has not been trained yet (mmzoo train trains it first)`);
+  if (!saved[key]) throw new Error(`${what}: kind init: the run of init.${entry} saved no '${key}' tokenizer`);
+  return loadSavedTokenizer(saved[key], `${what} (from init.${entry})`);
+}
+
+/**
  * The run's tokenizers: loaded from `saved` (a resumed or evaluated run) when given, else built from the configs.
  * @param configs the tokenizer of each key the model needs (config/tokenizers `resolveTokenizers`)
  * @param corpus the text word and BPE tokenizers are built from (called at most once): the training captions today
  * @param where names the saved tokenizers' source in errors (e.g. a meta.json path)
- * @throws Error when a saved run lacks a tokenizer the model needs, or as {@link buildTokenizerOf} / `loadSavedTokenizer`
+ * @param fromInit the tokenizers saved by each `init:` entry's run, by entry ({@link initTokenizer}; kind `init`)
+ * @throws Error when a saved run lacks a tokenizer the model needs, or as {@link buildTokenizerOf} /
+ *   {@link initTokenizer} / `loadSavedTokenizer`
  */
 export function makeTokenizers(
   configs: Partial<Record<TokenizerKey, TokenizerConfig>>, corpus: () => string[], saved?: SavedTokenizers, where = 'the run',
+  fromInit?: Readonly<Record<string, SavedTokenizers>>,
 ): Partial<Record<TokenizerKey, TextTokenizer>> {
   let texts: string[] | undefined;
   const once = () => (texts ??= corpus());
@@ -87,7 +104,7 @@ export function makeTokenizers(
       if (!saved[key]) throw new Error(`${where}: has no saved tokenizer for the model's '${key}' input`);
       out[key] = loadSavedTokenizer(saved[key], `${where}: tokenizer ${key}`);
     } else {
-      out[key] = buildTokenizerOf(cfg, key, once);
+      out[key] = cfg.kind === 'init' ? initTokenizer(cfg.entry, key, fromInit) : buildTokenizerOf(cfg, key, once);
     }
   }
   return out;

@@ -62,8 +62,28 @@ export const BpeTokenizerConfigSchema = z
     for (const p of bpeOptionProblems(c)) ctx.addIssue({ code: 'custom', path: [p.key], message: p.message });
   });
 
-/** One tokenizer of a run: `{kind: word, ...}`, `{kind: hf, file, config?}` or `{kind: bpe, vocabSize, ...}`. */
-export const TokenizerConfigSchema = z.discriminatedUnion('kind', [WordTokenizerConfigSchema, HfTokenizerConfigSchema, BpeTokenizerConfigSchema]);
+/**
+ * The tokenizer of the run an `init:` entry takes its weights from (`entry`, default `model`): the tokenizer of the
+ * same key saved in that run's checkpoint (its meta.json), so that a run continuing another one's weights (the chat LM
+ * from the base LM) reads the ids those weights were trained on instead of training a new tokenizer. The entry must
+ * name a run, checkpoint or config source (a bare safetensors file has no tokenizer); checked when the config loads.
+ * A run saves it as what it is (kind `hf` for a trained BPE), so a resumed or evaluated run needs no `init:` source.
+ */
+export const InitTokenizerConfigSchema = z
+  .object({
+    kind: z.literal('init'),
+    /** the `init:` entry whose run's tokenizer this is */
+    entry: z.string().min(1).default('model'),
+  })
+  .strict();
+
+/**
+ * One tokenizer of a run: `{kind: word, ...}`, `{kind: hf, file, config?}`, `{kind: bpe, vocabSize, ...}` or
+ * `{kind: init, entry?}`.
+ */
+export const TokenizerConfigSchema = z.discriminatedUnion('kind', [
+  WordTokenizerConfigSchema, HfTokenizerConfigSchema, BpeTokenizerConfigSchema, InitTokenizerConfigSchema,
+]);
 
 /** The tokenized batch keys a run's tokenizers are keyed by (core `ModelInputs`: `text`, `lm`). */
 export const TOKENIZER_KEYS = ['text', 'lm'] as const;
