@@ -13,20 +13,14 @@
  * - `profile` (mmzoo only): one training step under tf.profile, its kernels summed by name.
  * - `exit`: the worker disposes what it holds and exits.
  */
+import type { LlamaOptions } from '@mmzoo/lm';
 import type { KernelTime } from './profile';
 
-/** LLaMA sizes, every one resolved (the worker's model is exactly this). */
-export interface LlamaSizes {
-  dim: number;
-  layers: number;
-  numHeads: number;
-  numKvHeads: number;
-  vocabSize: number;
-  hiddenDim: number;
-  maxSeqLen: number;
-  normEps: number;
-  ropeTheta: number;
-}
+/**
+ * LLaMA sizes, every one resolved (@mmzoo/lm's LlamaOptions; the workers build llama2.c's layout: interleaved RoPE,
+ * output tied to the token embedding).
+ */
+export type LlamaSizes = Omit<LlamaOptions, 'ropeLayout' | 'tiedEmbeddings'>;
 
 /** The optimizer of a training step (torch.optim.AdamW terms). */
 export interface TrainHyper {

@@ -30,7 +30,7 @@
  *    LLaMA (configs/lm/llama-tiny.yaml) and a 15M-parameter LLaMA (configs/lm/stories15m.yaml) beside the same
  *    LLaMA in PyTorch (bench/lm_step.py; torch threads {1, 2} x OPENBLAS_NUM_THREADS {1, 2}), worker processes
  *    alternated (bench/lm.ts; figures and their meaning in bench/README.md). With `--profile`, one profiled training
- *    step of the tiny LLaMA on native. About 25 minutes on the shared 2-core machine.
+ *    step of the tiny LLaMA on native. About 40 minutes on the shared 2-core machine.
  * `--quick` skips sections 4 and 5 (they take minutes).
  *
  * `--profile` adds one profiled CLIP step per backend (tf.profile) and prints the kernels that take the most time.
