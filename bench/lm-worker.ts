@@ -24,7 +24,7 @@ import type { ProfileInfo } from './profile';
  * KV cache (core `greedyGenerate`; a fuller generation engine keeping a `useCache` option replaces it here alone).
  * @returns the prompts followed by the generated ids
  */
-export function generateTokens(model: Llama, prompts: number[][], newTokens: number, useCache: boolean): number[][] {
+function generateTokens(model: Llama, prompts: number[][], newTokens: number, useCache: boolean): number[][] {
   return greedyGenerate(model, prompts, { maxNewTokens: newTokens, useCache }).ids;
 }
 

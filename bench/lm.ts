@@ -121,12 +121,13 @@ export function readLlamaConfig(file: string, vocab?: number): { llama: LlamaSiz
   return { llama, train };
 }
 
-/** A worker process answering the protocol one request at a time. */
+/** A worker process (bench/lm-worker.ts or bench/lm_step.py) answering the protocol one request at a time. */
 class Worker {
   private readonly child: ChildProcess;
   private readonly replies: AsyncIterator<string>;
   private stderr = '';
 
+  /** Starts `command args` in the repository root; `name` prefixes its errors. */
   constructor(readonly name: string, command: string, args: string[], env: NodeJS.ProcessEnv) {
     this.child = spawn(command, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr!.on('data', (d: Buffer) => {
@@ -135,7 +136,7 @@ class Worker {
     this.replies = readline.createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
   }
 
-  /** @throws Error `<name>: <message>` when the worker answers an error or exits */
+  /** Sends one request and waits for its reply. @throws Error `<name>: <message>` when the worker answers an error or exits */
   async request<R extends LmReply>(req: LmRequest): Promise<R> {
     this.child.stdin!.write(`${JSON.stringify(req)}\n`);
     const next = await this.replies.next();
@@ -145,6 +146,7 @@ class Worker {
     return reply as R;
   }
 
+  /** Asks the worker to dispose what it holds and exit (it also exits when its stdin closes). */
   close(): void {
     this.child.stdin!.end(`${JSON.stringify({ op: 'exit' })}\n`);
   }
