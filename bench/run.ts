@@ -26,6 +26,11 @@
  *    RSS slope in MB per 1,000 steps after a warm-up of 1,000 steps. `--albef-rss N` alone runs only this section
  *    on the native backend (10,000 steps take a few minutes; `--backends wasm` measures wasm instead); `--all` runs
  *    the other sections too.
+ * 7. With `--lm` (alone it runs only this section, on native and wasm): training and generation tokens/s of the tiny
+ *    LLaMA (configs/lm/llama-tiny.yaml) and a 15M-parameter LLaMA (configs/lm/stories15m.yaml) beside the same
+ *    LLaMA in PyTorch (bench/lm_step.py; torch threads {1, 2} x OPENBLAS_NUM_THREADS {1, 2}), worker processes
+ *    alternated (bench/lm.ts; figures and their meaning in bench/README.md). With `--profile`, one profiled training
+ *    step of the tiny LLaMA on native. About 40 minutes on the shared 2-core machine.
  * `--quick` skips sections 4 and 5 (they take minutes).
  *
  * `--profile` adds one profiled CLIP step per backend (tf.profile) and prints the kernels that take the most time.
@@ -44,6 +49,13 @@ import { initBackend, AdamW, BACKEND_NAMES, BackendName, parseBackendName } from
 import type { Tensor, Tensor2D } from '@mmzoo/core';
 import { buildClip } from '@mmzoo/clip';
 import { benchAlbefRss, AlbefRssRow } from './albef-rss';
+import { benchLm, lmTables } from './lm';
+import type { LmBenchOptions, LmResult } from './lm';
+import { kernelTimes, KernelTime } from './profile';
+import { median } from './stats';
+import { table } from './table';
+import { PYTHON, torchUnavailable } from './torch';
+import { nativeRuntime } from './native-runtime';
 
 interface Args {
   backends: BackendName[];
@@ -64,18 +76,24 @@ interface Args {
   ttaEvery: number;
   /** micro-ALBEF steps of the RSS check on the native backend (0: skipped) */
   albefRss: number;
-  /** only section 6 (set by --albef-rss unless --all is given) */
-  only?: 'albef-rss';
+  /** section 7, the LM benchmark (bench/lm.ts), and its options */
+  lm: boolean;
+  lmOptions: Omit<LmBenchOptions, 'backends' | 'torch' | 'profile' | 'log'>;
+  /** skip sections 1-5 (set by --albef-rss and --lm unless --all is given) */
+  only: boolean;
 }
 
 const USAGE = 'usage: tsx bench/run.ts [--backends wasm,cpu] [--steps N] [--warmup N] [--cpu-steps N] [--cpu-warmup N] [--runs N] [--profile] [--json PATH]\n'
   + '  [--no-torch] [--rss-steps N] [--no-demo] [--tta-target F] [--tta-every N] [--quick (= --rss-steps 0 --no-demo)]\n'
-  + '  [--albef-rss N (only the micro-ALBEF RSS check over N steps; add --all to run the other sections too)]';
+  + '  [--albef-rss N (only the micro-ALBEF RSS check over N steps; add --all to run the other sections too)]\n'
+  + '  [--lm (only the LM benchmark, bench/lm.ts; add --all to run the other sections too) [--lm-models tiny,15m] [--lm-rounds N] [--lm-steps N]\n'
+  + '   [--lm-warmup N] [--lm-vocab N] [--lm-batch-15m N] [--lm-wasm-15m] [--lm-prompt N] [--lm-new-tokens N]]';
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
     backends: [...BACKEND_NAMES], steps: 10, warmup: 2, cpuSteps: 1, cpuWarmup: 0, runs: 20, profile: false,
-    torch: true, rssSteps: 1000, demo: true, ttaTarget: 0.8, ttaEvery: 50, albefRss: 0,
+    torch: true, rssSteps: 1000, demo: true, ttaTarget: 0.8, ttaEvery: 50, albefRss: 0, only: false, lm: false,
+    lmOptions: { models: ['tiny', '15m'], rounds: 4, stepsPerRound: 5, warmup: 2, wasm15m: false, batch15m: 4, promptLen: 16, newTokens: 16 },
   };
   let all = false;
   let backendsGiven = false;
@@ -105,6 +123,16 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--rss-steps') args.rssSteps = count(0);
     else if (flag === '--no-demo') args.demo = false;
     else if (flag === '--albef-rss') args.albefRss = count(0);
+    else if (flag === '--lm') args.lm = true;
+    else if (flag === '--lm-models') args.lmOptions.models = parseLmModels(value());
+    else if (flag === '--lm-rounds') args.lmOptions.rounds = count(1);
+    else if (flag === '--lm-steps') args.lmOptions.stepsPerRound = count(1);
+    else if (flag === '--lm-warmup') args.lmOptions.warmup = count(0);
+    else if (flag === '--lm-vocab') args.lmOptions.vocab = count(1);
+    else if (flag === '--lm-batch-15m') args.lmOptions.batch15m = count(1);
+    else if (flag === '--lm-wasm-15m') args.lmOptions.wasm15m = true;
+    else if (flag === '--lm-prompt') args.lmOptions.promptLen = count(1);
+    else if (flag === '--lm-new-tokens') args.lmOptions.newTokens = count(1);
     else if (flag === '--all') all = true;
     else if (flag === '--quick') {
       args.rssSteps = 0;
@@ -120,17 +148,19 @@ function parseArgs(argv: string[]): Args {
       process.exit(0);
     } else throw new Error(`unknown argument '${flag}'\n${USAGE}`);
   }
-  if (args.albefRss > 0 && !all) {
-    args.only = 'albef-rss';
-    if (!backendsGiven) args.backends = ['native'];
+  if ((args.albefRss > 0 || args.lm) && !all) {
+    args.only = true;
+    if (!backendsGiven) args.backends = args.lm ? ['native', 'wasm'] : ['native'];
   }
   return args;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+/** The `--lm-models` list: 'tiny' (configs/lm/llama-tiny.yaml) and '15m' (configs/lm/stories15m.yaml). */
+function parseLmModels(list: string): ('tiny' | '15m')[] {
+  const names = list.split(',').filter(Boolean);
+  const bad = names.find((n) => n !== 'tiny' && n !== '15m');
+  if (bad !== undefined || names.length === 0) throw new Error(`--lm-models expects a comma-separated list of tiny, 15m; got '${list}'`);
+  return names as ('tiny' | '15m')[];
 }
 
 /**
@@ -174,13 +204,6 @@ function timeOp(fn: () => Tensor[], warmup: number, runs: number): { computeMs: 
     }
   }
   return { computeMs: median(compute), withReadMs: median(total) };
-}
-
-function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, j) => Math.max(...cells.map((r) => r[j].length)));
-  const line = (r: string[]) => r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  ');
-  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
 interface MatmulRow {
@@ -238,12 +261,6 @@ interface ClipRow extends StepTiming {
   profile?: KernelTime[];
   /** the same profile grouped by kernel and input shapes */
   profileByShape?: KernelTime[];
-}
-
-interface KernelTime {
-  kernel: string;
-  calls: number;
-  ms: number;
 }
 
 const BATCH = 64;
@@ -322,24 +339,9 @@ async function benchClip(backend: BackendName, warmup: number, steps: number, pr
   if (profile) {
     const info = await tf.profile(clip.minimize);
     tf.dispose(info.result);
-    const byKernel = new Map<string, KernelTime>();
-    const byShape = new Map<string, KernelTime>();
-    const add = (map: Map<string, KernelTime>, key: string, ms: number) => {
-      const e = map.get(key) ?? { kernel: key, calls: 0, ms: 0 };
-      e.calls++;
-      e.ms += ms;
-      map.set(key, e);
-    };
-    // customGrad ops appear as scopes ('unnamed scope' forward, 'backward') whose time includes their kernels
-    for (const k of info.kernels.filter((e) => e.name !== 'unnamed scope' && e.name !== 'backward')) {
-      const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-      add(byKernel, k.name, ms);
-      const shapes = k.inputShapes.map((sh) => `[${sh}]`);
-      // a fused multi-tensor kernel (MmzooAdamW) has hundreds of inputs: keep the key short
-      add(byShape, `${k.name} ${shapes.slice(0, 4).join(' ')}${shapes.length > 4 ? ` +${shapes.length - 4} inputs` : ''}`, ms);
-    }
-    row.profile = [...byKernel.values()].sort((a, b) => b.ms - a.ms);
-    row.profileByShape = [...byShape.values()].sort((a, b) => b.ms - a.ms);
+    const { byKernel, byShape } = kernelTimes(info);
+    row.profile = byKernel;
+    row.profileByShape = byShape;
   }
   clip.dispose();
   return row;
@@ -351,17 +353,14 @@ interface TorchRow extends StepTiming {
   threads: number;
 }
 
-const PYTHON = '/usr/bin/python3'; // Debian's python, for which python3-torch is packaged (DESIGN.md)
-
 /**
  * Section 3: bench/clip_step.py under Debian's python3-torch, run as DESIGN.md says (2 torch threads,
  * OPENBLAS_NUM_THREADS=1), in a child process.
  * @returns the measurement, or a string saying why it was skipped (no python3, no torch, script failure)
  */
 function benchTorch(warmup: number, steps: number): TorchRow | string {
-  if (!fs.existsSync(PYTHON)) return `${PYTHON} not found`;
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) return 'python3-torch is not installed (apt-get install python3-torch)';
+  const unavailable = torchUnavailable();
+  if (unavailable) return unavailable;
   const script = path.join(__dirname, 'clip_step.py');
   const run = spawnSync(PYTHON, [script, '--threads', '2', '--warmup', String(warmup), '--steps', String(steps)], {
     encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
@@ -471,7 +470,7 @@ async function main(): Promise<void> {
   };
   const results: {
     env: typeof env; skipped?: string[]; matmul?: ReturnType<typeof benchMatmul>; clip: ClipRow[];
-    torch?: TorchRow | string; rss?: RssRow; timeToAccuracy?: TimeToAccuracyRow | string; albefRss?: AlbefRssRow;
+    torch?: TorchRow | string; rss?: RssRow; timeToAccuracy?: TimeToAccuracyRow | string; albefRss?: AlbefRssRow; lm?: LmResult;
   } = { env, clip: [] };
 
   // which of the requested backends load here (tensorflow and native are optional packages)
@@ -492,10 +491,7 @@ async function main(): Promise<void> {
     env.wasmThreads = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
   }
   if (available.includes('native')) {
-    // thread settings and OpenBLAS kernel set of @mmzoo/backend-native (loaded by initBackend above)
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const t = require('@mmzoo/backend-native').nativeThreads() as { threads: number; blasThreads: number; blasCore: string };
-    env.native = `${t.threads} pool threads, ${t.blasThreads} BLAS thread(s), OpenBLAS ${t.blasCore}`;
+    env.native = nativeRuntime(); // loaded by initBackend above
   }
   console.log('mmzoo bench');
   console.log(Object.entries(env).map(([k, v]) => `${k}: ${v}`).join(' | '));
@@ -592,6 +588,15 @@ async function main(): Promise<void> {
         + `numTensors ${r.tensorsFlat ? 'flat' : 'NOT flat'}; registered variables ${r.variables[0]} -> ${r.variables[1]}; `
         + `${r.msPerStep.toFixed(1)} ms/step; loss ${r.firstLoss.toFixed(3)} -> ${r.lastLoss.toFixed(3)}`);
     }
+  }
+
+  if (args.lm) {
+    const backends = available.filter((b) => b !== 'cpu'); // the pure-JS backend would take hours
+    const o = args.lmOptions;
+    console.log(`\n7. LLaMA training and generation tokens/s (bench/lm.ts) on ${backends.join(', ') || 'no tfjs backend'}${args.torch ? ' and PyTorch (bench/lm_step.py)' : ''}: `
+      + `${o.rounds} rounds of ${o.stepsPerRound} steps per runner after ${o.warmup} warm-up steps, runners alternated; generation: ${o.promptLen}-token prompts, ${o.newTokens} new tokens`);
+    results.lm = await benchLm({ ...o, backends, torch: args.torch, profile: args.profile, log: (line) => console.log(line) });
+    console.log(lmTables(results.lm));
   }
 
   for (const r of results.clip) {
