@@ -111,7 +111,8 @@ describe('mmzoo generate on a Hugging Face folder (llama-hf-tiny)', () => {
     fs.writeFileSync(bin, new Uint8Array(28));
     const cases: [string[], number, string][] = [
       [[dir, '--prompt', long, '--max-new-tokens', '8'], 1, "mmzoo: the prompt is 12 tokens; with 8 new tokens (--max-new-tokens) it exceeds the model's context of 16 tokens"],
-      [[dir, '--prompt', `${long} t1 t2 t3 t4`], 1, "mmzoo: the prompt is 16 tokens; with 1 new tokens (--max-new-tokens) it exceeds the model's context of 16 tokens"],
+      [[dir, '--prompt', `${long} t1 t2 t3 t4`], 1, "mmzoo: the prompt is 16 tokens: it leaves no room for a new token in the model's context of 16 tokens"],
+      [[dir, '--prompt', 't1', '--prompt', long, '--max-new-tokens', '5'], 1, "mmzoo: the prompt 2 of 2 is 12 tokens; with 5 new tokens (--max-new-tokens) it exceeds the model's context of 16 tokens"],
       [[empty, '--prompt', 'x'], 1, `mmzoo: ${path.join(empty, 'config.json')} is missing: ${empty} is neither a Hugging Face model folder nor an mmzoo run folder (config.yaml, checkpoints/)`],
       [[mamba, '--prompt', 'x'], 1, `mmzoo: loadHfFolder: ${path.join(mamba, 'config.json')}: model_type "mamba" is not supported (llama, gpt2, opt)`],
       [[dir, '--prompt', 'x', '--chat'], 1, `mmzoo: --chat: ${dir} has no chat template (chat_template in tokenizer_config.json)`],

@@ -123,7 +123,7 @@ describe('mmzoo train of a chat LM on dialogues (issue 16, "A chat LM")', () => 
       fs.renameSync(path.join(dir, 'runs'), path.join(dir, 'moved'));
       const none = await runMmzoo(['info', 'chat.yaml']);
       expect(none.code).not.toBe(0);
-      expect(none.stderr).toContain("tokenizers.text: kind init takes the tokenizer of init.model's run, which has not been trained yet (mmzoo train trains it first)");
+      expect(none.stderr).toContain("tokenizers.text: kind init takes the tokenizer of init.model's run, which has no finished run yet (mmzoo train trains it first; a run stopped before train.steps does not count)");
     } finally {
       process.chdir(cwd);
     }

@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { ConfigError } from '@mmzoo/core';
 import {
@@ -37,6 +38,9 @@ export async function prerequisiteRun(file: string, parent: string, opts: InitOp
   if (finished === reuse) {
     opts.log?.(`init: ${file} has a finished run in ${reuse}`);
     return reuse;
+  }
+  if (finished !== own && fs.existsSync(path.join(reuse, 'config.yaml'))) {
+    opts.log?.(`init: ${reuse} is not a finished run of ${file} (stopped before train.steps, or another config); not used`);
   }
   await buildOnce(own, {
     isDone: () => isFinishedRunOf(own, hash),

@@ -8,6 +8,21 @@ const Schema = z.object({
 const check = (text: string) => () => validate(Schema, parseYaml(text, 'x.yaml').value, parseYaml(text, 'x.yaml'));
 
 describe('validate: config errors', () => {
+  test('a misspelt key inside a union picked by its kind gets that option\'s keys and the hint (was "valid keys: ?" and a second line)', () => {
+    const Tok = z.object({
+      text: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('bpe'), vocabSize: z.number() }).strict(),
+        z.object({ kind: z.literal('hf'), file: z.string() }).strict(),
+      ]),
+    }).strict();
+    const text = 'text:\n  kind: bpe\n  vocabsize: 1024\n';
+    expect(() => validate(Tok, parseYaml(text, 'x.yaml').value, parseYaml(text, 'x.yaml'))).toThrow(
+      /^x\.yaml:3:\d+: text\.vocabsize: unknown key, did you mean 'vocabSize'\? \(valid keys: kind, vocabSize\)$/,
+    );
+    const other = 'text:\n  kind: hf\n  fle: a\n';
+    expect(() => validate(Tok, parseYaml(other, 'x.yaml').value, parseYaml(other, 'x.yaml'))).toThrow(/^x\.yaml:3:\d+: text\.fle: unknown key, did you mean 'file'\? \(valid keys: kind, file\)$/);
+  });
+
   test("a misspelt required key is one line: the unknown key with 'did you mean', not also the missing key", () => {
     expect(check('model:\n  widht: 64\n  layers: 2\n')).toThrow(
       /^x\.yaml:2:\d+: model\.widht: unknown key, did you mean 'width'\? \(valid keys: width, layers, weightDecay, lr\)$/,

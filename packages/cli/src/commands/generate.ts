@@ -116,10 +116,14 @@ function chatInput(lm: TextLm, prompt: string, source: string): string {
  */
 function newTokenBudget(lm: TextLm, promptIds: number[][], asked: number | undefined): number {
   const context = lm.model.maxSeqLen;
-  const longest = Math.max(...promptIds.map((p) => p.length));
+  const lengths = promptIds.map((p) => p.length);
+  const longest = Math.max(...lengths);
   const budget = asked ?? Math.min(DEFAULT_MAX_NEW_TOKENS, context - longest);
   if (longest + budget > context || budget < 1) {
-    throw new Error(`the prompt is ${longest} tokens; with ${Math.max(budget, 1)} new tokens (--max-new-tokens) it exceeds the model's context of ${context} tokens`);
+    const which = lengths.length > 1 ? ` ${lengths.indexOf(longest) + 1} of ${lengths.length}` : '';
+    throw new Error(asked === undefined
+      ? `the prompt${which} is ${longest} tokens: it leaves no room for a new token in the model's context of ${context} tokens`
+      : `the prompt${which} is ${longest} tokens; with ${asked} new ${asked === 1 ? 'token' : 'tokens'} (--max-new-tokens) it exceeds the model's context of ${context} tokens`);
   }
   return budget;
 }

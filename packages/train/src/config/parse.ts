@@ -84,7 +84,7 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, source:
   const unknown = issues.flatMap((issue) => {
     if (issue.code !== 'unrecognized_keys') return [];
     const base = [...prefix, ...issue.path];
-    const valid = validKeys(schema, issue.path);
+    const valid = validKeys(schema, issue.path, value);
     return issue.keys.map((k) => {
       const p = [...base, k];
       const guess = closestKey(k, valid);
@@ -134,10 +134,12 @@ function where(source: YamlSource, path: PropertyKey[]): string {
 }
 
 /** The keys a (possibly nested) object schema accepts at `path`, for unknown-key messages ([] when unknown). */
-function validKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+function validKeys(schema: z.ZodType, path: readonly PropertyKey[], value: unknown): string[] {
   let s: unknown = schema;
+  let v: unknown = value;
   for (const k of path) {
-    s = unwrap(s);
+    s = unionOption(unwrap(s), v);
+    v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
     if (typeof k === 'number') {
       // an element of a list (e.g. stages[1])
       const element = (s as { element?: unknown }).element;
@@ -155,8 +157,27 @@ function validKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
     if (!shape || typeof k !== 'string' || !(k in shape)) return [];
     s = shape[k];
   }
-  const shape = (unwrap(s) as { shape?: Record<string, unknown> }).shape;
-  return shape ? Object.keys(shape) : [];
+  const last = unionOption(unwrap(s), v);
+  const options = (last as { def?: { options?: unknown[] } }).def?.options;
+  // a union none of whose options the value picks: every option's keys
+  const shapes = (options ?? [last]).map((o) => (unwrap(o) as { shape?: Record<string, unknown> }).shape ?? {});
+  return [...new Set(shapes.flatMap((sh) => Object.keys(sh)))];
+}
+
+/**
+ * The option of a union schema (e.g. the tokenizer kinds) that `value` picks by its literal fields (`kind: bpe`), or
+ * the schema itself when it is no union or no option fits.
+ */
+function unionOption(s: unknown, value: unknown): unknown {
+  const options = (s as { def?: { options?: unknown[] } }).def?.options;
+  if (!options || value === null || typeof value !== 'object') return s;
+  const fits = options.filter((o) => {
+    const shape = (unwrap(o) as { shape?: Record<string, unknown> }).shape;
+    if (!shape) return false;
+    const literals = Object.entries(shape).filter(([, f]) => (unwrap(f) as { def?: { type?: string } }).def?.type === 'literal');
+    return literals.length > 0 && literals.every(([k, f]) => ((unwrap(f) as { def: { values: unknown[] } }).def.values).includes((value as Record<string, unknown>)[k]));
+  });
+  return fits.length === 1 ? unwrap(fits[0]) : s;
 }
 
 function unwrap(s: unknown): unknown {

@@ -78,7 +78,7 @@ export function buildTokenizerOf(cfg: TokenizerConfig, key: TokenizerKey, corpus
 export function initTokenizer(entry: string, key: TokenizerKey, fromInit: Readonly<Record<string, SavedTokenizers>> | undefined): TextTokenizer {
   const what = `tokenizers.${key}`;
   const saved = fromInit?.[entry];
-  if (!saved) throw new Error(`${what}: kind init takes the tokenizer of init.${entry}'s run, which has not been trained yet (mmzoo train trains it first)`);
+  if (!saved) throw new Error(`${what}: kind init takes the tokenizer of init.${entry}'s run, which has no finished run yet (mmzoo train trains it first; a run stopped before train.steps does not count)`);
   if (!saved[key]) throw new Error(`${what}: kind init: the run of init.${entry} saved no '${key}' tokenizer`);
   return loadSavedTokenizer(saved[key], `${what} (from init.${entry})`);
 }
