@@ -5,7 +5,7 @@
  * scored by exact match. Each is reported beside the majority answer of the training dialogues of its kind; yes/no
  * beside chance (1/2) too.
  */
-import { CausalLM, greedyGenerate, HFTokenizer, tf } from '@mmzoo/core';
+import { CausalLM, greedyGenerate, HFTokenizer, logSoftmax, tf } from '@mmzoo/core';
 import { ChatTemplate, chatPieces } from '../data/chat-templates';
 import { DialogueData, majorityAnswer, pieceIds } from '../data/dialogue-batches';
 import type { Dialogue } from '../data/dialogues';
@@ -40,7 +40,7 @@ export function answerLogProbs(model: CausalLM, rows: readonly ScoredAnswer[], b
     batch.forEach((r, b) => r.answer.forEach((id, j) => where.push([b, r.prompt.length - 1 + j, id])));
     const picked = tf.tidy(() => {
       const ids = tf.tensor2d(seqs.map((q) => [...q, ...new Array<number>(width - q.length).fill(0)]), [seqs.length, width], 'int32');
-      return tf.gatherND(tf.logSoftmax(model.forward(ids).logits), tf.tensor2d(where, [where.length, 3], 'int32'));
+      return tf.gatherND(logSoftmax(model.forward(ids).logits), tf.tensor2d(where, [where.length, 3], 'int32'));
     });
     const values = picked.dataSync();
     picked.dispose();
