@@ -20,12 +20,24 @@ export const BATCH_KEYS = ['image', 'text', 'lm', 'audio', 'depth', 'thermal', '
 export type BatchKey = (typeof BATCH_KEYS)[number];
 
 /**
+ * The id that marks where a visual soft prompt goes in a language model's token ids (the `lm` key of a bridge
+ * model's batch: BLIP-2, InstructBLIP, MiniGPT-4, LLaVA): the model replaces the one occurrence per row by its N image
+ * or query embeddings, and the label at that position by N - 1 ignored labels followed by the original (LLaVA's
+ * `IMAGE_TOKEN_INDEX`, -200, in llava/constants.py; negative, so it is never a real vocabulary id).
+ */
+export const IMAGE_TOKEN_INDEX = -200;
+
+/**
  * A training batch: a record keyed by modality ({@link BatchKey}) plus optional supervision. What a dataset yields
  * and what a model's `trainingLoss` receives; which modality keys are present is declared on both sides (the
  * dataset's keys, the spec's {@link ModelSpec.inputs}) and a mismatch is refused when the config is loaded.
  */
 export type Batch = { [K in BatchKey]?: Tensor } & {
-  /** int32 [B, L]: target ids for a language-model loss, `labels[:, t]` the target of position t (already shifted: the id after `text[:, t]`), -100 where not scored (absent: the model derives its targets from its inputs) */
+  /**
+   * int32 [B, L]: target ids for a language-model loss, aligned with the language model's ids (`lm` when the batch has
+   * it, else `text`): `labels[:, t]` the target of position t (already shifted: the id after `ids[:, t]`), -100 where
+   * not scored (absent: the model derives its targets from its inputs)
+   */
   labels?: Tensor;
   /** float32 [B, L]: 1 where a position of `labels` counts in the loss, 0 where it is ignored (prompt, padding) */
   lossMask?: Tensor;
