@@ -13,9 +13,11 @@ export type { BackendName, BackendInfo } from './backend';
 export { parseYaml, validate, formatPath } from './config/parse';
 export type { YamlSource } from './config/parse';
 export {
-  DataSchema, TextDataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema, CAPTION_ENCODINGS,
+  DataSchema, TextDataSchema, InstructionsDataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema, CAPTION_ENCODINGS,
 } from './config/experiment';
-export type { CaptionEncoding, DataConfig, TextDataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './config/experiment';
+export type {
+  CaptionEncoding, DataConfig, TextDataConfig, InstructionsDataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment,
+} from './config/experiment';
 export {
   StageSchema, StagesSchema, checkStageObjectives, compilePattern, fillStageSteps, patternError, stageParameterNames,
   totalStageSteps,
