@@ -45,8 +45,8 @@ function lmTokenizer(data: InstructionData): HFTokenizer {
 /** The end each layout puts after an answer, as text. */
 const END: Record<InstructionTemplateName, string> = { blip2: '\n', instructblip: '<|endoftext|>', minigpt4: '###', llava_v1: '<|endoftext|>' };
 
-const maxOf = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (m: number, x: number) => Math.max(m, x), -Infinity) as number;
-const minOf = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (m: number, x: number) => Math.min(m, x), Infinity) as number;
+const maxOf = (a: ArrayLike<number>) => Array.from(a).reduce((m, x) => Math.max(m, x), -Infinity);
+const minOf = (a: ArrayLike<number>) => Array.from(a).reduce((m, x) => Math.min(m, x), Infinity);
 
 const DATA = Object.fromEntries(INSTRUCTION_TEMPLATE_NAMES.map((t) => [t, load(t)])) as Record<InstructionTemplateName, InstructionData>;
 

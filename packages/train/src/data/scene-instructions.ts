@@ -101,6 +101,15 @@ export function sceneDescription(items: readonly SceneItem[], grid: SceneGrid): 
   return out.join(' ');
 }
 
+/**
+ * What a Q-Former reads of an instruction worded `user`: the instruction itself (InstructBLIP), or for `blip2` the
+ * question inside "Question: {} Answer:" (section 4.3 gives the Q-Former the question), '' for its caption prompt.
+ */
+function qformerText(template: InstructionTemplateName, user: string): string {
+  if (template !== 'blip2') return user;
+  return /^Question: (.*) Answer:$/.exec(user)?.[1] ?? '';
+}
+
 /** The wording group of a task: captions, descriptions, and held-in or held-out questions. */
 function wordingGroup(task: SceneTask): WordingGroup {
   if (task === 'caption' || task === 'description') return task;
@@ -129,7 +138,7 @@ export function drawInstruction(template: InstructionTemplateName, task: SceneTa
   if (task === 'caption' || task === 'description') {
     const target = task === 'caption' ? scene.captions[0] : sceneDescription(scene.items, grid);
     const user = rng.choice(words[task]);
-    return { task, scene: index, turns: [{ user, assistant: isMultiTurn(template) ? capitalise(target) : target }], qformer: template === 'blip2' ? '' : user };
+    return { task, scene: index, turns: [{ user, assistant: isMultiTurn(template) ? capitalise(target) : target }], qformer: qformerText(template, user) };
   }
   if (task === 'conversation') {
     if (!isMultiTurn(template)) throw new Error(`drawInstruction: template '${template}' renders one turn; conversations need minigpt4 or llava_v1`);
@@ -143,7 +152,7 @@ export function drawInstruction(template: InstructionTemplateName, task: SceneTa
   if (pool.length === 0) return undefined;
   const qa = rng.choice(pool);
   const turn = questionTurn(template, wordingGroup(task), qa, rng);
-  return { task, scene: index, turns: [turn], qformer: template === 'blip2' ? capitalise(qa.question) : turn.user };
+  return { task, scene: index, turns: [turn], qformer: qformerText(template, turn.user) };
 }
 
 /** Relative weights of the tasks among those a run trains on. */
