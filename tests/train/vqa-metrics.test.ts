@@ -1,4 +1,4 @@
-import { accuracyByTask, constantAnswerAccuracy, normalizeVqaAnswer, vqaAccuracy, vqaExactMatch } from '@mmzoo/train';
+import { accuracyByTask, constantAnswerAccuracy, cutAnswer, normalizeVqaAnswer, vqaAccuracy, vqaExactMatch } from '@mmzoo/train';
 
 describe('VQA answer normalisation and accuracy (eval/vqa-metrics)', () => {
   // cases worked through the steps of the official vqaEval.py by hand
@@ -36,5 +36,12 @@ describe('VQA answer normalisation and accuracy (eval/vqa-metrics)', () => {
     expect(got).toEqual({ count: { accuracy: 0.5, majorityAccuracy: 0.5, questions: 4 }, relation: { accuracy: 0.5, majorityAccuracy: 0.5, questions: 2 } });
     expect(accuracyByTask({ caption: ['a'] }, { caption: ['a'] })).toEqual({ caption: { accuracy: 1, questions: 1 } });
     expect(() => accuracyByTask({ cell: ['a'] }, {})).toThrow("accuracyByTask: no references for task 'cell'");
+  });
+
+  test("a generated answer is cut at its layout's end text", () => {
+    expect(cutAnswer('blip2', ' top left\nQuestion: where')).toBe('top left');
+    expect(cutAnswer('minigpt4', ' Top left###Human: hi')).toBe('Top left');
+    expect(cutAnswer('instructblip', ' bag ')).toBe('bag');
+    expect(cutAnswer('llava_v1', ' Yes')).toBe('Yes');
   });
 });

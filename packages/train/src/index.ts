@@ -85,7 +85,9 @@ export {
 } from './data/dialogue-batches';
 export type { DialogueData, DialogueIds, DialogueTokens } from './data/dialogue-batches';
 // scene instruction data for the bridge models (issue 17): tasks, layouts of BLIP-2 / InstructBLIP / MiniGPT-4 / LLaVA, batches
-export { INSTRUCTION_TEMPLATE_NAMES, INSTRUCTION_WORDINGS, instructionPieces, isMultiTurn } from './data/instruction-templates';
+export {
+  INSTRUCTION_TEMPLATE_NAMES, INSTRUCTION_WORDINGS, answerEnd, cutAnswer, instructionPieces, isMultiTurn,
+} from './data/instruction-templates';
 export type { InstructionTemplateName, WordingGroup } from './data/instruction-templates';
 export {
   EVALUATED_TASKS, HELD_IN_TASKS, HELD_OUT_TASKS, INSTRUCTION_HELD_OUT_SEED, SCENE_TASKS, YES_NO_TASKS, drawInstruction, heldOutInstructions,

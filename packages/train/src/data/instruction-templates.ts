@@ -88,6 +88,23 @@ export const INSTRUCTION_WORDINGS: { readonly [T in InstructionTemplateName]: { 
 const SINGLE_TURN_END: { readonly [T in 'blip2' | 'instructblip']: 'eos' | string } = { blip2: '\n', instructblip: 'eos' };
 
 /**
+ * How an answer ends in `template`: `eos` (the tokenizer's end token: `instructblip`, `llava_v1`) or a text (`blip2`'s
+ * "\n", `minigpt4`'s `###`), where generation stops.
+ */
+export function answerEnd(template: InstructionTemplateName): 'eos' | string {
+  return template === 'blip2' || template === 'instructblip' ? SINGLE_TURN_END[template] : CHAT_TEMPLATES[template].end;
+}
+
+/**
+ * A generated answer as scored: the decoded text after the prompt, cut at the layout's end text ({@link answerEnd};
+ * generation stops at an end token by itself), spaces trimmed.
+ */
+export function cutAnswer(template: InstructionTemplateName, generated: string): string {
+  const end = answerEnd(template);
+  return (end === 'eos' ? generated : generated.split(end)[0]).trim();
+}
+
+/**
  * The pieces of an example in `template`: `turns[i].user` is the instruction as worded for the layout (without the
  * image), `turns[i].assistant` its answer. With `generation`, the last answer is left out (the prompt a model answers).
  * Exactly one image piece, where the layout puts the image.
@@ -96,7 +113,7 @@ const SINGLE_TURN_END: { readonly [T in 'blip2' | 'instructblip']: 'eos' | strin
 export function instructionPieces(template: InstructionTemplateName, turns: readonly ChatTurn[], generation = false): ChatPiece[] {
   if (template === 'minigpt4' || template === 'llava_v1') return chatPieces(CHAT_TEMPLATES[template], turns, generation, true);
   if (turns.length !== 1) throw new Error(`instructionPieces: template '${template}' renders one instruction and its answer, got ${turns.length} turns`);
-  const end = SINGLE_TURN_END[template];
+  const end = answerEnd(template);
   const out: ChatPiece[] = [{ image: '<Image>', counted: false }, { special: 'bos', counted: false }];
   if (turns[0].user) out.push({ text: turns[0].user, counted: false });
   if (generation) return out;
