@@ -74,6 +74,16 @@ describe('scene instruction data (data/scene-instructions, data/instruction-batc
     }
   });
 
+  test('the majority answer of each question kind over the training scenes', () => {
+    const data = DATA.instructblip;
+    for (const [kind, answer] of Object.entries(data.majority)) {
+      const counts = new Map<string, number>();
+      for (const s of data.train.scenes.scenes) for (const q of s.qa) if (q.kind === kind) counts.set(q.answer, (counts.get(q.answer) ?? 0) + 1);
+      expect(counts.get(answer!)).toBe(Math.max(...counts.values()));
+    }
+    expect(Object.keys(data.majority).sort()).toEqual(['cell', 'count', 'exists', 'location', 'neighbour', 'relation']);
+  });
+
   test('a detailed description in fixed words', () => {
     const items = [sceneItem(7, 0, 0), sceneItem(8, 0, 1), sceneItem(3, 1, 0)];
     expect(sceneDescription(items, GRID)).toBe(

@@ -80,7 +80,7 @@ export {
 } from './data/dialogues';
 export type { Definition, Dialogue, DialogueKind, DialogueMix, DialogueSources } from './data/dialogues';
 export {
-  dialogueBatchArrays, dialogueOptions, dialogueTemplates, dialogueTexts, loadDialogueData, majorityAnswer, makeDialogueBatch, pieceIds,
+  dialogueBatchArrays, dialogueOptions, dialogueTemplates, dialogueTexts, loadDialogueData, majorityAnswer, makeDialogueBatch, mostFrequent, pieceIds,
   tokenizeDialogues,
 } from './data/dialogue-batches';
 export type { DialogueData, DialogueIds, DialogueTokens } from './data/dialogue-batches';

@@ -139,11 +139,16 @@ export function dialogueTexts(data: DialogueData): string[] {
   return data.train.map((d, i) => chatText(chatPieces(data.templates[i % data.templates.length], d.turns), { bos: '', eos: '' }));
 }
 
-/** The most frequent answer among dialogues (ties: the one seen first), for the majority baselines. */
-export function majorityAnswer(dialogues: readonly Dialogue[]): string | undefined {
+/** The most frequent of `values` (ties: the one seen first); undefined when there are none. */
+export function mostFrequent(values: Iterable<string>): string | undefined {
   const counts = new Map<string, number>();
-  for (const d of dialogues) for (const t of d.turns) counts.set(t.assistant, (counts.get(t.assistant) ?? 0) + 1);
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   let best: string | undefined;
   for (const [a, n] of counts) if (best === undefined || n > counts.get(best)!) best = a;
   return best;
+}
+
+/** The most frequent answer among dialogues (ties: the one seen first), for the majority baselines. */
+export function majorityAnswer(dialogues: readonly Dialogue[]): string | undefined {
+  return mostFrequent(dialogues.flatMap((d) => d.turns.map((t) => t.assistant)));
 }

@@ -22,7 +22,8 @@ import { Rng } from '@mmzoo/core';
 import { FMNIST_SHORT_NAMES, articleFor } from './fmnist-classes';
 import type { ChatTurn } from './chat-templates';
 import { INSTRUCTION_WORDINGS, InstructionTemplateName, WordingGroup, isMultiTurn } from './instruction-templates';
-import { QaPair, Scene, SceneGrid, SceneItem, SceneQuestionKind, positionName } from './scenes';
+import { mostFrequent } from './dialogue-batches';
+import { QaPair, SCENE_QUESTION_KINDS, Scene, SceneGrid, SceneItem, SceneQuestionKind, positionName } from './scenes';
 
 /** Every task of the scene instruction data (see the module comment). */
 export const SCENE_TASKS = ['caption', 'description', 'conversation', 'cell', 'location', 'exists', 'count', 'neighbour', 'relation'] as const;
@@ -233,19 +234,11 @@ export function heldOutInstructions(template: InstructionTemplateName, scenes: r
  * kinds (their answers are known by construction even though no example trains on them).
  */
 export function majorityAnswers(scenes: readonly Scene[]): Partial<Record<SceneTask, string>> {
-  const counts = new Map<SceneQuestionKind, Map<string, number>>();
-  for (const s of scenes) {
-    for (const q of s.qa) {
-      const c = counts.get(q.kind) ?? new Map<string, number>();
-      c.set(q.answer, (c.get(q.answer) ?? 0) + 1);
-      counts.set(q.kind, c);
-    }
-  }
+  const qa = scenes.flatMap((s) => s.qa);
   const out: Partial<Record<SceneTask, string>> = {};
-  for (const [kind, c] of counts) {
-    let best: string | undefined;
-    for (const [a, n] of c) if (best === undefined || n > c.get(best)!) best = a;
-    out[kind] = best;
+  for (const kind of SCENE_QUESTION_KINDS) {
+    const best = mostFrequent(qa.filter((q) => q.kind === kind).map((q) => q.answer));
+    if (best !== undefined) out[kind] = best;
   }
   return out;
 }
