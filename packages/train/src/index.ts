@@ -13,9 +13,11 @@ export type { BackendName, BackendInfo } from './backend';
 export { parseYaml, validate, formatPath } from './config/parse';
 export type { YamlSource } from './config/parse';
 export {
-  DataSchema, TextDataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema, CAPTION_ENCODINGS,
+  DataSchema, TextDataSchema, InstructionsDataSchema, TrainSchema, EvalSchema, RuntimeSchema, ReferenceSchema, ExperimentSchema, CAPTION_ENCODINGS,
 } from './config/experiment';
-export type { CaptionEncoding, DataConfig, TextDataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment } from './config/experiment';
+export type {
+  CaptionEncoding, DataConfig, TextDataConfig, InstructionsDataConfig, TrainConfig, EvalConfig, RuntimeConfig, Experiment,
+} from './config/experiment';
 export {
   StageSchema, StagesSchema, checkStageObjectives, compilePattern, fillStageSteps, patternError, stageParameterNames,
   totalStageSteps,
@@ -36,9 +38,9 @@ export {
 export { CAPTION_TEMPLATES, captionFor, captionsFor } from './data/captions';
 export {
   buildScenes, canonicalDescription, checkSceneItems, describeScene, drawLayout, layoutCaption, layoutCaptions, positionName,
-  renderScene, SCENE_CAPTION_STYLES, sceneCaptions, sceneQuestions, sceneRelations, swapPositions, twinSwap,
+  renderScene, SCENE_CAPTION_STYLES, SCENE_QUESTION_KINDS, sceneCaptions, sceneQuestions, sceneRelations, swapPositions, twinSwap,
 } from './data/scenes';
-export type { QaPair, Scene, SceneCaptionStyle, SceneGrid, SceneItem, SceneOptions, SceneSet } from './data/scenes';
+export type { QaPair, Scene, SceneCaptionStyle, SceneGrid, SceneItem, SceneOptions, SceneQuestionKind, SceneSet } from './data/scenes';
 export { corruptCaptions, noisySceneCaptions } from './data/noisy-captions';
 export type { CorruptionOptions, NoisyCaption } from './data/noisy-captions';
 export { resizeImageSet } from './data/resize';
@@ -70,7 +72,7 @@ export { HELD_OUT_FRACTION, brownDocuments, loadTextCorpus, splitHeldOut, wordne
 export type { TextCorpus, TextCorpusOptions, TextDocument, TextSource } from './data/text-corpus';
 export { IGNORE_LABEL, documentSequence, loadTextData, makeTextBatch, sequenceWindows, tokenizeTextData, windowBatch } from './data/text-batches';
 export type { TextData, TextTokens } from './data/text-batches';
-export { CHAT_TEMPLATES, CHAT_TEMPLATE_NAMES, LLAVA_V1_SYSTEM, chatPieces, chatTemplateJinja, chatText } from './data/chat-templates';
+export { CHAT_TEMPLATES, CHAT_TEMPLATE_NAMES, LLAVA_V1_SYSTEM, chatPieces, chatTemplateJinja, chatText, splitAtImage } from './data/chat-templates';
 export type { ChatPiece, ChatTemplate, ChatTemplateName, ChatTurn } from './data/chat-templates';
 export {
   DIALOGUE_GRID, DIALOGUE_KINDS, HELD_OUT_SEED, drawDialogue, glossDefinition, heldOutQuestions, isHeldOutLayout, loadDefinitions,
@@ -78,10 +80,25 @@ export {
 } from './data/dialogues';
 export type { Definition, Dialogue, DialogueKind, DialogueMix, DialogueSources } from './data/dialogues';
 export {
-  dialogueBatchArrays, dialogueOptions, dialogueTemplates, dialogueTexts, loadDialogueData, majorityAnswer, makeDialogueBatch, pieceIds,
+  dialogueBatchArrays, dialogueOptions, dialogueTemplates, dialogueTexts, loadDialogueData, majorityAnswer, makeDialogueBatch, mostFrequent, pieceIds,
   tokenizeDialogues,
 } from './data/dialogue-batches';
 export type { DialogueData, DialogueIds, DialogueTokens } from './data/dialogue-batches';
+// scene instruction data for the bridge models (issue 17): tasks, layouts of BLIP-2 / InstructBLIP / MiniGPT-4 / LLaVA, batches
+export {
+  INSTRUCTION_TEMPLATE_NAMES, INSTRUCTION_WORDINGS, answerEnd, cutAnswer, instructionPieces, isMultiTurn,
+} from './data/instruction-templates';
+export type { InstructionTemplateName, WordingGroup } from './data/instruction-templates';
+export {
+  EVALUATED_TASKS, HELD_IN_TASKS, HELD_OUT_TASKS, INSTRUCTION_HELD_OUT_SEED, SCENE_TASKS, YES_NO_TASKS, drawInstruction, heldOutInstructions,
+  majorityAnswers, sceneDescription, trainingInstructions, trainingTasks,
+} from './data/scene-instructions';
+export type { SceneInstruction, SceneTask, SceneTaskMix } from './data/scene-instructions';
+export {
+  INSTRUCTION_TEST_SCENE_SEED, blankImageBatch, instructionEvalSet, instructionIds, instructionOptions, instructionTexts, loadInstructionData,
+  makeInstructionBatch, tokenizeInstructions,
+} from './data/instruction-batches';
+export type { InstructionBatchInputs, InstructionData, InstructionEvalSet, InstructionRow, InstructionTokens } from './data/instruction-batches';
 
 // tokenizers of a run: the tokenizers: config, building, saving and loading by kind; the byte-level BPE trainer
 export * from './tokenizers';
@@ -154,15 +171,18 @@ export type { ItmMetrics, ItmEvalOptions } from './eval/itm-eval';
 export { FALLBACK_DISCOUNT, KneserNey, kneserNeyBaselines } from './eval/kneser-ney';
 export type { KneserNeyOptions, Perplexity } from './eval/kneser-ney';
 export { causalLmPerplexity } from './eval/perplexity';
+export { accuracyByTask, constantAnswerAccuracy, normalizeVqaAnswer, vqaAccuracy, vqaExactMatch } from './eval/vqa-metrics';
+export type { TaskAccuracy } from './eval/vqa-metrics';
 export type { CausalLmPerplexityOptions } from './eval/perplexity';
 
 // sessions: a spec's model built on its data with the run's tokenizer; the evaluation tasks specs request by name;
 // a run loaded in one call (config, model at a checkpoint, tokenizer, image preprocessing); the model registry type
 export {
   openSession, prepareSession, prepareContext, checkBatchSizes, buildModel, allocationError, evaluateSession,
-  harnessInputs, imageTextOf, buildParts, savedTokenizers, openTokenizers, checkRunContract, sessionTraining, runSession, EVAL_TASKS,
+  harnessInputs, mainTokenizer, imageTextOf, buildParts, savedTokenizers, openTokenizers, checkRunContract, sessionTraining, runSession, EVAL_TASKS,
   runEvalTask, checkEvalTasks, linearProbeTop1, loadRun, readRunConfig, loadRunTokenizers, findSpec,
-  isTextData, isDialogueData, loadSessionData, sessionBatch, trainingSize, trainingTexts, CHAT_CONFIG_FILE, chatTokenizerConfig,
+  isTextData, isDialogueData, isInstructionData, loadSessionData, sessionBatch, sessionInstructionTokens, trainingSize, trainingTexts,
+  CHAT_CONFIG_FILE, chatTokenizerConfig,
   writeChatTokenizerConfig, SAMPLE_NAMES, answerLogProbs, chatMetrics, normaliseAnswer, shortAnswerExactMatch, yesNoMetrics,
 } from './session';
 export type {

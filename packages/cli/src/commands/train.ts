@@ -136,9 +136,10 @@ export async function trainCommand(configFile: string, opts: TrainOptions, inter
     const params = model.trainableParameters();
     const frozenParams = training.frozen.reduce((n, name) => n + params.get(name)!.size, 0);
     const held = training.frozen.length ? `, ${frozenParams.toLocaleString('en-US')} of them frozen (${cfg.frozen!.join(', ')})` : '';
-    const trainSize = trainingSize(data, session.tokens, session.dialogueTokens);
+    const trainSize = trainingSize(data, session.tokens, session.dialogueTokens, session.instructionTokens);
     const samples = `training ${SAMPLE_NAMES[cfg.data.dataset] ?? 'pairs'}`;
     if (session.dialogueTokens?.dropped) logger.warn(`${session.dialogueTokens.dropped} training dialogues longer than the context (${session.contextLength} tokens) left out`);
+    if (session.instructionTokens?.dropped) logger.warn(`${session.instructionTokens.dropped} training examples longer than the lm context (${session.inputs.lm?.contextLength} tokens) left out`);
     logger.info({ params: model.numParams(), towers, frozenParams, trainPairs: trainSize, vocab: tokenizer.vocabSize }, `model ${cfg.model.name}: ${model.numParams().toLocaleString('en-US')} parameters${held}; ${trainSize} ${samples}`);
 
     let stop = false;

@@ -70,6 +70,60 @@ export const DialogueDataSchema = z
   .strict();
 
 /**
+ * The `data.instructions:` options of `dataset: sceneInstructions` (data/scene-instructions.ts,
+ * data/instruction-batches.ts): the layout of one bridge system, the training examples and their task mix, and the
+ * held-out sets. The scenes and wordings are seeded by `data.seed` (default `train.seed`); the held-out sets by a fixed
+ * seed.
+ */
+export const InstructionsDataSchema = z
+  .object({
+    /**
+     * how an example is laid out for the language model (data/instruction-templates.ts): `blip2` ([image] "Question:
+     * {} Answer:" / "a photo of"), `instructblip` ([image] InstructBLIP's instruction templates), `minigpt4`
+     * (`###Human: <Img><ImageHere></Img> {} ###Assistant: {}###`), `llava_v1` (LLaVA's v1 conversation)
+     */
+    template: z.enum(['blip2', 'instructblip', 'minigpt4', 'llava_v1']).default('instructblip'),
+    /** training examples drawn (those longer than the `lm` context are dropped) */
+    train: z.number().int().positive().default(20000),
+    /** training scenes rendered from the training images (the examples' images) */
+    scenes: z.number().int().positive().default(4000),
+    /** scene grid, rows = columns (2: 2-4 items on a 56x56 canvas) */
+    grid: z.number().int().min(2).max(4).default(2),
+    /**
+     * which tasks train: `heldIn` (InstructBLIP's instruction tuning: captions, descriptions, conversations, cell,
+     * location and existence questions) or `all` (adds the held-out counting, neighbour and relation questions, e.g.
+     * BLIP-2's VQA fine-tuning); held-out tasks are always evaluated
+     */
+    tasks: z.enum(['heldIn', 'all']).default('heldIn'),
+    /**
+     * relative weights of the tasks among those `tasks` selects (conversations only in the multi-turn templates
+     * minigpt4 and llava_v1; a single-turn template leaves them out)
+     */
+    mix: z
+      .object({
+        caption: z.number().nonnegative().default(1),
+        description: z.number().nonnegative().default(1),
+        conversation: z.number().nonnegative().default(1),
+        cell: z.number().nonnegative().default(1),
+        location: z.number().nonnegative().default(1),
+        exists: z.number().nonnegative().default(1),
+        count: z.number().nonnegative().default(1),
+        neighbour: z.number().nonnegative().default(1),
+        relation: z.number().nonnegative().default(1),
+      })
+      .strict()
+      .default({ caption: 1, description: 1, conversation: 1, cell: 1, location: 1, exists: 1, count: 1, neighbour: 1, relation: 1 }),
+    /** test scenes the held-out sets are drawn from (rendered from the test images) */
+    testScenes: z.number().int().positive().default(1000),
+    /** held-out examples per task (fixed seed; yes/no ones half yes) */
+    heldOutPerTask: z.number().int().positive().default(200),
+  })
+  .strict();
+
+/** The validated `data.instructions:` options. */
+export type InstructionsDataConfig = z.infer<typeof InstructionsDataSchema>;
+
+/**
  * The `data:` section: which images and captions to train and evaluate on (DESIGN.md, "Data").
  * - `fmnist`: Fashion-MNIST from `root` (default: the embedded subset under data/fashion-mnist), each
  *   training image captioned from templates and synonyms, plus `scenes.train` compositional scenes.
@@ -79,14 +133,18 @@ export const DialogueDataSchema = z
  *   optionally the scene captions), for language models; options under `text:` (`TextDataSchema`).
  * - `dialogue`: text dialogues in a chat template, answers only supervised (instruction-tuning a chat LM); options
  *   under `dialogue:` (`DialogueDataSchema`, filled in with its defaults for this dataset).
+ * - `sceneInstructions`: image-conditioned tasks about Fashion-MNIST scenes in a bridge system's layout (BLIP-2,
+ *   InstructBLIP, MiniGPT-4, LLaVA), answers only supervised; options under `instructions:` (`InstructionsDataSchema`).
  */
 export const DataSchema = z
   .object({
-    dataset: z.enum(['fmnist', 'csv', 'coco', 'jsonl', 'text', 'dialogue']).default('fmnist'),
+    dataset: z.enum(['fmnist', 'csv', 'coco', 'jsonl', 'text', 'dialogue', 'sceneInstructions']).default('fmnist'),
     /** `dataset: text` only: which sources, and how documents become training windows */
     text: TextDataSchema.optional(),
     /** `dataset: dialogue` only: the template, the training dialogues and the held-out set */
     dialogue: DialogueDataSchema.optional(),
+    /** `dataset: sceneInstructions` only: the layout, the task mix, the training examples and the held-out sets */
+    instructions: InstructionsDataSchema.optional(),
     /** Fashion-MNIST folder with the IDX .gz files; the full set is /usr/share/datasets/fashion-mnist */
     root: z.string().optional(),
     /** include single Fashion-MNIST items with template captions (false: scenes only) */

@@ -14,6 +14,11 @@
  * which the saved tokenizer_config.json names as `bos_token` too, as GPT-2's does). `###` is text. The text of a turn
  * is cut so that the answer starts with its space (`ASSISTANT:` | ` Yes</s>`): a byte-level BPE splits there anyway,
  * so tokenizing the pieces one by one gives the ids of the whole rendered text.
+ *
+ * With an image (the bridge models of issue 17, LLaVA), the first question carries it as each system writes it: LLaVA
+ * `<image>\n{q}` (llava/train/train.py puts `DEFAULT_IMAGE_TOKEN + '\n'` before the first human message), MiniGPT-4
+ * `<Img><ImageHere></Img> {q}` (its `prompt_template` filled with an alignment.txt instruction); the placeholder
+ * (`<image>`, `<ImageHere>`) becomes an image piece, which a tokenizer turns into core's `IMAGE_TOKEN_INDEX`.
  */
 
 /** The names of the templates ({@link CHAT_TEMPLATES}). */
@@ -38,12 +43,22 @@ export interface ChatTemplate {
   assistant: string;
   /** after every answer: the end token (`eos`) or this text */
   end: 'eos' | string;
+  /** how the image joins the first question (`{}`: the question), for conversations about an image */
+  imagePrompt: string;
+  /** the placeholder in `imagePrompt` where the image goes (an image piece) */
+  imageToken: string;
 }
 
 /** The templates by name (see the module comment for their sources). */
 export const CHAT_TEMPLATES: { readonly [N in ChatTemplateName]: ChatTemplate } = {
-  llava_v1: { name: 'llava_v1', system: LLAVA_V1_SYSTEM, start: `${LLAVA_V1_SYSTEM} `, user: 'USER: ', assistant: ' ASSISTANT:', end: 'eos' },
-  minigpt4: { name: 'minigpt4', system: '', start: '###', user: 'Human: ', assistant: ' ###Assistant:', end: '###' },
+  llava_v1: {
+    name: 'llava_v1', system: LLAVA_V1_SYSTEM, start: `${LLAVA_V1_SYSTEM} `, user: 'USER: ', assistant: ' ASSISTANT:', end: 'eos',
+    imagePrompt: '<image>\n{}', imageToken: '<image>',
+  },
+  minigpt4: {
+    name: 'minigpt4', system: '', start: '###', user: 'Human: ', assistant: ' ###Assistant:', end: '###',
+    imagePrompt: '<Img><ImageHere></Img> {}', imageToken: '<ImageHere>',
+  },
 };
 
 /** One exchange: the human's message and the assistant's answer. */
@@ -54,20 +69,40 @@ export interface ChatTurn {
 
 /**
  * A rendered conversation as pieces: the start token, then per turn the prompt text (not scored) and the answer text
- * (scored, with `eos` after it for templates that end answers with the end token).
+ * (scored, with `eos` after it for templates that end answers with the end token); an image piece (never scored) is
+ * where a visual soft prompt goes, `image` its placeholder as the template writes it.
  */
-export type ChatPiece = { special: 'bos' | 'eos'; counted: boolean } | { text: string; counted: boolean };
+export type ChatPiece = { special: 'bos' | 'eos'; counted: boolean } | { text: string; counted: boolean } | { image: string; counted: false };
+
+/**
+ * `text` split at its first `placeholder` into text, image, text pieces (not scored; empty text left out).
+ * @throws Error when `text` does not contain `placeholder`
+ */
+export function splitAtImage(text: string, placeholder: string): ChatPiece[] {
+  const at = text.indexOf(placeholder);
+  if (at < 0) throw new Error(`splitAtImage: no image placeholder '${placeholder}' in ${JSON.stringify(text)}`);
+  const before = text.slice(0, at);
+  const after = text.slice(at + placeholder.length);
+  return [
+    ...(before ? [{ text: before, counted: false }] : []), { image: placeholder, counted: false as const },
+    ...(after ? [{ text: after, counted: false }] : []),
+  ];
+}
 
 /**
  * The pieces of `turns` in `template`; with `generation`, the last turn's answer is left out (the prompt a model
- * answers: it ends with the assistant's role and colon).
+ * answers: it ends with the assistant's role and colon); with `image`, the first question carries the image as
+ * `template.imagePrompt` writes it, its placeholder an image piece.
  * @throws Error when there are no turns
  */
-export function chatPieces(template: ChatTemplate, turns: readonly ChatTurn[], generation = false): ChatPiece[] {
+export function chatPieces(template: ChatTemplate, turns: readonly ChatTurn[], generation = false, image = false): ChatPiece[] {
   if (turns.length === 0) throw new Error('chatPieces: a conversation needs at least one turn');
   const out: ChatPiece[] = [{ special: 'bos', counted: false }];
   turns.forEach((t, i) => {
-    out.push({ text: `${i === 0 ? template.start : ''}${template.user}${t.user}${template.assistant}`, counted: false });
+    const user = i === 0 && image ? template.imagePrompt.replace('{}', t.user) : t.user;
+    const prompt = `${i === 0 ? template.start : ''}${template.user}${user}${template.assistant}`;
+    if (i === 0 && image) out.push(...splitAtImage(prompt, template.imageToken));
+    else out.push({ text: prompt, counted: false });
     if (generation && i === turns.length - 1) return;
     out.push({ text: ` ${t.assistant}${template.end === 'eos' ? '' : template.end}`, counted: true });
     if (template.end === 'eos') out.push({ special: 'eos', counted: true });
@@ -75,9 +110,12 @@ export function chatPieces(template: ChatTemplate, turns: readonly ChatTurn[], g
   return out;
 }
 
-/** The text of pieces with the start and end tokens spelt `tokens.bos` / `tokens.eos` (what the jinja template renders). */
-export function chatText(pieces: readonly ChatPiece[], tokens: { bos: string; eos: string }): string {
-  return pieces.map((p) => ('text' in p ? p.text : tokens[p.special])).join('');
+/**
+ * The text of pieces with the start and end tokens spelt `tokens.bos` / `tokens.eos` (what the jinja template renders)
+ * and an image as `tokens.image` (default: its placeholder).
+ */
+export function chatText(pieces: readonly ChatPiece[], tokens: { bos: string; eos: string; image?: string }): string {
+  return pieces.map((p) => ('text' in p ? p.text : 'image' in p ? tokens.image ?? p.image : tokens[p.special])).join('');
 }
 
 /** A jinja string literal of `s` (single-quoted; backslashes and quotes escaped). */

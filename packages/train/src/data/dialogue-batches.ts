@@ -5,7 +5,7 @@
  * (the start token, the system prompt, every question and its role words, and padding), as LLaVA's `preprocess_v1`
  * masks its targets and MiniGPT-4 masks its prompt.
  */
-import { HFTokenizer, TextTokenizer, tf } from '@mmzoo/core';
+import { HFTokenizer, IMAGE_TOKEN_INDEX, TextTokenizer, tf } from '@mmzoo/core';
 import type { Batch } from '@mmzoo/core';
 import { DataConfig, DialogueDataConfig, DialogueDataSchema } from '../config/experiment';
 import { CHAT_TEMPLATES, ChatPiece, ChatTemplate, ChatTemplateName, chatPieces, chatText } from './chat-templates';
@@ -61,17 +61,19 @@ export interface DialogueIds {
 
 /**
  * The ids of rendered pieces under a Hugging Face tokenizer (each text piece encoded without the post-processor's
- * added tokens; `bos` and `eos` the tokenizer's end id, the base run's document separator).
+ * added tokens; `bos` and `eos` the tokenizer's end id, the base run's document separator; an image piece core's
+ * `IMAGE_TOKEN_INDEX`, -200).
+ * @param where the dataset and tokenizer key named in the error (default: `dialogue`'s `text`)
  * @throws Error when the tokenizer is not an HFTokenizer with an end id
  */
-export function pieceIds(tokenizer: TextTokenizer, pieces: readonly ChatPiece[]): DialogueIds {
+export function pieceIds(tokenizer: TextTokenizer, pieces: readonly ChatPiece[], where = { dataset: 'dialogue', key: 'text' }): DialogueIds {
   if (!(tokenizer instanceof HFTokenizer) || tokenizer.endId === undefined) {
-    throw new Error("data.dataset 'dialogue' needs a tokenizer with an end-of-text id (tokenizers.text kind bpe, hf or init)");
+    throw new Error(`data.dataset '${where.dataset}' needs a tokenizer with an end-of-text id (tokenizers.${where.key} kind bpe, hf or init)`);
   }
   const ids: number[] = [];
   const answer: number[] = [];
   for (const p of pieces) {
-    const got = 'text' in p ? tokenizer.inner.encode(p.text, { add_special_tokens: false }).ids : [tokenizer.endId];
+    const got = 'text' in p ? tokenizer.inner.encode(p.text, { add_special_tokens: false }).ids : 'image' in p ? [IMAGE_TOKEN_INDEX] : [tokenizer.endId];
     for (const id of got) {
       ids.push(id);
       answer.push(p.counted ? 1 : 0);
@@ -137,11 +139,16 @@ export function dialogueTexts(data: DialogueData): string[] {
   return data.train.map((d, i) => chatText(chatPieces(data.templates[i % data.templates.length], d.turns), { bos: '', eos: '' }));
 }
 
-/** The most frequent answer among dialogues (ties: the one seen first), for the majority baselines. */
-export function majorityAnswer(dialogues: readonly Dialogue[]): string | undefined {
+/** The most frequent of `values` (ties: the one seen first); undefined when there are none. */
+export function mostFrequent(values: Iterable<string>): string | undefined {
   const counts = new Map<string, number>();
-  for (const d of dialogues) for (const t of d.turns) counts.set(t.assistant, (counts.get(t.assistant) ?? 0) + 1);
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   let best: string | undefined;
   for (const [a, n] of counts) if (best === undefined || n > counts.get(best)!) best = a;
   return best;
+}
+
+/** The most frequent answer among dialogues (ties: the one seen first), for the majority baselines. */
+export function majorityAnswer(dialogues: readonly Dialogue[]): string | undefined {
+  return mostFrequent(dialogues.flatMap((d) => d.turns.map((t) => t.assistant)));
 }

@@ -37,10 +37,21 @@ export interface SceneItem {
   sourceIndex: number;
 }
 
-/** A question about a scene and its short answer. */
+/**
+ * What a scene question asks ({@link sceneQuestions} gives each pair its kind): `count` how many items; `exists` is there
+ * an X (yes / no); `location` where is an item (a cell name); `cell` what is in a cell (a class or "nothing");
+ * `neighbour` what is next to an item in a direction (a class); `relation` is A left of / above B (yes / no).
+ */
+export const SCENE_QUESTION_KINDS = ['count', 'exists', 'location', 'cell', 'neighbour', 'relation'] as const;
+
+/** One of {@link SCENE_QUESTION_KINDS}. */
+export type SceneQuestionKind = (typeof SCENE_QUESTION_KINDS)[number];
+
+/** A question about a scene, its short answer and what kind of question it is. */
 export interface QaPair {
   question: string;
   answer: string;
+  kind: SceneQuestionKind;
 }
 
 /** The text side of one scene. */
@@ -357,29 +368,30 @@ function neighbour(items: readonly SceneItem[], item: SceneItem, direction: Dire
  *    or column, for every item and direction that has one;
  * 6. relation checks: for every canonical relation pair, "is the sneaker to the left of the bag?" -> "yes"
  *    or the reversed relation -> "no" (random).
- * Names in questions and answers are short class names. Deterministic from `rng`.
+ * Each pair carries its {@link SceneQuestionKind} (count, exists, location, cell, neighbour, relation, in the order
+ * above). Names in questions and answers are short class names. Deterministic from `rng`.
  */
 export function sceneQuestions(items: readonly SceneItem[], grid: SceneGrid, rng: Rng): QaPair[] {
   const sorted = readingOrder(items);
   const name = (label: number): string => FMNIST_SHORT_NAMES[label];
-  const qa: QaPair[] = [{ question: rng.choice(COUNT_QUESTIONS), answer: String(sorted.length) }];
+  const qa: QaPair[] = [{ question: rng.choice(COUNT_QUESTIONS), answer: String(sorted.length), kind: 'count' }];
 
-  for (const it of sorted) qa.push({ question: fillTemplate('is there a {}?', name(it.label)), answer: 'yes' });
+  for (const it of sorted) qa.push({ question: fillTemplate('is there a {}?', name(it.label)), answer: 'yes', kind: 'exists' });
   const present = new Set(sorted.map((it) => it.label));
   const absent = rng.shuffle(FMNIST_SHORT_NAMES.map((_, label) => label).filter((label) => !present.has(label)));
   for (const label of absent.slice(0, sorted.length)) {
-    qa.push({ question: fillTemplate('is there a {}?', name(label)), answer: 'no' });
+    qa.push({ question: fillTemplate('is there a {}?', name(label)), answer: 'no', kind: 'exists' });
   }
 
   for (const it of sorted) {
-    qa.push({ question: `where is the ${name(it.label)}?`, answer: positionName(it.row, it.col, grid) });
+    qa.push({ question: `where is the ${name(it.label)}?`, answer: positionName(it.row, it.col, grid), kind: 'location' });
   }
   for (let row = 0; row < grid.rows; row++) {
     for (let col = 0; col < grid.cols; col++) {
       const at = sorted.find((it) => it.row === row && it.col === col);
       const place = positionName(row, col, grid);
       const question = place.startsWith('row ') ? `what is in ${place}?` : `what is in the ${place}?`;
-      qa.push({ question, answer: at ? name(at.label) : 'nothing' });
+      qa.push({ question, answer: at ? name(at.label) : 'nothing', kind: 'cell' });
     }
   }
 
@@ -387,7 +399,7 @@ export function sceneQuestions(items: readonly SceneItem[], grid: SceneGrid, rng
   for (const it of sorted) {
     for (const direction of directions) {
       const other = neighbour(sorted, it, direction);
-      if (other) qa.push({ question: fillTemplate(rng.choice(DIRECTION_QUESTIONS[direction]), name(it.label)), answer: name(other.label) });
+      if (other) qa.push({ question: fillTemplate(rng.choice(DIRECTION_QUESTIONS[direction]), name(it.label)), answer: name(other.label), kind: 'neighbour' });
     }
   }
 
@@ -401,6 +413,7 @@ export function sceneQuestions(items: readonly SceneItem[], grid: SceneGrid, rng
       qa.push({
         question: `is the ${name(a.label)} ${truth ? trueWord : falseWord} the ${name(b.label)}?`,
         answer: truth ? 'yes' : 'no',
+        kind: 'relation',
       });
     }
   }

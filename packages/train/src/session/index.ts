@@ -1,6 +1,6 @@
 export {
   openSession, prepareSession, prepareContext, checkBatchSizes, buildModel, allocationError, evaluateSession,
-  harnessInputs, imageTextOf, buildParts, savedTokenizers, openTokenizers, runSession, SAMPLE_NAMES,
+  harnessInputs, mainTokenizer, imageTextOf, buildParts, savedTokenizers, openTokenizers, runSession, SAMPLE_NAMES,
 } from './session';
 export { CHAT_CONFIG_FILE, chatTokenizerConfig, writeChatTokenizerConfig } from './chat-config';
 export { answerLogProbs, chatMetrics, normaliseAnswer, shortAnswerExactMatch, yesNoMetrics } from './chat-task';
@@ -15,5 +15,7 @@ export type { SpecRegistry } from './registry';
 export type { Session, TrainingSpec } from './session';
 export { EVAL_TASKS, runEvalTask, checkEvalTasks, linearProbeTop1 } from './tasks';
 export type { EvalTask } from './tasks';
-export { isTextData, isDialogueData, loadSessionData, sessionBatch, trainingSize, trainingTexts } from './datasets';
+export {
+  isTextData, isDialogueData, isInstructionData, loadSessionData, sessionBatch, sessionInstructionTokens, trainingSize, trainingTexts,
+} from './datasets';
 export type { SessionData } from './datasets';

@@ -11,7 +11,7 @@ import { YamlSource, parseYaml, validate } from '../config/parse';
 import { CheckpointMeta, CheckpointRef, findCheckpoint, loadCheckpoint, loadWeightsFile, readCheckpointMeta } from '../run/checkpoint';
 import { ImagePreprocess, imagePreprocessor } from '../data/preprocess';
 import { SpecRegistry, findSpec } from './registry';
-import { TrainingSpec, buildModel, buildParts, harnessInputs } from './session';
+import { TrainingSpec, buildModel, buildParts, harnessInputs, mainTokenizer } from './session';
 import type { TokenizerKey } from '../tokenizers/config';
 import { loadSavedTokenizer, savedTokenizersOfMeta, tokenizerFileName } from '../tokenizers/saved';
 
@@ -84,7 +84,7 @@ export async function loadRun<M extends TrainingModel>(dir: string, specs: SpecR
   const saved = ref.dir ? { dir: ref.dir, meta: readCheckpointMeta(ref.dir) } : undefined;
   const { config, spec } = readRunConfig(runDir, specs, saved);
   const tokenizers = loadRunTokenizers(runDir, spec, config, saved);
-  const tokenizer = tokenizers.text!;
+  const tokenizer = mainTokenizer(tokenizers);
   const { image } = harnessInputs(spec, config.model);
   await opts.beforeBuild?.(config, spec);
   manualSeed(config.train.seed);

@@ -1,14 +1,16 @@
 import {
-  BuildParts, ConfigError, ModelSpec, PrepareContext, TextTokenizer, TokenizerFacts, TrainingModel, manualSeed, tokenInputKeys,
+  BuildParts, ConfigError, ModelInputs, ModelSpec, PrepareContext, TextTokenizer, TokenizerFacts, TrainingModel, manualSeed, tokenInputKeys,
 } from '@mmzoo/core';
 import { DataConfig, EvalConfig, Experiment } from '../config/experiment';
 import { configPlace, isLoadedConfig } from '../config/places';
 import type { ImageTextData } from '../data/image-text';
 import type { TextTokens } from '../data/text-batches';
 import type { DialogueTokens } from '../data/dialogue-batches';
+import type { InstructionTokens } from '../data/instruction-batches';
 import { checkEvalTasks, runEvalTask } from './tasks';
 import {
-  SessionData, isDialogueData, isTextData, loadSessionData, sessionDialogueTokens, sessionTokens, trainingSize, trainingTexts,
+  SessionData, isDialogueData, isInstructionData, isTextData, loadSessionData, sessionDialogueTokens, sessionInstructionTokens, sessionTokens,
+  trainingSize, trainingTexts,
 } from './datasets';
 import { resolveTokenizers, TokenizerKey } from '../tokenizers/config';
 import { makeTokenizers } from '../tokenizers/build';
@@ -25,29 +27,44 @@ export interface Session {
   model: TrainingModel;
   /** the run's tokenizers by tokenized batch key (`text`, `lm`) */
   tokenizers: Partial<Record<TokenizerKey, TextTokenizer>>;
-  /** the `text` tokenizer (`tokenizers.text`) */
+  /** the `text` tokenizer (`tokenizers.text`; a model without a `text` input: `tokenizers.lm`) */
   tokenizer: TextTokenizer;
-  /** image-text pairs, the text corpus (`data.dataset: text`) or dialogues (`data.dataset: dialogue`) */
+  /** image-text pairs, the text corpus (`data.dataset: text`), dialogues (`data.dataset: dialogue`) or scene instructions */
   data: SessionData;
   /** the text corpus under `tokenizer` (`data.dataset: text` only) */
   tokens?: TextTokens;
   /** the training dialogues under `tokenizer` (`data.dataset: dialogue` only) */
   dialogueTokens?: DialogueTokens;
+  /** the training examples under `tokenizers.lm` (`data.dataset: sceneInstructions` only) */
+  instructionTokens?: InstructionTokens;
+  /** the model's inputs (spec `inputs(config.model)`) */
+  inputs: ModelInputs;
   /** the model's input images [C, H, W] (spec `inputs().image`; absent for a text-only model) */
   imageShape?: [number, number, number];
-  /** token context length (spec `inputs().text`) */
+  /** token context length (spec `inputs().text`; a model without a `text` input: `inputs().lm`) */
   contextLength: number;
 }
 
 /**
- * The inputs the harness feeds a spec's model for a config: images when it takes them, and the `text` key every model
- * the harness trains takes.
- * @throws ConfigError when the model takes no `text` input
+ * The inputs the harness feeds a spec's model for a config: images when it takes them, and the context length of its
+ * `text` key (of its `lm` key for a bridge model that reads no `text`, e.g. MiniGPT-4).
+ * @throws ConfigError when the model takes neither `text` nor `lm`
  */
 export function harnessInputs(spec: TrainingSpec, model: unknown): { image?: [number, number, number]; contextLength: number } {
-  const { image, text } = spec.inputs(model);
-  if (!text) throw new ConfigError(`model '${spec.name}' takes no text input; the harness trains models on image-text pairs or on text`);
-  return { image, contextLength: text.contextLength };
+  const { image, text, lm } = spec.inputs(model);
+  const tokens = text ?? lm;
+  if (!tokens) throw new ConfigError(`model '${spec.name}' takes no text or lm input; the harness trains models on image-text pairs or on text`);
+  return { image, contextLength: tokens.contextLength };
+}
+
+/**
+ * The tokenizer a session calls `tokenizer`: the `text` one, else (a model without a `text` input) the `lm` one.
+ * @throws Error when there is neither
+ */
+export function mainTokenizer(tokenizers: Partial<Record<TokenizerKey, TextTokenizer>>): TextTokenizer {
+  const t = tokenizers.text ?? tokenizers.lm;
+  if (!t) throw new Error('the run has neither a text nor an lm tokenizer');
+  return t;
 }
 
 /**
@@ -55,7 +72,7 @@ export function harnessInputs(spec: TrainingSpec, model: unknown): { image?: [nu
  * @throws Error naming the task when the session trains on the text corpus
  */
 export function imageTextOf(s: Session, task: string): { data: ImageTextData; imageShape: [number, number, number] } {
-  if (isTextData(s.data) || isDialogueData(s.data) || !s.imageShape) throw new Error(`evaluation task '${task}' needs image-text data, not data.dataset '${s.config.data.dataset}'`);
+  if (isTextData(s.data) || isDialogueData(s.data) || isInstructionData(s.data) || !s.imageShape) throw new Error(`evaluation task '${task}' needs image-text data, not data.dataset '${s.config.data.dataset}'`);
   return { data: s.data, imageShape: s.imageShape };
 }
 
@@ -76,11 +93,13 @@ export async function openSession(
   const { image, contextLength } = harnessInputs(spec, config.model);
   const data = await loadSessionData(config.data, spec.inputs(config.model), config.data.seed ?? config.train.seed, spec.name);
   const tokenizers = openTokenizers(spec, config, data, saved, where, fromInit);
-  const tokenizer = tokenizers.text!;
+  const tokenizer = mainTokenizer(tokenizers);
+  const inputs = spec.inputs(config.model);
   const tokens = sessionTokens(data, tokenizer, contextLength, config.data);
   const dialogueTokens = sessionDialogueTokens(data, tokenizer, contextLength);
+  const instructionTokens = sessionInstructionTokens(data, tokenizers, inputs);
   // a config file about to be trained; a finished run's config (mmzoo eval) is evaluated whatever it trained with
-  if (isLoadedConfig(config)) checkBatchSizes(config, trainingSize(data, tokens, dialogueTokens));
+  if (isLoadedConfig(config)) checkBatchSizes(config, trainingSize(data, tokens, dialogueTokens, instructionTokens));
   manualSeed(config.train.seed);
   const model = buildModel(spec, config, buildParts(tokenizers));
   try {
@@ -89,7 +108,7 @@ export async function openSession(
     model.dispose();
     throw e;
   }
-  return { spec, config, model, tokenizers, tokenizer, data, tokens, dialogueTokens, imageShape: image, contextLength };
+  return { spec, config, model, tokenizers, tokenizer, data, tokens, dialogueTokens, instructionTokens, inputs, imageShape: image, contextLength };
 }
 
 /**
@@ -131,12 +150,14 @@ export async function runSession(run: LoadedRun, data: DataConfig = run.config.d
   const config: Experiment<any> = { ...run.config, data, eval: evalCfg };
   const { image, contextLength } = harnessInputs(run.spec, config.model);
   checkEvalTasks(run.spec, config.model, run.model);
-  const loaded = await loadSessionData(data, run.spec.inputs(config.model), data.seed ?? config.train.seed, run.spec.name);
+  const inputs = run.spec.inputs(config.model);
+  const loaded = await loadSessionData(data, inputs, data.seed ?? config.train.seed, run.spec.name);
   const tokens = sessionTokens(loaded, run.tokenizer, contextLength, data);
   const dialogueTokens = sessionDialogueTokens(loaded, run.tokenizer, contextLength);
+  const instructionTokens = sessionInstructionTokens(loaded, run.tokenizers, inputs);
   return {
     spec: run.spec, config, model: run.model, tokenizers: run.tokenizers, tokenizer: run.tokenizer, data: loaded, tokens, dialogueTokens,
-    imageShape: image, contextLength,
+    instructionTokens, inputs, imageShape: image, contextLength,
   };
 }
 
@@ -175,7 +196,7 @@ export function checkBatchSizes(config: Experiment<any>, trainSize: number): voi
 }
 
 /** What a training sample of a dataset is called in messages (others: pairs). */
-export const SAMPLE_NAMES: Partial<Record<DataConfig['dataset'], string>> = { text: 'windows', dialogue: 'dialogues' };
+export const SAMPLE_NAMES: Partial<Record<DataConfig['dataset'], string>> = { text: 'windows', dialogue: 'dialogues', sceneInstructions: 'examples' };
 
 /** Model-section keys that size weight tensors, the candidates a failed allocation is blamed on. */
 const SIZE_KEYS = new Set(['width', 'embedDim', 'vocabSize', 'contextLength', 'imageSize', 'layers', 'mlpRatio', 'numHeads', 'codebookSize', 'numTokens']);
