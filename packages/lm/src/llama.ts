@@ -5,7 +5,7 @@ import type {
   Batch, CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, LossOutput, RopeLayout,
 } from '@mmzoo/core';
 import { LlamaConfig, llamaConfigHiddenDim } from './llama-config';
-import { decoderStep } from './decoder-step';
+import { decoderStep, embedTokens } from './decoder-step';
 import { clmTrainingLoss } from './lm-training-loss';
 
 /** A LLaMA config with every size resolved (what {@link Llama}'s constructor takes); each field means what the key of the same name in LlamaConfigSchema means. */
@@ -88,18 +88,24 @@ export class Llama extends Module implements CausalLM {
     return this.opts.maxSeqLen;
   }
 
+  /** D, the width of the token embedding (`dim`) */
+  get embedDim(): number {
+    return this.opts.dim;
+  }
+
   /**
    * Logits of the new tokens, given the cached ones (see {@link CausalLmForwardOptions}).
-   * @param ids int32 [B, T]
+   * @param input int32 [B, T] ids, or float32 [B, T, dim] input embeddings in their place (the rank decides)
    * @returns logits float32 [B, T, V] and the final norm's output float32 [B, T, dim]
-   * @throws Error when ids is not [B, T], cached plus new positions exceed maxSeqLen, or the attention mask is not [B, cached + T]
+   * @throws Error when the input is neither, cached plus new positions exceed maxSeqLen, the attention mask is not
+   *   [B, cached + T] or positionIds not [B, T] / [1, T]
    */
-  forward(ids: Tensor, opts: CausalLmForwardOptions = {}): CausalLmOutput {
+  forward(input: Tensor, opts: CausalLmForwardOptions = {}): CausalLmOutput {
     const cache = opts.cache;
     const out = tf.tidy(() => {
-      const { positions, mask } = decoderStep('Llama', ids, opts, this.maxSeqLen);
+      const { x, positions, mask } = decoderStep('Llama', input, this.tokEmbeddings, opts, this.maxSeqLen);
       const rope = ropeTables(positions, this.headDim, { theta: this.opts.ropeTheta, layout: this.opts.ropeLayout });
-      let h = this.tokEmbeddings.apply(ids);
+      let h = x;
       this.blocks.forEach((block, layer) => {
         h = block.apply(h, { rope, mask, cache: cache ? { cache, layer } : undefined });
       });
@@ -108,6 +114,11 @@ export class Llama extends Module implements CausalLM {
     });
     cache?.commit();
     return out;
+  }
+
+  /** `tok_embeddings` of int32 [B, T] ids: float32 [B, T, dim] (what forward looks ids up in) @throws Error when ids is not [B, T] */
+  embedTokens(ids: Tensor): Tensor {
+    return embedTokens('Llama', this.tokEmbeddings, ids);
   }
 
   /**
