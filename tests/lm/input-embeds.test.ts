@@ -1,28 +1,14 @@
-import { tf, Tensor, manualSeed } from '@mmzoo/core';
-import { LmConfigSchema, buildLm } from '@mmzoo/lm';
+import { tf, Tensor } from '@mmzoo/core';
 import type { LmModel } from '@mmzoo/lm';
 import { useBackend } from '../helpers/fixtures';
+import { TINY_LMS, randomLm } from '../helpers/random-lm';
 import { expectAllClose } from '../helpers/finite-diff';
 
 // CausalLM.forward from input embeddings (HF `inputs_embeds`) and explicit positions (HF `position_ids`) on tiny
 // random LLaMA, GPT-2 and OPT decoders: the embeddings of ids give what the ids give (with a padded mask, with the
 // cache), positionIds override the positions derived from the mask, and bad shapes are one-line errors.
-const CONFIGS = {
-  Llama: { name: 'llama', dim: 32, layers: 2, numHeads: 4, numKvHeads: 2, vocabSize: 40, multipleOf: 16, maxSeqLen: 16, ropeLayout: 'half' },
-  Gpt2: { name: 'gpt2', dim: 32, layers: 2, numHeads: 4, vocabSize: 40, maxSeqLen: 16 },
-  Opt: { name: 'opt', dim: 32, layers: 2, numHeads: 4, vocabSize: 40, hiddenDim: 48, maxSeqLen: 16 },
-} as const;
 const IDS = [[5, 17, 3, 29, 8], [0, 0, 11, 2, 38]];
 const MASK = [[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]];
-
-/** A tiny decoder with every parameter redrawn N(0, 0.3^2), so that positions and masks change the logits visibly. */
-function randomLm(config: (typeof CONFIGS)[keyof typeof CONFIGS]): LmModel {
-  manualSeed(3);
-  const model = buildLm(LmConfigSchema.parse(config));
-  let seed = 1;
-  for (const p of model.namedParameters().values()) p.assign(tf.randomNormal(p.shape, 0, 0.3, 'float32', seed++));
-  return model;
-}
 
 const int2d = (rows: number[][]) => tf.tensor2d(rows, undefined, 'int32');
 /** forward's logits as nested arrays, nothing kept. */
@@ -31,10 +17,10 @@ const logitsOf = (model: LmModel, input: () => Tensor, opts: () => Parameters<Lm
 
 beforeAll(() => useBackend('wasm'));
 
-describe.each(Object.keys(CONFIGS) as (keyof typeof CONFIGS)[])('%s: forward from input embeddings', (name) => {
+describe.each(Object.keys(TINY_LMS) as (keyof typeof TINY_LMS)[])('%s: forward from input embeddings', (name) => {
   let model: LmModel;
   beforeAll(() => {
-    model = randomLm(CONFIGS[name]);
+    model = randomLm(TINY_LMS[name]);
   });
   afterAll(() => model.dispose());
 
