@@ -16,7 +16,7 @@ export interface DecoderStep {
    * attention mask, else continuing from the cache
    */
   positions: Tensor;
-  /** additive float32 mask broadcastable to [B, H, T, past + T] (core `decoderMask`) */
+  /** additive float32 mask broadcastable to [B, H, T, past + T] (core `decoderMask`; a prefix LM's with prefixLength) */
   mask: Tensor;
 }
 
@@ -43,8 +43,8 @@ export function embedTokens(model: string, tokens: Embedding, ids: Tensor): Tens
  * @param opts the call's cache, attention mask and position ids (core `CausalLmForwardOptions`)
  * @param maxSeqLen the context length
  * @throws Error (one line, `<model>.forward: ...`) when the input is neither int32 [B, T] nor float32 [B, T, D],
- *   cached plus new positions exceed maxSeqLen, the attention mask is not [B, cached + T], or positionIds is not
- *   [B, T] / [1, T]
+ *   cached plus new positions exceed maxSeqLen, the attention mask is not [B, cached + T], positionIds is not
+ *   [B, T] / [1, T], or prefixLength is not B integers >= 1
  */
 export function decoderStep(model: string, input: Tensor, tokens: Embedding, opts: CausalLmForwardOptions, maxSeqLen: number): DecoderStep {
   const d = tokens.dim;
@@ -64,8 +64,26 @@ export function decoderStep(model: string, input: Tensor, tokens: Embedding, opt
   if (given && (given.rank !== 2 || (given.shape[0] !== b && given.shape[0] !== 1) || given.shape[1] !== t)) {
     throw new Error(`${model}.forward: positionIds must be int32 [${b}, ${t}] or [1, ${t}] (the new positions), got [${given.shape}]`);
   }
+  const prefix = opts.prefixLength;
+  if (prefix && (prefix.length !== b || !prefix.every((n) => Number.isInteger(n) && n >= 1))) {
+    throw new Error(`${model}.forward: prefixLength must be ${b} integers >= 1 (one per row), got ${JSON.stringify(prefix)}`);
+  }
   const positions = given ? given.toInt()
     : valid ? positionsFromMask(valid).slice([0, past], [b, t]) : tf.range(past, total, 1, 'int32').reshape([1, t]);
   const x = isIds ? tokens.apply(input) : input;
-  return { x, b, t, past, positions, mask: decoderMask(t, total, valid) };
+  return { x, b, t, past, positions, mask: decoderMask(t, total, valid, -Infinity, prefix && prefixKeys(prefix, total, valid)) };
+}
+
+/**
+ * The keys of a prefix LM's prefix: each row's first `prefix[b]` real tokens.
+ * @param prefix per row, the prefix length in real tokens
+ * @param total cached plus new positions S
+ * @param valid optional [B, S] 1 = real token
+ * @returns float32 [B, S], 1 = a prefix key
+ */
+function prefixKeys(prefix: readonly number[], total: number, valid: Tensor | undefined): Tensor {
+  const lengths = tf.tensor2d(Float32Array.from(prefix), [prefix.length, 1]);
+  if (!valid) return tf.range(0, total, 1, 'float32').reshape([1, total]).less(lengths).toFloat();
+  const real = valid.toFloat();
+  return real.cumsum(1).lessEqual(lengths).toFloat().mul(real);
 }

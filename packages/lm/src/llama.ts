@@ -6,6 +6,7 @@ import type {
 } from '@mmzoo/core';
 import { LlamaConfig, llamaConfigHiddenDim } from './llama-config';
 import { decoderStep, embedTokens } from './decoder-step';
+import { glmPositions } from './glm-positions';
 import { clmTrainingLoss } from './lm-training-loss';
 
 /** A LLaMA config with every size resolved (what {@link Llama}'s constructor takes); each field means what the key of the same name in LlamaConfigSchema means. */
@@ -19,6 +20,8 @@ export interface LlamaOptions {
   normEps: number;
   ropeTheta: number;
   ropeLayout: RopeLayout;
+  /** GLM's 2D RoPE (see {@link glmPositions}); default false */
+  rope2d?: boolean;
   maxSeqLen: number;
   tiedEmbeddings: boolean;
 }
@@ -58,7 +61,9 @@ export class LlamaBlock extends Module {
  * A LLaMA decoder (Touvron et al. 2023) in llama2.c's layout and names (`model.py` `Transformer`):
  * `tok_embeddings` [V, dim] (no scaling, no position embedding: position enters through RoPE), `layers.N`
  * ({@link LlamaBlock}), the final RMSNorm `norm`, and the output projection `output` [V, dim], tied to the token
- * embedding or its own. Weights from llama2.c or Hugging Face: see loadLlamaWeights.
+ * embedding or its own. Weights from llama2.c or Hugging Face: see loadLlamaWeights. With `rope2d` (VisualGLM's
+ * stand-in for ChatGLM-6B), RoPE is GLM's 2D one over the positions of {@link glmPositions}, and a forward's
+ * `prefixLength` gives both the prefix-LM mask and the block positions.
  */
 export class Llama extends Module implements CausalLM {
   /** `tok_embeddings` [V, dim] */
@@ -103,8 +108,10 @@ export class Llama extends Module implements CausalLM {
   forward(input: Tensor, opts: CausalLmForwardOptions = {}): CausalLmOutput {
     const cache = opts.cache;
     const out = tf.tidy(() => {
-      const { x, positions, mask } = decoderStep('Llama', input, this.tokEmbeddings, opts, this.maxSeqLen);
-      const rope = ropeTables(positions, this.headDim, { theta: this.opts.ropeTheta, layout: this.opts.ropeLayout });
+      const step = decoderStep('Llama', input, this.tokEmbeddings, opts, this.maxSeqLen);
+      const { x, mask } = step;
+      const { positions, blockPositions } = this.opts.rope2d ? glmPositions(step.positions, opts.prefixLength) : { positions: step.positions, blockPositions: undefined };
+      const rope = ropeTables(positions, this.headDim, { theta: this.opts.ropeTheta, layout: this.opts.ropeLayout, blockPositions });
       let h = x;
       this.blocks.forEach((block, layer) => {
         h = block.apply(h, { rope, mask, cache: cache ? { cache, layer } : undefined });
@@ -154,6 +161,7 @@ export function buildLlama(cfg: LlamaConfig, parts: { vocabSize?: number } = {})
     normEps: cfg.normEps,
     ropeTheta: cfg.ropeTheta,
     ropeLayout: cfg.ropeLayout,
+    rope2d: cfg.rope2d === true,
     maxSeqLen: cfg.maxSeqLen,
     tiedEmbeddings: cfg.tiedEmbeddings,
   });

@@ -44,6 +44,11 @@ export interface CausalGenerateOptions {
   onToken?: OnToken;
   /** greedy and sampling: keep every step's raw logits in {@link CausalGenerateResult.stepLogits} */
   keepLogits?: boolean;
+  /**
+   * per prompt, a prefix LM's prefix in real tokens (CausalLmForwardOptions `prefixLength`: GLM, VisualGLM's stand-in),
+   * given to every forward pass; the prompt's length makes the whole prompt the prefix; default: causal
+   */
+  prefixLength?: readonly number[];
 }
 
 /** Output of {@link generateCausal}, one entry per prompt. */
@@ -202,6 +207,8 @@ function decodeCausal(model: CausalLM, context: DecodeContext, starts: number[][
     suppressIds: opts.suppressIds ?? [], repetitionPenalty: opts.repetitionPenalty ?? 1, numBeams: opts.numBeams ?? 4,
     lengthPenalty: opts.lengthPenalty ?? 1, temperature: opts.temperature ?? 1, topK: opts.topK ?? 0, topP: opts.topP ?? 1, seed: opts.seed ?? 0,
   }, who, { maxNewTokens: 'maxNewTokens', minNewTokens: 'minNewTokens', numBeams: 'numBeams' }, starts.length);
+  const prefix = opts.prefixLength;
+  if (prefix && prefix.length !== starts.length) throw new Error(`${who}: prefixLength has ${prefix.length} entries for ${starts.length} ${context.noun}s`);
   const keep = opts.keepLogits === true && settings.strategy !== 'beam';
   const stepLogits: Float32Array[][] | undefined = keep ? starts.map(() => []) : undefined;
   const search = new TokenSearch(starts, settings, opts.onToken);
@@ -216,7 +223,7 @@ function decodeCausal(model: CausalLM, context: DecodeContext, starts: number[][
       const feed = cache && cache.length > 0
         ? () => tf.tensor2d(generated.map((g) => g.slice(cache.length - longest)), undefined, 'int32')
         : () => context.input(sources, generated);
-      const logits = lastLogits(model, feed, mask, cache);
+      const logits = lastLogits(model, feed, { cache, mask, prefixLength: prefix && sources.map((src) => prefix[src]) });
       if (stepLogits) rows.forEach((row, r) => stepLogits[row.source].push(logits[r]));
       const parents = search.advance(logits);
       if (search.done) break;
@@ -228,10 +235,13 @@ function decodeCausal(model: CausalLM, context: DecodeContext, starts: number[][
   return { ...search.result(), ...(stepLogits ? { stepLogits } : {}) };
 }
 
-/** One forward pass of `feed()` (made inside it): the last position's float32 [V] logits of each row. */
-function lastLogits(model: CausalLM, feed: () => Tensor, mask: number[][], cache: KVCache | undefined): Float32Array[] {
+/** One forward pass of `feed()` (made inside it) under `mask` [B][S]: the last position's float32 [V] logits of each row. */
+function lastLogits(
+  model: CausalLM, feed: () => Tensor, step: { cache?: KVCache; mask: number[][]; prefixLength?: readonly number[] },
+): Float32Array[] {
+  const { cache, mask, prefixLength } = step;
   const last = tf.tidy(() => {
-    const { logits } = model.forward(feed(), { cache, attentionMask: tf.tensor2d(mask, undefined, 'int32') });
+    const { logits } = model.forward(feed(), { cache, attentionMask: tf.tensor2d(mask, undefined, 'int32'), prefixLength });
     const [b, t, v] = logits.shape;
     return logits.slice([0, t - 1, 0], [b, 1, v]).reshape([b, v]);
   });

@@ -26,6 +26,13 @@ export interface CausalLmForwardOptions {
    * padding (LAVIS InstructBLIP, MiniGPT-4 on transformers 4.30).
    */
   positionIds?: Tensor;
+  /**
+   * per row, a prefix LM (GLM, Du et al. 2022, section 2.1; ChatGLM-6B `get_masks`): the row's first prefixLength
+   * real tokens (>= 1, counted from the start of the cache) attend bidirectionally among themselves, the rest
+   * causally; 1 is the causal mask. The prefix must be fed in one call (cached keys were computed without the
+   * later ones). A LLaMA with 2D RoPE also takes its block positions from it (see LlamaConfig `rope2d`).
+   */
+  prefixLength?: readonly number[];
 }
 
 /** A decoder-only language model as the generation loop sees it (the LLaMA, GPT-2 and OPT models implement it). */
