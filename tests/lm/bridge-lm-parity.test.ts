@@ -1,27 +1,27 @@
-import { tf, IMAGE_TOKEN_INDEX, RawTensor, generateFromEmbeds, spliceImageEmbeds } from '@mmzoo/core';
+import { tf, IMAGE_TOKEN_INDEX, RawTensor, generateFromEmbeds, spliceImageEmbeds, toTensor } from '@mmzoo/core';
 import { Llama, LlamaConfigSchema, buildLlama, loadLlamaWeights } from '@mmzoo/lm';
 import { BACKENDS, expectClose, readCase, readWeights, useBackend } from '../helpers/fixtures';
 
-// The language-model side of tests/fixtures/minigpt4-tiny (copied from ../shared/goldens; see its README), from its
-// recorded soft prompt `inputs_llama` (the Q-Former and llama_proj are the bridge's, tested with the model): the
-// image spliced into the ids (spliceImageEmbeds), a training forward from input embeddings with transformers 4.30's
-// arange positions under a right-padded mask (positionIds), and the two greedy chat turns from a context of
-// embeddings with input_ids started as [bos], never fed (generateFromEmbeds with startIds).
+// The language-model side of two bridge goldens (tests/fixtures/minigpt4-tiny and instructblip-tiny, copied from
+// ../shared/goldens; see their READMEs), from their recorded soft prompts (the Q-Former is the bridge's, tested with
+// the model): MiniGPT-4's image spliced into the ids (spliceImageEmbeds), its training forward from input embeddings
+// with transformers 4.30's arange positions under a right-padded mask (positionIds), its two greedy chat turns from
+// a context of embeddings with input_ids started as [bos], never fed (generateFromEmbeds with startIds); InstructBLIP's
+// batched greedy generation with the padding between the soft prompt and the left-padded prompts.
 const golden = readCase('minigpt4-tiny');
 const P = IMAGE_TOKEN_INDEX;
 const PAD = 3;
 const out = golden.outputs;
 const inputsLlama = out.inputs_llama as number[][][];
 
-/** The frozen LLaMA of the golden (its `llama_model.*` tensors, HF names: rotate_half RoPE, untied lm_head). */
-function buildLm(): Llama {
-  const c = golden.config.llama;
+/** A golden's frozen LLaMA from its HF config and its tensors under `prefix` (HF names: rotate_half RoPE, untied lm_head). */
+function buildLm(config: any, weights: Map<string, RawTensor>, prefix: string): Llama {
   const model = buildLlama(LlamaConfigSchema.parse({
-    name: 'llama', dim: c.hidden_size, layers: c.num_hidden_layers, numHeads: c.num_attention_heads, vocabSize: c.vocab_size,
-    hiddenDim: c.intermediate_size, normEps: c.rms_norm_eps, ropeLayout: 'half', maxSeqLen: c.max_position_embeddings, tiedEmbeddings: false,
+    name: 'llama', dim: config.hidden_size, layers: config.num_hidden_layers, numHeads: config.num_attention_heads, vocabSize: config.vocab_size,
+    hiddenDim: config.intermediate_size, normEps: config.rms_norm_eps, ropeLayout: 'half', maxSeqLen: config.max_position_embeddings, tiedEmbeddings: false,
   }));
   const tensors = new Map<string, RawTensor>();
-  for (const [name, t] of readWeights('minigpt4-tiny')) if (name.startsWith('llama_model.')) tensors.set(name.slice('llama_model.'.length), t);
+  for (const [name, t] of weights) if (name.startsWith(prefix)) tensors.set(name.slice(prefix.length), t);
   loadLlamaWeights(model, tensors, 'hf');
   return model;
 }
@@ -41,7 +41,7 @@ describe.each(BACKENDS)('MiniGPT-4 golden, the LLaMA side, on %s', (backend) => 
   let model: Llama;
   beforeAll(async () => {
     await useBackend(backend);
-    model = buildLm();
+    model = buildLm(golden.config.llama, readWeights('minigpt4-tiny'), 'llama_model.');
   });
   afterAll(() => model.dispose());
 
@@ -78,5 +78,33 @@ describe.each(BACKENDS)('MiniGPT-4 golden, the LLaMA side, on %s', (backend) => 
       expect(result.sequences[0]).toEqual(turn.output_ids);
       tf.tidy(() => expectClose(tf.tensor2d(result.stepLogits![0].map((l) => Array.from(l))), turn.step_logits, `turn ${b} step_logits`));
     });
+  });
+});
+
+describe.each(BACKENDS)('InstructBLIP golden, the LLaMA side of generation, on %s', (backend) => {
+  const ib = readCase('instructblip-tiny');
+  const gen = ib.generation;
+  const weights = readWeights('instructblip-tiny');
+  let model: Llama;
+  beforeAll(async () => {
+    await useBackend(backend);
+    model = buildLm(ib.config.llm, weights, 'llm_model.');
+  });
+  afterAll(() => model.dispose());
+
+  test('[llm_proj(queries); left-padded prompt]: padding mid-context, no startIds, repetition penalty 1.5, eos banned at step 0', () => {
+    const embeds = tf.tidy(() => {
+      const proj = tf.tensor3d(gen.qformer_query_output).matMul(toTensor(weights.get('llm_proj.weight')!), false, true).add(toTensor(weights.get('llm_proj.bias')!));
+      return tf.concat([proj, model.embedTokens(tf.tensor2d(gen.prompt_ids, undefined, 'int32'))], 1);
+    });
+    const result = generateFromEmbeds(model, { embeds, mask: gen.attention_mask }, {
+      maxNewTokens: 6, minNewTokens: 1, stopIds: [gen.eos_token_id], repetitionPenalty: 1.5, keepLogits: true,
+    });
+    embeds.dispose();
+    expect(result.sequences).toEqual(gen.output_ids); // no row generates eos within 6 tokens
+    // step_logits are [steps, B, V]
+    result.stepLogits!.forEach((row, b) => tf.tidy(() => {
+      expectClose(tf.tensor2d(row.map((l) => Array.from(l))), (gen.step_logits as number[][][]).map((step) => step[b]), `row ${b} step_logits`);
+    }));
   });
 });
