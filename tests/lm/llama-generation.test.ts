@@ -72,7 +72,7 @@ describe.each(BACKENDS)('LLaMA generation with the KV cache on %s', (backend) =>
     tf.tidy(() => {
       expect(() => model.forward(tf.zeros([1, 17], 'int32'))).toThrow('Llama.forward: 0 cached plus 17 new positions exceed the context length maxSeqLen 16');
       expect(() => model.forward(tf.zeros([2, 3], 'int32'), { attentionMask: tf.ones([2, 4]) })).toThrow('Llama.forward: attentionMask must be [2, 3] (cached plus new positions), got [2,4]');
-      expect(() => model.forward(tf.zeros([3], 'int32'))).toThrow('Llama.forward: ids must be int32 [B, T], got [3]');
+      expect(() => model.forward(tf.zeros([3], 'int32'))).toThrow('Llama.forward: input must be int32 [B, T] ids or float32 [B, T, 64] embeddings, got int32 [3]');
     });
     const cache: KVCache = model.newCache();
     tf.tidy(() => model.forward(tf.zeros([1, 10], 'int32'), { cache }));

@@ -14,7 +14,11 @@ const V = 6;
  */
 class StubLM implements CausalLM {
   readonly maxSeqLen = 256;
+  readonly embedDim = 1;
   constructor(private readonly vocab: number, private readonly next: (prefix: number[]) => number[]) {}
+  embedTokens(ids: Tensor): Tensor {
+    return ids.toFloat().expandDims(-1);
+  }
   forward(ids: Tensor): CausalLmOutput {
     const rows = ids.arraySync() as number[][];
     const logits = rows.map((r) => r.map((_, t) => this.next(r.slice(0, t + 1))));

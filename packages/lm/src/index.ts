@@ -13,6 +13,7 @@ export type { Gpt2WeightsFormat } from './gpt2-weights';
 export { PreLnBlock, PreLnDecoder, PreLnTrunk } from './pre-ln-decoder';
 export type { BlockAttention, PreLnBlockParts, PreLnDecoderNames, PreLnDecoderSizes } from './pre-ln-decoder';
 export { decoderStep } from './decoder-step';
+export { glmPositions } from './glm-positions';
 export type { DecoderStep } from './decoder-step';
 export { Opt, OPT_POSITION_OFFSET, buildOpt, loadOptWeights } from './opt';
 export { OptConfigSchema, optConfigFromHf } from './opt-config';

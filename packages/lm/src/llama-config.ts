@@ -34,6 +34,12 @@ export const LlamaConfigSchema = z
      * are permuted for it); loading converts between them (see loadLlamaWeights)
      */
     ropeLayout: z.enum(['interleaved', 'half']).default('interleaved'),
+    /**
+     * GLM's 2D RoPE (Du et al. 2022, section 2.2; ChatGLM-6B's `position_encoding_2d`), VisualGLM's stand-in for
+     * ChatGLM-6B: each head's halves are rotated separately (in ropeLayout), the first by the position, the second
+     * by the block position (see Llama); none (no default, so existing configs hash as before): plain RoPE
+     */
+    rope2d: z.boolean().optional(),
     /** context length (`max_seq_len`, HF `max_position_embeddings`) */
     maxSeqLen: z.number().int().positive(),
     /** whether the output projection reuses the token embedding (llama2.c: yes; LLaMA-2: no) */
@@ -42,6 +48,7 @@ export const LlamaConfigSchema = z
   .strict()
   .refine((c) => c.dim % c.numHeads === 0, { message: 'dim must be divisible by numHeads', path: ['numHeads'] })
   .refine((c) => (c.dim / c.numHeads) % 2 === 0, { message: 'the head dim (dim / numHeads) must be even for RoPE', path: ['numHeads'] })
+  .refine((c) => !c.rope2d || (c.dim / c.numHeads) % 4 === 0, { message: 'the head dim (dim / numHeads) must be divisible by 4 for 2D RoPE', path: ['rope2d'] })
   .refine((c) => c.numHeads % (c.numKvHeads ?? c.numHeads) === 0, { message: 'numHeads must be divisible by numKvHeads', path: ['numKvHeads'] });
 
 /** A validated LLaMA config. */

@@ -5,7 +5,8 @@ import type {
   Batch, CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, LossOutput, RopeLayout,
 } from '@mmzoo/core';
 import { LlamaConfig, llamaConfigHiddenDim } from './llama-config';
-import { decoderStep } from './decoder-step';
+import { decoderStep, embedTokens } from './decoder-step';
+import { glmPositions } from './glm-positions';
 import { clmTrainingLoss } from './lm-training-loss';
 
 /** A LLaMA config with every size resolved (what {@link Llama}'s constructor takes); each field means what the key of the same name in LlamaConfigSchema means. */
@@ -19,6 +20,8 @@ export interface LlamaOptions {
   normEps: number;
   ropeTheta: number;
   ropeLayout: RopeLayout;
+  /** GLM's 2D RoPE (see {@link glmPositions}); default false */
+  rope2d?: boolean;
   maxSeqLen: number;
   tiedEmbeddings: boolean;
 }
@@ -58,7 +61,9 @@ export class LlamaBlock extends Module {
  * A LLaMA decoder (Touvron et al. 2023) in llama2.c's layout and names (`model.py` `Transformer`):
  * `tok_embeddings` [V, dim] (no scaling, no position embedding: position enters through RoPE), `layers.N`
  * ({@link LlamaBlock}), the final RMSNorm `norm`, and the output projection `output` [V, dim], tied to the token
- * embedding or its own. Weights from llama2.c or Hugging Face: see loadLlamaWeights.
+ * embedding or its own. Weights from llama2.c or Hugging Face: see loadLlamaWeights. With `rope2d` (VisualGLM's
+ * stand-in for ChatGLM-6B), RoPE is GLM's 2D one over the positions of {@link glmPositions}, and a forward's
+ * `prefixLength` gives both the prefix-LM mask and the block positions.
  */
 export class Llama extends Module implements CausalLM {
   /** `tok_embeddings` [V, dim] */
@@ -88,18 +93,26 @@ export class Llama extends Module implements CausalLM {
     return this.opts.maxSeqLen;
   }
 
+  /** D, the width of the token embedding (`dim`) */
+  get embedDim(): number {
+    return this.opts.dim;
+  }
+
   /**
    * Logits of the new tokens, given the cached ones (see {@link CausalLmForwardOptions}).
-   * @param ids int32 [B, T]
+   * @param input int32 [B, T] ids, or float32 [B, T, dim] input embeddings in their place (the rank decides)
    * @returns logits float32 [B, T, V] and the final norm's output float32 [B, T, dim]
-   * @throws Error when ids is not [B, T], cached plus new positions exceed maxSeqLen, or the attention mask is not [B, cached + T]
+   * @throws Error when the input is neither, cached plus new positions exceed maxSeqLen, the attention mask is not
+   *   [B, cached + T] or positionIds not [B, T] / [1, T]
    */
-  forward(ids: Tensor, opts: CausalLmForwardOptions = {}): CausalLmOutput {
+  forward(input: Tensor, opts: CausalLmForwardOptions = {}): CausalLmOutput {
     const cache = opts.cache;
     const out = tf.tidy(() => {
-      const { positions, mask } = decoderStep('Llama', ids, opts, this.maxSeqLen);
-      const rope = ropeTables(positions, this.headDim, { theta: this.opts.ropeTheta, layout: this.opts.ropeLayout });
-      let h = this.tokEmbeddings.apply(ids);
+      const step = decoderStep('Llama', input, this.tokEmbeddings, opts, this.maxSeqLen);
+      const { x, mask } = step;
+      const { positions, blockPositions } = this.opts.rope2d ? glmPositions(step.positions, opts.prefixLength) : { positions: step.positions, blockPositions: undefined };
+      const rope = ropeTables(positions, this.headDim, { theta: this.opts.ropeTheta, layout: this.opts.ropeLayout, blockPositions });
+      let h = x;
       this.blocks.forEach((block, layer) => {
         h = block.apply(h, { rope, mask, cache: cache ? { cache, layer } : undefined });
       });
@@ -108,6 +121,11 @@ export class Llama extends Module implements CausalLM {
     });
     cache?.commit();
     return out;
+  }
+
+  /** `tok_embeddings` of int32 [B, T] ids: float32 [B, T, dim] (what forward looks ids up in) @throws Error when ids is not [B, T] */
+  embedTokens(ids: Tensor): Tensor {
+    return embedTokens('Llama', this.tokEmbeddings, ids);
   }
 
   /**
@@ -143,6 +161,7 @@ export function buildLlama(cfg: LlamaConfig, parts: { vocabSize?: number } = {})
     normEps: cfg.normEps,
     ropeTheta: cfg.ropeTheta,
     ropeLayout: cfg.ropeLayout,
+    rope2d: cfg.rope2d === true,
     maxSeqLen: cfg.maxSeqLen,
     tiedEmbeddings: cfg.tiedEmbeddings,
   });

@@ -2,7 +2,7 @@ import {
   tf, Tensor, Module, BlockList, Embedding, LayerNorm, LearnedPositionEmbedding, MLP, OutputProjection, KVCache,
 } from '@mmzoo/core';
 import type { Batch, CausalLM, CausalLmForwardOptions, CausalLmOutput, CausalSelfAttentionInputs, LossOutput } from '@mmzoo/core';
-import { decoderStep } from './decoder-step';
+import { decoderStep, embedTokens } from './decoder-step';
 import { clmTrainingLoss } from './lm-training-loss';
 
 /** A decoder attention as a block sees it (core CausalSelfAttention, or GPT-2's fused {@link Gpt2Attention}). */
@@ -119,17 +119,24 @@ export class PreLnDecoder extends Module implements CausalLM {
     return this.sizes.maxSeqLen;
   }
 
+  /** D, the width of the token embedding (`dim`) */
+  get embedDim(): number {
+    return this.sizes.dim;
+  }
+
   /**
    * Logits of the new tokens, given the cached ones (core `CausalLmForwardOptions`).
-   * @param ids int32 [B, T]
+   * @param input int32 [B, T] ids, or float32 [B, T, dim] input embeddings in their place (the rank decides); the
+   *   learned positions are added to either
    * @returns logits float32 [B, T, V] and the final LayerNorm's output float32 [B, T, dim]
-   * @throws Error when ids is not [B, T], cached plus new positions exceed maxSeqLen, or the attention mask is not [B, cached + T]
+   * @throws Error when the input is neither, cached plus new positions exceed maxSeqLen, the attention mask is not
+   *   [B, cached + T] or positionIds not [B, T] / [1, T]
    */
-  forward(ids: Tensor, opts: CausalLmForwardOptions = {}): CausalLmOutput {
+  forward(input: Tensor, opts: CausalLmForwardOptions = {}): CausalLmOutput {
     const cache = opts.cache;
     const out = tf.tidy(() => {
-      const { positions, mask } = decoderStep(this.modelName, ids, opts, this.maxSeqLen);
-      let h = this.trunk.tokens.apply(ids).add(this.trunk.positions.apply(positions));
+      const { x, positions, mask } = decoderStep(this.modelName, input, this.trunk.tokens, opts, this.maxSeqLen);
+      let h = x.add(this.trunk.positions.apply(positions));
       this.trunk.blocks.forEach((block, layer) => {
         h = block.apply(h, { mask, cache: cache ? { cache, layer } : undefined });
       });
@@ -138,6 +145,11 @@ export class PreLnDecoder extends Module implements CausalLM {
     });
     cache?.commit();
     return out;
+  }
+
+  /** The token embedding of int32 [B, T] ids: float32 [B, T, dim] (what forward looks ids up in) @throws Error when ids is not [B, T] */
+  embedTokens(ids: Tensor): Tensor {
+    return embedTokens(this.modelName, this.trunk.tokens, ids);
   }
 
   /**

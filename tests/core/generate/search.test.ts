@@ -112,3 +112,29 @@ describe('the seeded sampler', () => {
     expect(draw({ seed: 5 })).not.toEqual(draw({ seed: 6 }));
   });
 });
+
+describe('empty prompts (a context of input embeddings: nothing counted before the first token)', () => {
+  test('greedy and beam search run from empty prompts: the sequences are the generated tokens; greedy with a repetition penalty by hand', () => {
+    const model: NextTokenLogits = (prefixes) => prefixModel(prefixes.map((p) => [1, ...p]), [0]);
+    const settings = (strategy: 'greedy' | 'beam'): SearchSettings => checkSearchSettings({
+      strategy, maxNewTokens: 3, minNewTokens: 0, stopIds: [STOP], suppressIds: [], repetitionPenalty: 1.5, numBeams: 32,
+      lengthPenalty: 1, temperature: 1, topK: 0, topP: 1, seed: 0,
+    }, 'test', { maxNewTokens: 'maxNewTokens', minNewTokens: 'minNewTokens', numBeams: 'numBeams' }, 2);
+    for (const strategy of ['greedy', 'beam'] as const) {
+      const search = new TokenSearch([[], []], settings(strategy));
+      while (!search.done) search.advance(model(search.rows.map((r) => [...r.seq]), [0]));
+      const out = search.result();
+      expect(out.sequences).toEqual(out.tokens);
+      out.tokens.forEach((t) => expect(t.length).toBeGreaterThanOrEqual(1));
+    }
+    // the greedy search by hand: the penalty sees the generated tokens only
+    const greedy = new TokenSearch([[]], { ...settings('greedy'), stopIds: [] });
+    const want: number[] = [];
+    for (let s = 0; s < 3; s++) {
+      const row = model([want], [0])[0].map((v, t) => (want.includes(t) ? (v > 0 ? v / 1.5 : v * 1.5) : v));
+      greedy.advance(model([want], [0]));
+      want.push(row.indexOf(Math.max(...row)));
+    }
+    expect(greedy.result().sequences).toEqual([want]);
+  });
+});

@@ -29,7 +29,27 @@ describe.each(BACKENDS)('ops/decoder-masks and repeat-kv on %s', (backend) => {
     });
   });
 
+  test('decoderMask with a prefix (GLM prefix LM): prefix keys seen by every query, the rest causal, padding still masked', () => {
+    tf.tidy(() => {
+      // row 0: prefix of 2 (keys 0, 1) over 4 keys; row 1: left-padded, prefix = its first 2 real tokens (keys 1, 2)
+      const prefix = tf.tensor2d([[1, 1, 0, 0], [0, 1, 1, 0]], undefined, 'int32');
+      const valid = tf.tensor2d([[1, 1, 1, 1], [0, 1, 1, 1]], undefined, 'int32');
+      const m = decoderMask(4, 4, valid, X, prefix);
+      expect(m.shape).toEqual([2, 1, 4, 4]);
+      expect(m.arraySync()).toEqual([
+        [[[0, 0, X, X], [0, 0, X, X], [0, 0, 0, X], [0, 0, 0, 0]]],
+        [[[X, 0, 0, X], [X, 0, 0, X], [X, 0, 0, X], [X, 0, 0, 0]]],
+      ]);
+      // without padding, one cached key and three new queries (the prefix of 2 ends among the new ones), -1e4
+      const cached = decoderMask(3, 4, undefined, -1e4, prefix.slice([0, 0], [1, 4]));
+      expect(cached.arraySync()).toEqual([[[[0, 0, -1e4, -1e4], [0, 0, 0, -1e4], [0, 0, 0, 0]]]]);
+      // no prefix key: the causal mask
+      expect(decoderMask(3, 3, undefined, X, tf.zeros([1, 3])).arraySync()).toEqual(decoderMask(3, 3).arraySync());
+    });
+  });
+
   test('decoderMask rejects queries beyond the keys and a mask of the wrong length', () => {
+    tf.tidy(() => expect(() => decoderMask(1, 3, undefined, X, tf.ones([1, 2]))).toThrow('decoderMask: prefix must be [B, 3], got [1,2]'));
     expect(() => decoderMask(3, 2)).toThrow('decoderMask: need 1 <= queryLength <= keyLength, got queryLength 3, keyLength 2');
     tf.tidy(() => expect(() => decoderMask(1, 3, tf.ones([2, 2]))).toThrow('decoderMask: valid must be [B, 3], got [2,2]'));
   });

@@ -20,6 +20,19 @@ function ropeRef(x: ArrayLike<number>, [b, h, t, d]: number[], pos: number[][], 
   return out;
 }
 
+/**
+ * float64 2D RoPE as ChatGLM-6B's attention applies it (`position_encoding_2d`): each head's dims chunked in two
+ * halves, the first rotated as a head of d/2 dims by pos, the second by block (each with {@link ropeRef}).
+ */
+function rope2dRef(x: ArrayLike<number>, [b, h, t, d]: number[], pos: number[][], block: number[][], theta: number, layout: RopeLayout): Float64Array {
+  const half = (k: number) => Float64Array.from({ length: x.length / 2 }, (_, i) => x[Math.floor(i / (d / 2)) * d + k * (d / 2) + (i % (d / 2))]);
+  const [r1, r2] = [ropeRef(half(0), [b, h, t, d / 2], pos, theta, layout), ropeRef(half(1), [b, h, t, d / 2], block, theta, layout)];
+  return Float64Array.from({ length: x.length }, (_, i) => {
+    const [row, k] = [Math.floor(i / d), i % d];
+    return k < d / 2 ? r1[row * (d / 2) + k] : r2[row * (d / 2) + k - d / 2];
+  });
+}
+
 const rand = seededUniform(11);
 const SHAPE = [2, 3, 4, 8];
 const POS = [[0, 1, 2, 3], [0, 0, 5, 9]];
@@ -87,6 +100,27 @@ describe.each(BACKENDS)('ops/rotary on %s', (backend) => {
         expectGradMatch(g, expected, `d/dx ${layout}`);
       });
     }
+  });
+
+  test('2D RoPE (GLM): the halves rotated by positions and block positions, values and gradient against the reference', () => {
+    const X = rand(2 * 3 * 4 * 8);
+    const R = rand(2 * 3 * 4 * 8);
+    const BLOCK = [[0, 0, 1, 2], [0, 3, 0, 1]];
+    for (const layout of ['interleaved', 'half'] as const) {
+      const expected = centralDiff((x) => dot(R, rope2dRef(x, SHAPE, POS, BLOCK, 10000, layout)), Float64Array.from(X));
+      tf.tidy(() => {
+        const tables = ropeTables(tf.tensor2d(POS, undefined, 'int32'), 8, { layout, blockPositions: tf.tensor2d(BLOCK, undefined, 'int32') });
+        expect(tables.halves).toBe(true);
+        expectAllClose(applyRope(tensorOf(X, SHAPE) as Tensor4D, tables), rope2dRef(X, SHAPE, POS, BLOCK, 10000, layout), `2D ${layout}`);
+        const g = tf.grad((x: Tensor) => applyRope(x as Tensor4D, tables))(tensorOf(X, SHAPE), tensorOf(R, SHAPE));
+        expectGradMatch(g, expected, `d/dx 2D ${layout}`);
+      });
+    }
+    tf.tidy(() => {
+      const pos = tf.tensor2d([[0, 1]], undefined, 'int32');
+      expect(() => ropeTables(pos, 8, { blockPositions: tf.tensor2d([[0, 1, 2]], undefined, 'int32') })).toThrow('ropeTables: blockPositions must be [1,2] like positions, got [1,3]');
+      expect(() => ropeTables(pos, 6, { blockPositions: pos })).toThrow('ropeTables: 2D RoPE needs a head dim divisible by 4, got 6');
+    });
   });
 
   test('tables that do not fit x, or positions that are not [B, T], are errors', () => {

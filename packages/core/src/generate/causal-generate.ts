@@ -2,7 +2,7 @@
  * The KV-cached decoding engine of decoder-only language models ({@link CausalLM}: LLaMA, GPT-2, OPT): batched
  * prompts of different lengths, greedy / beam search / sampling through core's one {@link TokenSearch}.
  */
-import { tf } from '../tf';
+import { tf, Tensor } from '../tf';
 import type { KVCache } from '../nn/kv-cache';
 import type { CausalLM } from './causal-lm';
 import { checkSearchSettings, OnToken, SearchResult, SearchStrategy, TokenSearch } from './search';
@@ -44,6 +44,11 @@ export interface CausalGenerateOptions {
   onToken?: OnToken;
   /** greedy and sampling: keep every step's raw logits in {@link CausalGenerateResult.stepLogits} */
   keepLogits?: boolean;
+  /**
+   * per prompt, a prefix LM's prefix in real tokens (CausalLmForwardOptions `prefixLength`: GLM, VisualGLM's stand-in),
+   * given to every forward pass; the prompt's length makes the whole prompt the prefix; default: causal
+   */
+  prefixLength?: readonly number[];
 }
 
 /** Output of {@link generateCausal}, one entry per prompt. */
@@ -68,7 +73,7 @@ export interface CausalGenerateResult extends SearchResult {
  *   maxNewTokens exceeds the model's context (maxSeqLen); RangeError for a bad option ({@link checkSearchSettings})
  */
 export function generateCausal(model: CausalLM, prompts: number[][], opts: CausalGenerateOptions): CausalGenerateResult {
-  return decodeCausal(model, prompts, opts, 'generateCausal');
+  return decodePrompts(model, prompts, opts, 'generateCausal');
 }
 
 /** Options of {@link greedyGenerate}. */
@@ -95,43 +100,133 @@ export interface GreedyGenerateResult {
  * @throws Error `greedyGenerate: ...` as {@link generateCausal}
  */
 export function greedyGenerate(model: CausalLM, prompts: number[][], opts: GreedyGenerateOptions): GreedyGenerateResult {
-  const out = decodeCausal(model, prompts, { ...opts, strategy: 'greedy', keepLogits: true }, 'greedyGenerate');
+  const out = decodePrompts(model, prompts, { ...opts, strategy: 'greedy', keepLogits: true }, 'greedyGenerate');
   return { ids: out.sequences, stepLogits: out.stepLogits! };
 }
 
-/** {@link generateCausal}, its messages prefixed with `who`. */
-function decodeCausal(model: CausalLM, prompts: number[][], opts: CausalGenerateOptions, who: string): CausalGenerateResult {
-  const { maxNewTokens } = opts;
-  if (prompts.length === 0 || prompts.some((p) => p.length === 0)) throw new Error(`${who}: every prompt needs at least one token`);
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error(`${who}: maxNewTokens must be an integer >= 1, got ${maxNewTokens}`);
+/** Options of {@link generateFromEmbeds}: those of {@link generateCausal}, and the ids the sequences start with. */
+export interface EmbedsGenerateOptions extends CausalGenerateOptions {
+  /**
+   * per row, ids counted as the sequence so far but never fed (the context stands for them): the repetition penalty
+   * sees them and each returned sequence starts with them (default: none). transformers 4.30 starts MiniGPT-4's
+   * `input_ids` as [bos] beside `inputs_embeds`; 4.33 starts InstructBLIP's empty.
+   */
+  startIds?: number[][];
+}
+
+/** A context of input embeddings for {@link generateFromEmbeds}. */
+export interface EmbedsContext {
+  /** float32 [B, S, D]: each row's context (e.g. a visual soft prompt spliced into an embedded prompt); the caller keeps it */
+  embeds: Tensor;
+  /**
+   * [B][S] 0/1, 1 = a real position (default all 1): padding may sit anywhere (e.g. between a visual soft prompt and a
+   * left-padded text prompt, as in InstructBLIP's generate); positions count real positions (`cumsum - 1`)
+   */
+  mask?: number[][];
+}
+
+/**
+ * Generates continuations of contexts given as input embeddings (HF `generate(inputs_embeds=...)` of a decoder-only
+ * LM, what BLIP-2, InstructBLIP and MiniGPT-4 caption and answer with): the first forward pass feeds the whole
+ * context with positions from its mask (`cumsum(mask) - 1`); each later step feeds the new tokens' ids against the
+ * KV cache, or, with `useCache: false`, the context again followed by the embedded generated tokens. Greedy, beam
+ * search (the cache's and the context's rows follow the beams) and sampling, as {@link generateCausal}, whose loop
+ * this is; a context equal to `embedTokens` of left-padded prompts, with `startIds` those prompts, gives what
+ * generateCausal gives. Tensors are freed as it goes; `context.embeds` is the caller's.
+ * @returns per row: `sequences` (startIds followed by the generated tokens), `tokens`, `scores` (and step logits with `keepLogits`)
+ * @throws Error `generateFromEmbeds: ...` when embeds is not float32 [B, S, model.embedDim] with B, S >= 1, the mask
+ *   is not [B][S] of 0/1 with a real position per row, startIds is not B lists of ids, or S plus maxNewTokens
+ *   exceeds the model's context; RangeError for a bad option ({@link checkSearchSettings})
+ */
+export function generateFromEmbeds(model: CausalLM, context: EmbedsContext, opts: EmbedsGenerateOptions): CausalGenerateResult {
+  const who = 'generateFromEmbeds';
+  const { embeds } = context;
+  const [b, s, d] = embeds.shape;
+  if (embeds.rank !== 3 || embeds.dtype !== 'float32' || !(b >= 1 && s >= 1) || d !== model.embedDim) {
+    throw new Error(`${who}: context.embeds must be float32 [B, S, ${model.embedDim}] with B, S >= 1, got ${embeds.dtype} [${embeds.shape}]`);
+  }
+  const mask = context.mask ?? Array.from({ length: b }, () => new Array<number>(s).fill(1));
+  if (mask.length !== b) throw new Error(`${who}: context.mask has ${mask.length} rows for the ${b} rows of context.embeds`);
+  const bad = mask.findIndex((row) => !Array.isArray(row) || row.length !== s || !row.every((v) => v === 0 || v === 1) || !row.includes(1));
+  if (bad >= 0) throw new Error(`${who}: context.mask row ${bad} must be ${s} zeros and ones with at least one 1, got ${JSON.stringify(mask[bad])}`);
+  const starts = opts.startIds ?? mask.map(() => []);
+  if (starts.length !== b || !starts.every((ids) => Array.isArray(ids) && ids.every((id) => Number.isInteger(id) && id >= 0))) {
+    throw new Error(`${who}: startIds must be ${b} lists of integer ids >= 0 (one per context row), got ${JSON.stringify(starts)}`);
+  }
+  const input = (sources: number[], generated: number[][]) => tf.tidy(() => {
+    const rows = tf.gather(embeds, sources);
+    if (generated[0].length === 0) return rows;
+    return tf.concat([rows, model.embedTokens(tf.tensor2d(generated, undefined, 'int32'))], 1);
+  });
+  return decodeCausal(model, { noun: 'context', mask, input }, starts, opts, who);
+}
+
+/**
+ * What the decode loop feeds a model: each source's context (the first step with the cache, every step without)
+ * and its mask; generated tokens come after it.
+ */
+interface DecodeContext {
+  /** what a source's context is called in messages ('prompt', 'context') */
+  noun: string;
+  /** [sources][S] 0/1 */
+  mask: number[][];
+  /** the model input of the given sources' contexts followed by the given generated tokens (rows of equal length) */
+  input: (sources: number[], generated: number[][]) => Tensor;
+}
+
+/** The left-padded prompts as a {@link DecodeContext} of ids (what generateCausal feeds). */
+function promptContext(prompts: number[][], pad: number): DecodeContext {
   const longest = Math.max(...prompts.map((p) => p.length));
+  const padded = prompts.map((p) => [...new Array<number>(longest - p.length).fill(pad), ...p]);
+  return {
+    noun: 'prompt',
+    mask: prompts.map((p) => [...new Array<number>(longest - p.length).fill(0), ...p.map(() => 1)]),
+    input: (sources, generated) => tf.tensor2d(sources.map((src, r) => [...padded[src], ...generated[r]]), undefined, 'int32'),
+  };
+}
+
+/** {@link generateCausal}, its messages prefixed with `who`. */
+function decodePrompts(model: CausalLM, prompts: number[][], opts: CausalGenerateOptions, who: string): CausalGenerateResult {
+  if (prompts.length === 0 || prompts.some((p) => p.length === 0)) throw new Error(`${who}: every prompt needs at least one token`);
+  return decodeCausal(model, promptContext(prompts, opts.padId ?? 0), prompts, opts, who);
+}
+
+/**
+ * The decode loop of {@link generateCausal} and {@link generateFromEmbeds}: a {@link TokenSearch} over `starts`
+ * (the sequences so far, one per source), fed from `context` with the cache or without.
+ */
+function decodeCausal(model: CausalLM, context: DecodeContext, starts: number[][], opts: CausalGenerateOptions, who: string): CausalGenerateResult {
+  const { maxNewTokens } = opts;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error(`${who}: maxNewTokens must be an integer >= 1, got ${maxNewTokens}`);
+  const longest = context.mask[0].length;
   if (longest + maxNewTokens > model.maxSeqLen) {
-    throw new Error(`${who}: a prompt of ${longest} tokens plus ${maxNewTokens} new tokens exceeds the context length ${model.maxSeqLen}`);
+    throw new Error(`${who}: a ${context.noun} of ${longest} tokens plus ${maxNewTokens} new tokens exceeds the context length ${model.maxSeqLen}`);
   }
   const settings = checkSearchSettings({
     strategy: opts.strategy ?? 'greedy', maxNewTokens, minNewTokens: opts.minNewTokens ?? 0, stopIds: opts.stopIds ?? [],
     suppressIds: opts.suppressIds ?? [], repetitionPenalty: opts.repetitionPenalty ?? 1, numBeams: opts.numBeams ?? 4,
     lengthPenalty: opts.lengthPenalty ?? 1, temperature: opts.temperature ?? 1, topK: opts.topK ?? 0, topP: opts.topP ?? 1, seed: opts.seed ?? 0,
-  }, who, { maxNewTokens: 'maxNewTokens', minNewTokens: 'minNewTokens', numBeams: 'numBeams' }, prompts.length);
+  }, who, { maxNewTokens: 'maxNewTokens', minNewTokens: 'minNewTokens', numBeams: 'numBeams' }, starts.length);
+  const prefix = opts.prefixLength;
+  if (prefix && prefix.length !== starts.length) throw new Error(`${who}: prefixLength has ${prefix.length} entries for ${starts.length} ${context.noun}s`);
   const keep = opts.keepLogits === true && settings.strategy !== 'beam';
-  const stepLogits: Float32Array[][] | undefined = keep ? prompts.map(() => []) : undefined;
-  const pad = opts.padId ?? 0;
-  // one row per live hypothesis: its ids left-padded to a common length, and the mask of its real tokens
-  let ids = prompts.map((p) => [...new Array<number>(longest - p.length).fill(pad), ...p]);
-  let mask = prompts.map((p) => [...new Array<number>(longest - p.length).fill(0), ...p.map(() => 1)]);
-  const search = new TokenSearch(prompts, settings, opts.onToken);
+  const stepLogits: Float32Array[][] | undefined = keep ? starts.map(() => []) : undefined;
+  const search = new TokenSearch(starts, settings, opts.onToken);
   const cache = opts.useCache === false ? undefined : model.newCache();
   try {
     while (!search.done) {
       const rows = search.rows;
-      const feed = cache ? ids.map((r) => r.slice(cache.length)) : ids;
-      const logits = lastLogits(model, feed, mask, cache);
+      // each live hypothesis: its context row and the tokens generated after it
+      const sources = rows.map((row) => row.source);
+      const generated = rows.map((row) => row.seq.slice(starts[row.source].length));
+      const mask = rows.map((row, r) => [...context.mask[row.source], ...generated[r].map(() => 1)]);
+      const feed = cache && cache.length > 0
+        ? () => tf.tensor2d(generated.map((g) => g.slice(cache.length - longest)), undefined, 'int32')
+        : () => context.input(sources, generated);
+      const logits = lastLogits(model, feed, { cache, mask, prefixLength: prefix && sources.map((src) => prefix[src]) });
       if (stepLogits) rows.forEach((row, r) => stepLogits[row.source].push(logits[r]));
       const parents = search.advance(logits);
       if (search.done) break;
-      const next = search.rows;
-      ids = parents.map((p, r) => [...ids[p], next[r].seq[next[r].seq.length - 1]]);
-      mask = parents.map((p) => [...mask[p], 1]);
       if (cache && (parents.length !== rows.length || parents.some((p, r) => p !== r))) cache.select(parents);
     }
   } finally {
@@ -140,15 +235,18 @@ function decodeCausal(model: CausalLM, prompts: number[][], opts: CausalGenerate
   return { ...search.result(), ...(stepLogits ? { stepLogits } : {}) };
 }
 
-/** One forward pass: the last position's float32 [V] logits of each row. */
-function lastLogits(model: CausalLM, feed: number[][], mask: number[][], cache: KVCache | undefined): Float32Array[] {
+/** One forward pass of `feed()` (made inside it) under `mask` [B][S]: the last position's float32 [V] logits of each row. */
+function lastLogits(
+  model: CausalLM, feed: () => Tensor, step: { cache?: KVCache; mask: number[][]; prefixLength?: readonly number[] },
+): Float32Array[] {
+  const { cache, mask, prefixLength } = step;
   const last = tf.tidy(() => {
-    const { logits } = model.forward(tf.tensor2d(feed, undefined, 'int32'), { cache, attentionMask: tf.tensor2d(mask, undefined, 'int32') });
+    const { logits } = model.forward(feed(), { cache, attentionMask: tf.tensor2d(mask, undefined, 'int32'), prefixLength });
     const [b, t, v] = logits.shape;
     return logits.slice([0, t - 1, 0], [b, 1, v]).reshape([b, v]);
   });
   const data = last.dataSync() as Float32Array;
   last.dispose();
-  const v = data.length / feed.length;
-  return feed.map((_, r) => data.slice(r * v, (r + 1) * v));
+  const v = data.length / mask.length;
+  return mask.map((_, r) => data.slice(r * v, (r + 1) * v));
 }

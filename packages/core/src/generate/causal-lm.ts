@@ -19,23 +19,48 @@ export interface CausalLmForwardOptions {
    * its prompt alone would. None: no padding, positions continue from the cache.
    */
   attentionMask?: Tensor;
+  /**
+   * int32 [B, T] or [1, T]: the positions of the new tokens (HF `position_ids`), in [0, maxSeqLen), overriding those
+   * derived from the cache and the attention mask (the mask still masks padded keys). OPT adds its offset 2 on top,
+   * as for derived positions. What the bridge models' references train with: `arange(L)` on rows whose mask has
+   * padding (LAVIS InstructBLIP, MiniGPT-4 on transformers 4.30).
+   */
+  positionIds?: Tensor;
+  /**
+   * per row, a prefix LM (GLM, Du et al. 2022, section 2.1; ChatGLM-6B `get_masks`): the row's first prefixLength
+   * real tokens (>= 1, counted from the start of the cache) attend bidirectionally among themselves, the rest
+   * causally; 1 is the causal mask. The prefix must be fed in one call (cached keys were computed without the
+   * later ones). A LLaMA with 2D RoPE also takes its block positions from it (see LlamaConfig `rope2d`).
+   */
+  prefixLength?: readonly number[];
 }
 
 /** A decoder-only language model as the generation loop sees it (the LLaMA, GPT-2 and OPT models implement it). */
 export interface CausalLM {
   /** the most positions (cached plus new) a forward pass may hold */
   readonly maxSeqLen: number;
+  /** D, the width of the token embeddings and of `forward`'s input embeddings */
+  readonly embedDim: number;
   /**
-   * @param ids int32 [B, T] the new tokens
-   * @throws Error when cached plus new positions exceed maxSeqLen
+   * @param input the new tokens: int32 [B, T] ids, or float32 [B, T, D] input embeddings (HF `inputs_embeds`; the rank
+   *   decides), which replace the token lookup; positions, masks and the cache are as for ids
+   * @throws Error when the input is neither, or cached plus new positions exceed maxSeqLen
    */
-  forward(ids: Tensor, opts?: CausalLmForwardOptions): CausalLmOutput;
+  forward(input: Tensor, opts?: CausalLmForwardOptions): CausalLmOutput;
+  /**
+   * The model's own token embedding, exactly what `forward` looks ids up in: no scaling, no positions.
+   * @param ids int32 [B, T] in [0, V)
+   * @returns float32 [B, T, D]
+   * @throws Error when ids is not [B, T]
+   */
+  embedTokens(ids: Tensor): Tensor;
   /** an empty cache for this model's layers (the caller disposes it) */
   newCache(): KVCache;
 }
 
-/** True when `model` implements {@link CausalLM} (a `forward` over ids and a `newCache`): what the perplexity task scores. */
+/** True when `model` implements {@link CausalLM} (`forward`, `embedTokens`, `newCache`, `maxSeqLen`, `embedDim`): what the perplexity task scores. */
 export function isCausalLM(model: object): model is CausalLM {
   return 'forward' in model && typeof model.forward === 'function' && 'newCache' in model && typeof model.newCache === 'function'
-    && 'maxSeqLen' in model && typeof model.maxSeqLen === 'number';
+    && 'embedTokens' in model && typeof model.embedTokens === 'function'
+    && 'maxSeqLen' in model && typeof model.maxSeqLen === 'number' && 'embedDim' in model && typeof model.embedDim === 'number';
 }

@@ -1,6 +1,6 @@
 /**
  * Autoregressive decoding shared by every generative model (greedy, beam search, sampling): one token search
- * (./search.ts) driven over prefixes (`generate`: CoCa, BLIP) or over a KV-cached causal LM (`generateCausal`). Browser-safe.
+ * (./search.ts) driven over prefixes (`generate`: CoCa, BLIP) or over a KV-cached causal LM (`generateCausal` from ids, `generateFromEmbeds` from input embeddings). Browser-safe.
  */
 export { generate } from './decode';
 export type { DecodeStrategy, GenerateOptions, GenerateResult, NextTokenLogits } from './decode';
@@ -9,5 +9,7 @@ export type { OnToken, SearchResult, SearchRow, SearchSettings, SearchStrategy, 
 export { applyRepetitionPenalty, argmax, logSoftmaxRow, nucleus, suppressTokens, topK } from './logits';
 export { isCausalLM } from './causal-lm';
 export type { CausalLM, CausalLmOutput, CausalLmForwardOptions } from './causal-lm';
-export { generateCausal, greedyGenerate } from './causal-generate';
-export type { CausalGenerateOptions, CausalGenerateResult, GreedyGenerateOptions, GreedyGenerateResult } from './causal-generate';
+export { generateCausal, generateFromEmbeds, greedyGenerate } from './causal-generate';
+export type {
+  CausalGenerateOptions, CausalGenerateResult, EmbedsContext, EmbedsGenerateOptions, GreedyGenerateOptions, GreedyGenerateResult,
+} from './causal-generate';

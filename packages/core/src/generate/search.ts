@@ -147,7 +147,7 @@ export class TokenSearch {
   private beamsClosed = false;
 
   /**
-   * @param prompts one non-empty prompt per source (checked by the drivers)
+   * @param prompts the sequence so far of each source (the prompt; may be empty, as for a context of input embeddings)
    * @param s checked settings ({@link checkSearchSettings})
    * @param onToken see {@link OnToken}
    */

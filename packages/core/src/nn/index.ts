@@ -58,3 +58,5 @@ export type { CausalSelfAttentionOptions, CausalSelfAttentionInputs } from './ca
 export { LoraAdapter, addLora, loraAdapters, setLoraDropout, mergeLora } from './lora';
 export type { LoraOptions } from './lora';
 export type { LinearAdapter } from './linear';
+export { spliceImageEmbeds } from './image-placeholder';
+export type { SpliceImageOptions, SplicedImageInputs } from './image-placeholder';

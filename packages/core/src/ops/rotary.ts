@@ -18,6 +18,12 @@ export interface RopeTables {
   /** float32 [B, 1, T, d]: sin, laid out the same way */
   sin: Tensor4D;
   layout: RopeLayout;
+  /**
+   * true: 2D RoPE (GLM, Du et al. 2022, section 2.2; THUDM ChatGLM-6B `modeling_chatglm.py`): the head's two halves
+   * are rotated separately, each as a head of d/2 dims in `layout`, the first by the positions, the second by the
+   * block positions (see {@link ropeTables}' `blockPositions`)
+   */
+  halves?: boolean;
 }
 
 /**
@@ -51,22 +57,34 @@ export function ropeAngles(positions: Tensor, headDim: number, theta: number): T
  * The cos and sin tables of {@link applyRope} for a batch of positions: each pair's angle (see {@link ropeAngles})
  * repeated on both dims of the pair, as the layout places them (`interleaved`: dims 2i and 2i+1; `half`: dims i
  * and i + d/2, HF's `cat(freqs, freqs)`). Compute them once per forward pass and share them across layers.
+ * With `blockPositions`, 2D RoPE (GLM, Du et al. 2022, section 2.2; ChatGLM-6B's `position_encoding_2d`): the
+ * tables of the positions and of the block positions, each for a head of d/2 dims, side by side.
  * @param positions int32 [B, T] absolute positions of each row's tokens (left-padded rows: see `positionsFromMask`)
- * @param headDim d, even
+ * @param headDim d, even (a multiple of 4 with blockPositions)
  * @param opts.theta frequency base (default 10000)
- * @param opts.layout dim pairing (default 'interleaved')
+ * @param opts.layout dim pairing (default 'interleaved'), within each half with blockPositions
+ * @param opts.blockPositions int32, the shape of positions: GLM's block positions, which rotate the second half of each head
  * @returns cos and sin, float32 [B, 1, T, d]
- * @throws Error when positions is not rank 2 or headDim is not even
+ * @throws Error when positions is not rank 2, blockPositions not its shape, or headDim is not even (a multiple of 4 with blockPositions)
  */
-export function ropeTables(positions: Tensor, headDim: number, opts: { theta?: number; layout?: RopeLayout } = {}): RopeTables {
+export function ropeTables(positions: Tensor, headDim: number, opts: { theta?: number; layout?: RopeLayout; blockPositions?: Tensor } = {}): RopeTables {
   if (positions.rank !== 2) throw new Error(`ropeTables: positions must be [B, T], got [${positions.shape}]`);
   const layout = opts.layout ?? 'interleaved';
+  const block = opts.blockPositions;
   const [b, t] = positions.shape;
+  if (block && (block.rank !== 2 || block.shape[0] !== b || block.shape[1] !== t)) {
+    throw new Error(`ropeTables: blockPositions must be [${positions.shape}] like positions, got [${block.shape}]`);
+  }
+  if (block && headDim % 4 !== 0) throw new Error(`ropeTables: 2D RoPE needs a head dim divisible by 4, got ${headDim}`);
   return tf.tidy(() => {
-    const angles = ropeAngles(positions, headDim, opts.theta ?? 10000); // [B, T, d/2]
-    const full = layout === 'interleaved' ? tf.stack([angles, angles], -1) : tf.concat([angles, angles], -1);
+    /** [B, T, d] angles of a head of d dims, each on both dims of its pair */
+    const laid = (p: Tensor, d: number) => {
+      const angles = ropeAngles(p, d, opts.theta ?? 10000); // [B, T, d/2]
+      return layout === 'interleaved' ? tf.stack([angles, angles], -1).reshape([b, t, d]) : tf.concat([angles, angles], -1);
+    };
+    const full = block ? tf.concat([laid(positions, headDim / 2), laid(block, headDim / 2)], -1) : laid(positions, headDim);
     const a = full.reshape([b, 1, t, headDim]);
-    return { cos: a.cos() as Tensor4D, sin: a.sin() as Tensor4D, layout };
+    return { cos: a.cos() as Tensor4D, sin: a.sin() as Tensor4D, layout, ...(block ? { halves: true } : {}) };
   });
 }
 
@@ -86,19 +104,24 @@ export function applyRope(x: Tensor4D, tables: RopeTables): Tensor4D {
   const [, , tt, td] = tables.cos.shape;
   if (tt !== t || td !== d) throw new Error(`applyRope: tables [${tables.cos.shape}] do not match x [${x.shape}] (positions or head dim)`);
   return tf.tidy(() => {
-    const rotated = matMul2d(x.reshape([-1, d]) as Tensor2D, rotationMatrix(d, tables.layout)).reshape(x.shape);
+    const rotated = matMul2d(x.reshape([-1, d]) as Tensor2D, rotationMatrix(d, tables.layout, tables.halves === true)).reshape(x.shape);
     return x.mul(tables.cos).add(rotated.mul(tables.sin)) as Tensor4D;
   });
 }
 
-/** R [d, d] with `(x @ R)` = each pair (x_a, x_b) of the layout mapped to (-x_b, x_a). */
-function rotationMatrix(d: number, layout: RopeLayout): Tensor2D {
+/**
+ * R [d, d] with `(x @ R)` = each pair (x_a, x_b) of the layout mapped to (-x_b, x_a); with `halves`, the pairs of
+ * each half of d/2 dims (2D RoPE).
+ */
+function rotationMatrix(d: number, layout: RopeLayout, halves: boolean): Tensor2D {
   const r = new Float32Array(d * d);
-  const half = d / 2;
-  for (let i = 0; i < half; i++) {
-    const [a, b] = layout === 'interleaved' ? [2 * i, 2 * i + 1] : [i, i + half];
-    r[b * d + a] = -1; // out[a] = -x[b]
-    r[a * d + b] = 1; // out[b] = x[a]
+  const size = halves ? d / 2 : d;
+  for (let start = 0; start < d; start += size) {
+    for (let i = 0; i < size / 2; i++) {
+      const [a, b] = (layout === 'interleaved' ? [2 * i, 2 * i + 1] : [i, i + size / 2]).map((k) => start + k);
+      r[b * d + a] = -1; // out[a] = -x[b]
+      r[a * d + b] = 1; // out[b] = x[a]
+    }
   }
   return tf.tensor2d(r, [d, d]);
 }
