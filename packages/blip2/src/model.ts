@@ -2,7 +2,7 @@ import {
   LayerNorm, Linear, LossOutput, Module, QFormer, Rng, SampledItmPairs, Tensor, Variable, VisionTransformer, clampTemperature,
   crossEntropy, firstToken, gatherRows, itmLogOdds, l2Normalize, resolveVocabSize, sampleItmPairs, scalarInit, stepRng, tf,
 } from '@mmzoo/core';
-import type { BuildParts, DualEncoder, ImageTextBatch, ItmScorer } from '@mmzoo/core';
+import type { BuildParts, DualEncoder, HasInitTwins, ImageTextBatch, ItmScorer } from '@mmzoo/core';
 import { Blip2Config, Blip2ConfigInput, Blip2ConfigSchema } from './config';
 
 /** Options of {@link Blip2Qformer} (the non-architectural part of {@link Blip2Config}). */
@@ -96,7 +96,7 @@ export type Blip2StepOutput = {
  * Names follow LAVIS: `visual_encoder.*` (core ViT names; EVA's and torchmultimodal's load through weights.ts),
  * `ln_vision`, `query_tokens`, `Qformer.*`, `vision_proj`, `text_proj`, `itm_head`, `temp`.
  */
-export class Blip2Qformer extends Module implements DualEncoder, ItmScorer {
+export class Blip2Qformer extends Module implements DualEncoder, ItmScorer, HasInitTwins {
   readonly temp: Variable;
 
   /**
@@ -123,6 +123,11 @@ export class Blip2Qformer extends Module implements DualEncoder, ItmScorer {
     this.module('text_proj', textProj);
     this.module('itm_head', itmHead);
     this.temp = this.param('temp', scalarInit(opts.temp), opts.learnableTemp);
+  }
+
+  /** The Q-Former's [text FFN, query FFN] parameter pairs: `init:` copies a loaded text FFN into its query twin. */
+  initTwins(): [Variable, Variable][] {
+    return this.qformer.initTwins();
   }
 
   /** The 0/1 attention mask `ids != padId`, int32 [B, L]. */

@@ -37,6 +37,8 @@ export type {
   BertEmbeddingsOptions, BertAttentionOptions, BertLayerOptions, BertLayerApplyOptions, BertEncoderOptions, BertEncodeOptions, BertLMHeadOptions,
 } from './bert';
 export { QFormer } from './q-former';
+export { copyTwins, hasInitTwins } from './init-twins';
+export type { HasInitTwins } from './init-twins';
 export type { QFormerOptions, QFormerInputs, QFormerOutput } from './q-former';
 export { FeatureQueue } from './feature-queue';
 export type { FeatureQueueOptions } from './feature-queue';

@@ -3,6 +3,7 @@ import { ActivationName } from '../ops/activations';
 import { BertEncoder, BertLMHead, BertWithLMHead } from './bert';
 import { Module } from './module';
 import { normalInit } from './init';
+import { HasInitTwins, copyTwins } from './init-twins';
 
 /** Constructor options of {@link QFormer} (LAVIS Blip2Base.init_Qformer's BERT-base config for the defaults). */
 export interface QFormerOptions {
@@ -81,9 +82,11 @@ export type QFormerOutput = {
  * `Qformer.bert.embeddings.{word_embeddings,position_embeddings,LayerNorm}`, `Qformer.bert.encoder.layer.{i}.
  * {attention,crossattention,intermediate,output,intermediate_query,output_query}.*` and the LM head
  * `Qformer.cls.predictions.*`. The text embeddings are word + position then LayerNorm; the queries go through the
- * same LayerNorm without positions, in front of the text (Qformer.py `BertEmbeddings`); no token types.
+ * same LayerNorm without positions, in front of the text (Qformer.py `BertEmbeddings`); no token types. Each layer's
+ * query FFN starts as a copy of its text FFN (LAVIS copies every `*_query` parameter from its twin after loading
+ * bert-base-uncased), here at construction and, through {@link initTwins}, after `init:` loads the text FFN alone.
  */
-export class QFormer extends Module {
+export class QFormer extends Module implements HasInitTwins {
   readonly queryTokens: Variable;
   readonly bert: BertEncoder;
   readonly cls?: BertLMHead;
@@ -106,6 +109,21 @@ export class QFormer extends Module {
       });
     }
     this.module('Qformer', new BertWithLMHead(this.bert, this.cls));
+    copyTwins(this.initTwins());
+  }
+
+  /**
+   * [text FFN parameter, its query-FFN twin] of every layer: `intermediate.dense` / `intermediate_query.dense`,
+   * `output.dense` / `output_query.dense`, `output.LayerNorm` / `output_query.LayerNorm` (core HasInitTwins).
+   */
+  initTwins(): [Variable, Variable][] {
+    const pairs: [Variable, Variable][] = [];
+    for (const layer of this.bert.layers) {
+      const text = [...layer.ffn.namedParameters().values(), ...layer.ffnNorm.namedParameters().values()];
+      const query = [...layer.queryFfn!.namedParameters().values(), ...layer.queryFfnNorm!.namedParameters().values()];
+      text.forEach((v, i) => pairs.push([v, query[i]]));
+    }
+    return pairs;
   }
 
   /** Nq, the number of learned queries. */
