@@ -1,4 +1,4 @@
-import { Rng, Tensor, tf } from '@mmzoo/core';
+import { Rng, Tensor, dualEncoderScores, l2Normalize, tf } from '@mmzoo/core';
 import { Blip2ConfigInput, Blip2Qformer, Blip2StepOutput, buildBlip2, loadTorchmultimodalBlip2, torchmultimodalBlip2Name } from '@mmzoo/blip2';
 import { BACKENDS, expectClose, expectGradClose, readCase, readWeights, useBackend } from '../helpers/fixtures';
 
@@ -115,6 +115,16 @@ describe.each(BACKENDS)('BLIP-2 stage 1 parity with torchmultimodal (blip2-qform
     expectClose(out.itc.simI2t, o.itc.sim_i2t, 'sim_i2t');
     expectClose(out.itc.simT2i, o.itc.sim_t2i, 'sim_t2i');
     expectClose(out.parts.itc, o.itc.loss, 'loss_itc');
+  });
+
+  test('evaluation scores (DualEncoder): per-query embeddings, normalised, scored by the highest query-text cosine', () => {
+    tf.tidy(() => {
+      const images = tf.tensor(golden.inputs.images);
+      const image = l2Normalize(model.encodeImage(images));
+      const text = l2Normalize(model.encodeText(tf.tensor(golden.inputs.input_ids, undefined, 'int32')));
+      const maxOverQueries = (o.itc.sim_q2t as number[][][]).map((row) => row.map((qs) => Math.max(...qs)));
+      expectClose(dualEncoderScores(model, image, text), maxOverQueries, 'similarity');
+    });
   });
 
   test('ITM: hard-negative weights and choices (exact), the 6 rows, per-query and mean logits, loss', () => {

@@ -199,13 +199,20 @@ export class Blip2Qformer extends Module implements DualEncoder, ItmScorer, HasI
   }
 
   /**
-   * DualEncoder image side: the mean of the L2-normalised query features, float32 [B, E]. The harness's zero-shot
-   * and retrieval tasks score one vector per image by cosine, so they rank by this mean rather than by the max over
-   * queries the ITC loss uses (LAVIS's own retrieval takes the max).
-   * @param images float32 [B, C, H, W]
+   * DualEncoder image side: vision_proj of each query output, not normalised. @param images float32 [B, C, H, W]
+   * @returns float32 [B, Nq, E]; zero-shot and retrieval score them by {@link similarity}, as the ITC loss does
    */
   encodeImage(images: Tensor): Tensor {
-    return tf.tidy(() => l2Normalize(this.visionProj.apply(this.queryOutput(this.imageEmbeds(images)))).mean(1));
+    return tf.tidy(() => this.visionProj.apply(this.queryOutput(this.imageEmbeds(images))));
+  }
+
+  /**
+   * DualEncoder scores: the highest query-text cosine (section 3.2; LAVIS's retrieval ranks by it too).
+   * @param imageEmbeddings float32 [N, Nq, E] normalised @param textEmbeddings float32 [M, E] normalised
+   * @returns float32 [N, M]
+   */
+  similarity(imageEmbeddings: Tensor, textEmbeddings: Tensor): Tensor {
+    return tf.tidy(() => this.querySimilarity(imageEmbeddings, textEmbeddings).sim);
   }
 
   /** DualEncoder text side: text_proj of the unimodal [CLS], not normalised. @param ids int32 [B, L] @returns float32 [B, E] */

@@ -4,8 +4,8 @@ import { Blip2Qformer, buildBlip2 } from './model';
 
 /**
  * BLIP-2's first stage as the harness and the CLI see it (Li et al. 2023, sections 3.1-3.3): schema, builder, the
- * objectives ITC, ITM and ITG on pairs, the evaluation tasks (zero-shot and retrieval by the mean query feature, see
- * {@link Blip2Qformer.encodeImage}; `itm`: ITC top-k re-ranked by the ITM head plus ITC, and ITM accuracy), and its
+ * objectives ITC, ITM and ITG on pairs, the evaluation tasks (zero-shot and retrieval by the highest query-text
+ * cosine, {@link Blip2Qformer.similarity}; `itm`: ITC top-k re-ranked by the ITM head plus ITC, and ITM accuracy), and its
  * weights by component: the image encoder (`vision`, frozen in BLIP-2's recipe through `frozen:`), `ln_vision`, the
  * Q-Former with its queries, and the heads (projections, ITM head, temperature, ITG head transform and bias).
  */
