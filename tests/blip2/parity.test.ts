@@ -179,6 +179,22 @@ describe.each(BACKENDS)('BLIP-2 stage 1 parity with torchmultimodal (blip2-qform
     }
   });
 
+  test('captioning: the first greedy token is the argmax of the golden ITG scores at [DEC]; too long a caption is refused', () => {
+    const images = tf.tensor(golden.inputs.images);
+    const before = tf.memory().numTensors;
+    const suppress = [0, 1, 3];
+    const out = model.caption(images, { strategy: 'greedy', maxLength: 4, endId: 2, suppressIds: suppress });
+    expect(tf.memory().numTensors).toBe(before);
+    const first = (o.itg.prediction_scores as number[][][]).map((rows) => {
+      const row = rows[0].map((v, j) => (suppress.includes(j) ? -Infinity : v));
+      return row.indexOf(Math.max(...row));
+    });
+    expect(out.tokens.map((t) => t[0])).toEqual(first);
+    expect(out.tokens.every((t) => t.length >= 1 && t.length <= 4)).toBe(true);
+    expect(() => model.caption(images, { strategy: 'greedy', maxLength: 16, endId: 2 })).toThrow("caption maxLength 16 exceeds the Q-Former's text positions (at most 15 after [DEC])");
+    images.dispose();
+  });
+
   test('a step leaks no tensor', () => {
     const before = tf.memory().numTensors;
     const x = inputs();

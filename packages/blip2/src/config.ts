@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { VitConfigSchema, headsDivideWidth, textTowerShape } from '@mmzoo/core';
+import { CaptionDecodingSchema, VitConfigSchema, headsDivideWidth, textTowerShape } from '@mmzoo/core';
 
 /**
  * The `model.vision` section: the frozen image encoder (Li et al. 2023, section 3.3), a ViT as core's timm-style
@@ -75,6 +75,8 @@ export const Blip2ConfigSchema = z.strictObject({
   lnVisionEps: z.number().positive().default(1e-5),
   vision: Blip2VisionSchema,
   qformer: Blip2QformerSchema,
+  /** caption decoding with the Q-Former's ITG head (`mmzoo caption`, bleu4 / cider in results.json) */
+  caption: CaptionDecodingSchema.default(CaptionDecodingSchema.parse({})),
 });
 
 /** A validated BLIP-2 stage-1 config. */

@@ -1,7 +1,8 @@
 import {
   LayerNorm, Linear, LossOutput, Module, QFormer, Rng, SampledItmPairs, Tensor, Variable, VisionTransformer, clampTemperature,
-  crossEntropy, firstToken, gatherRows, itmLogOdds, l2Normalize, resolveVocabSize, sampleItmPairs, scalarInit, stepRng, tf,
+  crossEntropy, firstToken, gatherRows, generateFromImage, itmLogOdds, l2Normalize, resolveVocabSize, sampleItmPairs, scalarInit, stepRng, tf,
 } from '@mmzoo/core';
+import type { GenerateOptions, GenerateResult } from '@mmzoo/core';
 import type { BuildParts, DualEncoder, HasInitTwins, ImageTextBatch, ItmScorer } from '@mmzoo/core';
 import { Blip2Config, Blip2ConfigInput, Blip2ConfigSchema } from './config';
 
@@ -188,6 +189,26 @@ export class Blip2Qformer extends Module implements DualEncoder, ItmScorer, HasI
       const textOutput = this.qformer.apply({ image: imageEmbeds, ids: decoderIds, valid, causal: true }).textOutput!;
       return { textOutput, logits: this.qformer.lmLogits(textOutput) };
     });
+  }
+
+  /**
+   * Captions images with the ITG head (section 3.2; LAVIS `Blip2Qformer.generate`): decoding starts from [DEC] and
+   * runs through core `generate` (greedy, beam or nucleus); each step re-runs [queries; prefix] under the multimodal
+   * causal mask (the queries' rows do not depend on the prefix, so this equals LAVIS's cached query keys and values).
+   * @param images float32 [B, C, H, W]
+   * @param opts decoding options; suppress [DEC], [PAD] and other specials through `suppressIds`
+   * @returns sequences without the [DEC] prompt in `tokens`
+   * @throws RangeError when maxLength does not fit the text positions after [DEC]
+   */
+  caption(images: Tensor, opts: GenerateOptions): GenerateResult {
+    const room = this.qformer.opts.maxPositions - 1;
+    if (opts.maxLength > room) throw new RangeError(`caption maxLength ${opts.maxLength} exceeds the Q-Former's text positions (at most ${room} after [DEC])`);
+    const image = tf.tidy(() => this.imageEmbeds(images));
+    try {
+      return generateFromImage(image, this.opts.bosId, (img, ids) => this.itgForward(img, ids, tf.onesLike(ids)).logits, opts);
+    } finally {
+      image.dispose();
+    }
   }
 
   /** `ids` with its first column replaced by [DEC], int32 [B, L]. */
