@@ -1,6 +1,7 @@
 import { Rng, Tensor, dualEncoderScores, l2Normalize, tf } from '@mmzoo/core';
 import { Blip2ConfigInput, Blip2Qformer, Blip2StepOutput, buildBlip2, loadTorchmultimodalBlip2, torchmultimodalBlip2Name } from '@mmzoo/blip2';
 import { BACKENDS, expectClose, expectGradClose, readCase, readWeights, useBackend } from '../helpers/fixtures';
+import { disposeAll, stepGrads } from '../helpers/step-grads';
 
 // Parity with torchmultimodal's BLIP2 + Blip2Phase1Loss on tests/fixtures/blip2-qformer-tiny (copied from
 // ../shared/goldens; see its README): one stage-1 step, ITC + ITM + ITG, outputs, losses and gradients.
@@ -39,34 +40,11 @@ const inputs = () => ({
 const GRAD_NAMES = Object.keys(golden.grads).map((n) => torchmultimodalBlip2Name(n)!);
 const refGrad = (part: string, ours: string) => golden[part][Object.keys(golden.grads).find((n) => torchmultimodalBlip2Name(n) === ours)!];
 
-function keepAll(x: unknown): void {
-  if (x instanceof tf.Tensor) tf.keep(x);
-  else if (x && typeof x === 'object' && !ArrayBuffer.isView(x)) for (const v of Object.values(x)) keepAll(v);
-}
-
-function disposeAll(x: unknown): void {
-  if (x instanceof tf.Tensor) x.dispose();
-  else if (x && typeof x === 'object' && !ArrayBuffer.isView(x)) for (const v of Object.values(x)) disposeAll(v);
-}
-
 function runStep(model: Blip2Qformer, which: (out: Blip2StepOutput) => Tensor, names: string[]): { out: Blip2StepOutput; grads: Map<string, Tensor> } {
-  const params = model.namedParameters();
-  const vars = names.map((n) => {
-    const v = params.get(n);
-    if (!v) throw new Error(`no variable named ${n}`);
-    return v;
-  });
-  let out!: Blip2StepOutput;
   const x = inputs();
-  const { value, grads } = tf.variableGrads(() => {
-    out = model.step(x);
-    keepAll(out);
-    // + 0 * sum(v): keeps every asked-for variable connected (tfjs refuses a loss with no path to any of them)
-    return which(out).add(tf.addN(vars.map((v) => v.sum().mul(0)))) as tf.Scalar;
-  }, vars);
-  value.dispose();
+  const run = stepGrads(model, names, () => model.step(x), which);
   tf.dispose([x.images, x.ids, x.valid]);
-  return { out, grads: new Map(names.map((n, i) => [n, grads[vars[i].name] ?? tf.zerosLike(vars[i])])) };
+  return run;
 }
 
 describe.each(BACKENDS)('BLIP-2 stage 1 parity with torchmultimodal (blip2-qformer-tiny) on %s', (backend) => {
