@@ -2,6 +2,7 @@ import { Rng, Tensor, adaptShapes, loadStateDict, tf } from '@mmzoo/core';
 import { ALBEF, AlbefConfigInput, AlbefStepOutput, buildAlbef, loadTorchmultimodalAlbef, torchmultimodalAlbefName } from '@mmzoo/albef';
 import { FIXTURE_CONFIG } from './fixture';
 import { BACKENDS, expectClose, expectGradClose, readCase, readWeights, useBackend } from '../helpers/fixtures';
+import { disposeAll, stepGrads } from '../helpers/step-grads';
 
 // Parity with torchmultimodal's ALBEF on tests/fixtures/albef-tiny (copied from ../shared/goldens; see its README).
 const golden = readCase('albef-tiny');
@@ -26,33 +27,9 @@ const inputs = () => ({
 
 /** Runs one step under variableGrads of `which` loss, keeping the whole output; grads keyed by fixture name. */
 function runStep(model: ALBEF, which: (out: AlbefStepOutput) => Tensor, gradNames: string[]): { out: AlbefStepOutput; grads: Map<string, Tensor> } {
-  const params = model.namedParameters();
-  const vars = gradNames.map((n) => {
-    const v = params.get(torchmultimodalAlbefName(n, 2)!);
-    if (!v) throw new Error(`no variable for ${n}`);
-    return v;
-  });
-  let out!: AlbefStepOutput;
-  const { value, grads } = tf.variableGrads(() => {
-    out = model.step(inputs());
-    keepAll(out);
-    return which(out) as tf.Scalar;
-  }, vars);
-  if (value !== out.total) value.dispose();
-  const byName = new Map<string, Tensor>();
-  gradNames.forEach((n, i) => byName.set(n, grads[vars[i].name] ?? tf.zerosLike(vars[i])));
-  return { out, grads: byName };
+  return stepGrads(model, gradNames, () => model.step(inputs()), which, (n) => torchmultimodalAlbefName(n, 2));
 }
 
-function keepAll(x: unknown): void {
-  if (x instanceof tf.Tensor) tf.keep(x);
-  else if (x && typeof x === 'object' && !ArrayBuffer.isView(x)) for (const v of Object.values(x)) keepAll(v);
-}
-
-function disposeAll(x: unknown): void {
-  if (x instanceof tf.Tensor) x.dispose();
-  else if (x && typeof x === 'object' && !ArrayBuffer.isView(x)) for (const v of Object.values(x)) disposeAll(v);
-}
 
 describe.each(BACKENDS)('ALBEF parity with torchmultimodal (albef-tiny) on %s', (backend) => {
   let model: ALBEF;

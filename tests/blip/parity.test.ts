@@ -1,6 +1,7 @@
 import { Rng, Tensor, tf } from '@mmzoo/core';
 import { BLIP, BlipConfigInput, BlipStepOutput, buildBlip, loadSalesforceBlip } from '@mmzoo/blip';
 import { BACKENDS, expectClose, expectGradClose, readCase, readWeights, useBackend } from '../helpers/fixtures';
+import { disposeAll, stepGrads } from '../helpers/step-grads';
 
 // Parity with salesforce/BLIP BLIP_Pretrain on tests/fixtures/blip-tiny (copied from ../shared/goldens; see its README).
 const golden = readCase('blip-tiny');
@@ -36,32 +37,8 @@ const inputs = () => ({
 /** BLIP names of the recorded gradients (the fixture's names are already ours). */
 const GRAD_NAMES = Object.keys(golden.grads);
 
-function keepAll(x: unknown): void {
-  if (x instanceof tf.Tensor) tf.keep(x);
-  else if (x && typeof x === 'object' && !ArrayBuffer.isView(x)) for (const v of Object.values(x)) keepAll(v);
-}
-
-function disposeAll(x: unknown): void {
-  if (x instanceof tf.Tensor) x.dispose();
-  else if (x && typeof x === 'object' && !ArrayBuffer.isView(x)) for (const v of Object.values(x)) disposeAll(v);
-}
-
 function runStep(model: BLIP, which: (out: BlipStepOutput) => Tensor, names: string[]): { out: BlipStepOutput; grads: Map<string, Tensor> } {
-  const params = model.namedParameters();
-  const vars = names.map((n) => {
-    const v = params.get(n);
-    if (!v) throw new Error(`no variable named ${n}`);
-    return v;
-  });
-  let out!: BlipStepOutput;
-  const { value, grads } = tf.variableGrads(() => {
-    out = model.step(inputs());
-    keepAll(out);
-    // + 0 * sum(v): keeps every asked-for variable connected (tfjs refuses a loss with no path to any of them)
-    return which(out).add(tf.addN(vars.map((v) => v.sum().mul(0)))) as tf.Scalar;
-  }, vars);
-  value.dispose();
-  return { out, grads: new Map(names.map((n, i) => [n, grads[vars[i].name] ?? tf.zerosLike(vars[i])])) };
+  return stepGrads(model, names, () => model.step(inputs()), which);
 }
 
 describe.each(BACKENDS)('BLIP parity with salesforce BLIP_Pretrain (blip-tiny) on %s', (backend) => {

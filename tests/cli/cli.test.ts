@@ -58,6 +58,8 @@ describe('mmzoo CLI', () => {
     expect(r.stdout).toMatch(/configs\/clip\/vit-b-32\.yaml\s+clip\s+151,277,313\s+151,277,313\s+\+0 \(0\.0%\)/);
     expect(r.stdout).toMatch(/configs\/vlmo\/base\.yaml\s+vlmo\s+208,715,166\s+175,000,000/);
     expect(r.stdout).toMatch(/configs\/beit3\/base\.yaml\s+beit3\s+276,510,730\s+276,000,000/);
+    // BLIP-2 (issue 17): a preset with frozen: is compared by its trainable count, the Q-Former's
+    expect(r.stdout).toMatch(/configs\/blip2\/pretrain-stage1\.yaml\s+blip2\s+186,705,470\s+188,000,000\s+-1,294,530 \(-0\.7%\)/);
     // the decoder LMs (issue 16), counted exactly: GPT-2 with lm_head tied to wte, OPT with its 2 offset position rows
     expect(r.stdout).toMatch(/configs\/lm\/gpt2-124m\.yaml\s+gpt2\s+124,439,808\s+124,439,808\s+\+0 \(0\.0%\)/);
     expect(r.stdout).toMatch(/configs\/lm\/opt-125m\.yaml\s+opt\s+125,239,296\s+125,239,296\s+\+0 \(0\.0%\)/);

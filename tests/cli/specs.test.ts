@@ -16,7 +16,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const PACKAGES = path.join(ROOT, 'packages');
 /** each spec's name and its package (packages/<pkg>, its configs under configs/<pkg>) */
 const SPECS: { name: string; pkg: string }[] = [
-  ...['clip', 'albef', 'blip', 'coca', 'vlmo', 'beit3'].map((name) => ({ name, pkg: name })),
+  ...['clip', 'albef', 'blip', 'blip2', 'coca', 'vlmo', 'beit3'].map((name) => ({ name, pkg: name })),
   ...['llama', 'gpt2', 'opt'].map((name) => ({ name, pkg: 'lm' })),
 ];
 const MODEL_PACKAGES = SPECS.map((s) => s.name);

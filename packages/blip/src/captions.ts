@@ -1,4 +1,4 @@
-import { CaptionDecodingConfig, Tensor, TextTokenizer } from '@mmzoo/core';
+import { CaptionDecodingConfig, Tensor, TextTokenizer, captionGenerateOptions } from '@mmzoo/core';
 import type { BLIP } from './model';
 import type { BlipConfig } from './config';
 
@@ -11,15 +11,6 @@ import type { BlipConfig } from './config';
  * @throws Error when the tokenizer has no end id
  */
 export function blipCaptions(model: BLIP, images: Tensor, tokenizer: TextTokenizer, cfg: BlipConfig, decoding: CaptionDecodingConfig = cfg.caption): string[] {
-  const c = decoding;
-  const { startId, endId, padId } = tokenizer;
-  if (endId === undefined) throw new Error('captioning needs a tokenizer with an end id');
-  const extra = [tokenizer.unkId, tokenizer.maskId].filter((v): v is number => v !== undefined);
-  const suppressIds = [padId, model.opts.encId, model.opts.decId, ...(startId !== undefined ? [startId] : []), ...extra];
-  const out = model.caption(images, {
-    strategy: c.strategy, maxLength: Math.min(c.maxLength, cfg.text.contextLength - 1), minLength: c.minLength, endId, suppressIds,
-    repetitionPenalty: c.repetitionPenalty, beamSize: c.beamSize, lengthPenalty: c.lengthPenalty, topP: c.topP, temperature: c.temperature,
-    seed: c.seed,
-  });
+  const out = model.caption(images, captionGenerateOptions(decoding, tokenizer, cfg.text.contextLength, [model.opts.encId, model.opts.decId]));
   return out.tokens.map((t) => tokenizer.decode(t, { stopAtEnd: true }));
 }

@@ -1,6 +1,6 @@
 import {
   BertEncoder, BertLMHead, BertWithLMHead, GenerateOptions, GenerateResult, ItcTowers, Linear, LossOutput, MomentumItcModel, MomentumItcOptions,
-  MomentumItcStepInputs, MomentumItcStepOutput, Tensor, buildItcTowers, crossEntropy, firstToken, gatherRows, generate, momentumItcOptions,
+  MomentumItcStepInputs, MomentumItcStepOutput, Tensor, buildItcTowers, crossEntropy, firstToken, gatherRows, generateFromImage, momentumItcOptions,
   resolveVocabSize, stepRng, stopGradient, tf,
 } from '@mmzoo/core';
 import type { BuildParts, ImageTextBatch } from '@mmzoo/core';
@@ -123,17 +123,9 @@ export class BLIP extends MomentumItcModel<BertEncoder, BlipOptions> {
   caption(images: Tensor, opts: GenerateOptions): GenerateResult {
     const room = this.decoder.bert.opts.maxPositions - 1;
     if (opts.maxLength > room) throw new RangeError(`caption maxLength ${opts.maxLength} exceeds the text context (at most ${room} after [DEC])`);
-    const image = tf.keep(tf.tidy(() => this.imageEmbeds(images)));
+    const image = tf.tidy(() => this.imageEmbeds(images));
     try {
-      const next = (prefixes: number[][], sources: number[]): Float32Array[] => tf.tidy(() => {
-        const [n, l] = [prefixes.length, prefixes[0].length];
-        const ids = tf.tensor2d(Int32Array.from(prefixes.flat()), [n, l], 'int32');
-        const logits = this.lmLogits(tf.gather(image, Int32Array.from(sources)), ids, tf.onesLike(ids));
-        const v = logits.shape[2] as number;
-        const last = logits.slice([0, l - 1, 0], [n, 1, v]).reshape([n, v]).dataSync() as Float32Array;
-        return Array.from({ length: n }, (_, i) => last.slice(i * v, (i + 1) * v));
-      });
-      return generate(next, Array.from({ length: images.shape[0] as number }, () => [this.opts.decId]), opts);
+      return generateFromImage(image, this.opts.decId, (img, ids) => this.lmLogits(img, ids, tf.onesLike(ids)), opts);
     } finally {
       image.dispose();
     }

@@ -4,6 +4,7 @@ import type { TrainingSpec, LoadedRun, LoadRunOptions } from '@mmzoo/train';
 import { clipSpec } from '@mmzoo/clip';
 import { albefSpec } from '@mmzoo/albef';
 import { blipSpec } from '@mmzoo/blip';
+import { blip2Spec } from '@mmzoo/blip2';
 import { cocaSpec } from '@mmzoo/coca';
 import { vlmoSpec } from '@mmzoo/vlmo';
 import { beit3Spec } from '@mmzoo/beit3';
@@ -17,6 +18,7 @@ export const MODELS: Readonly<Record<string, TrainingSpec>> = {
   clip: clipSpec,
   albef: albefSpec,
   blip: blipSpec,
+  blip2: blip2Spec,
   coca: cocaSpec,
   vlmo: vlmoSpec,
   beit3: beit3Spec,

@@ -1,3 +1,4 @@
+import { captionGenerateOptions } from '@mmzoo/core';
 import type { Tensor, TextTokenizer } from '@mmzoo/core';
 import type { CoCa } from './model';
 import type { CocaConfig } from './config';
@@ -9,14 +10,8 @@ import type { CocaConfig } from './config';
  * @throws Error when the tokenizer has no start or end id
  */
 export function cocaCaptions(model: CoCa, images: Tensor, tokenizer: TextTokenizer, cfg: CocaConfig): string[] {
-  const c = cfg.caption;
-  const { startId, endId, padId, unkId, maskId } = tokenizer;
+  const { startId, endId } = tokenizer;
   if (startId === undefined || endId === undefined) throw new Error('captioning needs a tokenizer with start and end ids');
-  const suppressIds = [padId, startId, ...(unkId !== undefined ? [unkId] : []), ...(maskId !== undefined ? [maskId] : [])];
-  const out = model.caption(images, startId, {
-    strategy: c.strategy, maxLength: Math.min(c.maxLength, cfg.text.contextLength - 1), minLength: c.minLength, endId,
-    suppressIds, repetitionPenalty: c.repetitionPenalty, beamSize: c.beamSize, lengthPenalty: c.lengthPenalty,
-    topP: c.topP, temperature: c.temperature, seed: c.seed,
-  });
+  const out = model.caption(images, startId, captionGenerateOptions(cfg.caption, tokenizer, cfg.text.contextLength));
   return out.tokens.map((t) => tokenizer.decode(t, { stopAtEnd: true }));
 }

@@ -54,7 +54,7 @@ function table(rows: string[][]): string {
  * total, with `frozen:` how many of them are trainable and how many frozen (per tower and in all), and for a
  * `stages:` list how many parameters each stage trains (its patterns resolved on the model, frozen ones left out).
  * `mmzoo info --all`: the same for every paper-size preset (each spec's `presets`; the published figure from its `reference:` section where the paper gives one) in one table beside
- * the published figure. Counts come from a shape-only build (no weights allocated: well under a
+ * the published figure; a preset with `frozen:` is counted by its trainable parameters (BLIP-2's 188M are its Q-Former's). Counts come from a shape-only build (no weights allocated: well under a
  * second and a few MB for a paper-size preset).
  * @throws ConfigError for an invalid config
  */
@@ -67,7 +67,9 @@ export async function infoCommand(configFile: string | undefined, opts: { set?: 
     for (const f of Object.values(MODELS).flatMap((spec) => spec.presets)) {
       const loaded = loadExperiment(f, [], { modelOnly: true, checkMemory: false });
       const ref = loaded.config.reference;
-      const { total } = countParameters(loaded);
+      // a preset with `frozen:` is compared by what it trains (BLIP-2 publishes its Q-Former's size, not the frozen ViT's)
+      const counts = countParameters(loaded);
+      const total = counts.total - (counts.frozen?.total ?? 0);
       if (!ref) {
         // a preset whose paper publishes no total (its header comment gives the parts)
         rows.push([f, loaded.config.model.name, total.toLocaleString('en-US'), 'none published', '', '']);

@@ -3,6 +3,7 @@
  * (./search.ts) driven over prefixes (`generate`: CoCa, BLIP) or over a KV-cached causal LM (`generateCausal` from ids, `generateFromEmbeds` from input embeddings). Browser-safe.
  */
 export { generate } from './decode';
+export { captionGenerateOptions, generateFromImage } from './image-captions';
 export type { DecodeStrategy, GenerateOptions, GenerateResult, NextTokenLogits } from './decode';
 export { TokenSearch, checkSearchSettings } from './search';
 export type { OnToken, SearchResult, SearchRow, SearchSettings, SearchStrategy, SettingNames } from './search';

@@ -17,5 +17,5 @@ export {
 export type { RawTensor, SafetensorsContents, SafetensorsDtype, TypedArray } from './safetensors';
 export { fromTensor, loadStateDict, toTensor } from './state-dict';
 export type { LoadStateDictOptions, LoadStateDictResult, StateDict } from './state-dict';
-export { timmVitName, torchvisionVitName, adaptShapes } from './vit-names';
+export { timmVitName, torchvisionVitName, torchmultimodalVitName, adaptShapes } from './vit-names';
 export { ropeRowPermutation, permuteRopeRows } from './rope-rows';

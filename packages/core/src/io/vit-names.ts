@@ -10,7 +10,9 @@ import type { RawTensor } from './safetensors';
 /**
  * timm / DeiT / BLIP / ALBEF (salesforce) ViT names, relative to the encoder, e.g. `blocks.0.attn.qkv.weight` ->
  * `transformer.resblocks.0.attn.in_proj_weight`; `cls_token` [1, 1, D] -> `class_embedding` [D]; `pos_embed`
- * [1, N + 1, D] -> `positional_embedding` [N + 1, D] (see {@link adaptShapes}).
+ * [1, N + 1, D] -> `positional_embedding` [N + 1, D] (see {@link adaptShapes}). Also EVA's (BLIP-2's ViT-g in LAVIS
+ * eva_vit.py, the same names with q/v-only biases): `blocks.{i}.attn.q_bias` / `attn.v_bias` -> `attn.q_bias` /
+ * `attn.v_bias` (a ViT built with `attnBias: 'qv'`).
  * @returns the core name, or null for a name that is not part of a timm ViT
  */
 export function timmVitName(name: string): string | null {
@@ -23,7 +25,7 @@ export function timmVitName(name: string): string | null {
   if (!m) return null;
   const inner: Record<string, string> = {
     'norm1.weight': 'ln_1.weight', 'norm1.bias': 'ln_1.bias', 'norm2.weight': 'ln_2.weight', 'norm2.bias': 'ln_2.bias',
-    'attn.qkv.weight': 'attn.in_proj_weight', 'attn.qkv.bias': 'attn.in_proj_bias',
+    'attn.qkv.weight': 'attn.in_proj_weight', 'attn.qkv.bias': 'attn.in_proj_bias', 'attn.q_bias': 'attn.q_bias', 'attn.v_bias': 'attn.v_bias',
     'attn.proj.weight': 'attn.out_proj.weight', 'attn.proj.bias': 'attn.out_proj.bias',
     'mlp.fc1.weight': 'mlp.c_fc.weight', 'mlp.fc1.bias': 'mlp.c_fc.bias', 'mlp.fc2.weight': 'mlp.c_proj.weight', 'mlp.fc2.bias': 'mlp.c_proj.bias',
   };
@@ -54,6 +56,33 @@ export function torchvisionVitName(name: string): string | null {
   };
   const rest = inner[m[2]];
   return rest ? `transformer.resblocks.${m[1]}.${rest}` : null;
+}
+
+/**
+ * torchmultimodal's own ViT names (`torchmultimodal.modules.encoders.vision_transformer`, BLIP-2's image encoder
+ * there), relative to the encoder: `embeddings.cls_token` [1, 1, D] -> `class_embedding`, `embeddings.position_embeddings`
+ * [1, N + 1, D] -> `positional_embedding`, `embeddings.conv_projection` -> `conv1`,
+ * `encoder.layer.{i}.attention.input_proj` -> `transformer.resblocks.{i}.attn.in_proj_{weight,bias}`,
+ * `attention.output_proj` -> `attn.out_proj`, `attention_layernorm` / `feedforward_layernorm` -> `ln_1` / `ln_2`,
+ * `feedforward.model.{0,2}` -> `mlp.c_fc` / `mlp.c_proj`, `encoder.final_layer_norm` -> `ln_post`.
+ * @returns the core name, or null for a name that is not part of that ViT
+ */
+export function torchmultimodalVitName(name: string): string | null {
+  const fixed: Record<string, string> = {
+    'embeddings.cls_token': 'class_embedding', 'embeddings.position_embeddings': 'positional_embedding',
+    'embeddings.conv_projection.weight': 'conv1.weight', 'embeddings.conv_projection.bias': 'conv1.bias',
+    'encoder.final_layer_norm.weight': 'ln_post.weight', 'encoder.final_layer_norm.bias': 'ln_post.bias',
+  };
+  if (name in fixed) return fixed[name];
+  const m = /^encoder\.layer\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
+  if (!m) return null;
+  const inner: Record<string, string> = {
+    attention_layernorm: 'ln_1', feedforward_layernorm: 'ln_2', 'attention.output_proj': 'attn.out_proj',
+    'feedforward.model.0': 'mlp.c_fc', 'feedforward.model.2': 'mlp.c_proj',
+  };
+  if (m[2] === 'attention.input_proj') return `transformer.resblocks.${m[1]}.attn.in_proj_${m[3]}`;
+  const rest = inner[m[2]];
+  return rest ? `transformer.resblocks.${m[1]}.${rest}.${m[3]}` : null;
 }
 
 function squeezed(shape: readonly number[]): string {

@@ -60,21 +60,32 @@ export class BertEmbeddings extends Module {
   }
 
   /**
-   * @param ids int32 [B, L], L <= maxPositions, values in [0, vocabSize)
-   * @returns float32 [B, L, width]
-   * @throws Error when L exceeds maxPositions
+   * @param ids int32 [B, L], L <= maxPositions, values in [0, vocabSize); null: the prefix alone
+   * @param prefix float32 [B, P, width] embeddings put before the tokens' and normalised by the same LayerNorm,
+   *   without position or token-type embeddings (BLIP-2's Q-Former queries, Li et al. 2023 section 3.1; LAVIS
+   *   Qformer.py `BertEmbeddings(query_embeds=...)`); token positions still start at 0
+   * @returns float32 [B, P + L, width]
+   * @throws Error when L exceeds maxPositions, when neither ids nor prefix is given, or when their batch or width
+   *   disagree
    */
-  apply(ids: Tensor): Tensor {
-    const [, l] = ids.shape;
-    if (ids.rank !== 2 || l > this.opts.maxPositions) {
+  apply(ids: Tensor | null, prefix?: Tensor): Tensor {
+    const d = this.opts.width;
+    if (ids && (ids.rank !== 2 || (ids.shape[1] as number) > this.opts.maxPositions)) {
       throw new Error(`BertEmbeddings expects ids [B, L <= ${this.opts.maxPositions}], got [${ids.shape}]`);
     }
+    if (prefix && (prefix.rank !== 3 || prefix.shape[2] !== d || (ids && ids.shape[0] !== prefix.shape[0]))) {
+      throw new Error(`BertEmbeddings: prefix must be [B, P, ${d}] with the ids' batch, got [${prefix.shape}] beside ids [${ids?.shape ?? ''}]`);
+    }
+    if (!ids && !prefix) throw new Error('BertEmbeddings: needs ids, a prefix or both');
     return tf.tidy(() => {
-      const d = this.opts.width;
-      let x = this.wordEmbeddings.apply(ids);
-      if (this.positionEmbeddings) x = x.add(this.positionEmbeddings.weight.slice([0, 0], [l, d]));
-      if (this.tokenTypeEmbeddings) x = x.add(this.tokenTypeEmbeddings.weight.slice([0, 0], [1, d]));
-      return this.norm.apply(x);
+      let x: Tensor | undefined;
+      if (ids) {
+        const l = ids.shape[1] as number;
+        x = this.wordEmbeddings.apply(ids);
+        if (this.positionEmbeddings) x = x.add(this.positionEmbeddings.weight.slice([0, 0], [l, d]));
+        if (this.tokenTypeEmbeddings) x = x.add(this.tokenTypeEmbeddings.weight.slice([0, 0], [1, d]));
+      }
+      return this.norm.apply(prefix ? (x ? tf.concat([prefix, x], 1) : prefix) : x!);
     });
   }
 }
@@ -131,8 +142,33 @@ export interface BertLayerOptions {
   lnEps?: number;
   /** adds a cross-attention sub-layer `crossattention.*` to keys/values of width kvWidth */
   crossAttention?: { kvWidth: number };
+  /**
+   * adds a second feed-forward network for query rows, `intermediate_query.dense`, `output_query.dense`,
+   * `output_query.LayerNorm` (BLIP-2's Q-Former, Li et al. 2023 section 3.1; LAVIS Qformer.py): see `queryLength`
+   * of {@link BertLayer.apply}
+   */
+  queryFfn?: boolean;
   /** init std of every Linear, default 0.02 */
   std?: number;
+}
+
+/** Options of {@link BertLayer.apply}. */
+export interface BertLayerApplyOptions {
+  /** additive self-attention mask broadcastable to [B, heads, N, N] */
+  mask?: Tensor;
+  /**
+   * float32 [B, M, kvWidth]: runs the cross-attention sub-layer (skipped when absent, as in BLIP's unimodal 'text'
+   * mode; a layer built without cross-attention ignores it)
+   */
+  context?: Tensor;
+  /** additive cross-attention mask broadcastable to [B, heads, N (or queryLength), M] */
+  contextMask?: Tensor;
+  /**
+   * Q rows of x are queries (BLIP-2's Q-Former, section 3.1): after the shared self-attention, only rows [0, Q)
+   * cross-attend to the context and go through the query FFN; rows [Q, N) (text) go through the text FFN and never
+   * cross-attend. Default 0: every row is text (and cross-attends when a context is given).
+   */
+  queryLength?: number;
 }
 
 /**
@@ -146,6 +182,9 @@ export class BertLayer extends Module {
   readonly crossAttention?: BertAttention;
   readonly ffn: MLP;
   readonly ffnNorm: LayerNorm;
+  /** the query rows' feed-forward network and its LayerNorm (built with `queryFfn`) */
+  readonly queryFfn?: MLP;
+  readonly queryFfnNorm?: LayerNorm;
 
   /**
    * @param share a layer whose cross-attention and feed-forward modules this one reuses (one set of tensors, not
@@ -167,21 +206,36 @@ export class BertLayer extends Module {
       fcStd: std, projStd: std, names: { fc: 'intermediate.dense', proj: 'output.dense' },
     }));
     this.ffnNorm = this.module('output.LayerNorm', share?.ffnNorm ?? new LayerNorm(width, eps));
+    if (opts.queryFfn) {
+      this.queryFfn = this.module('', new MLP(width, opts.mlpWidth ?? 4 * width, opts.activation ?? 'gelu', {
+        fcStd: std, projStd: std, names: { fc: 'intermediate_query.dense', proj: 'output_query.dense' },
+      }));
+      this.queryFfnNorm = this.module('output_query.LayerNorm', new LayerNorm(width, eps));
+    }
   }
 
   /**
    * @param x float32 [B, N, width]
-   * @param opts.mask additive self-attention mask broadcastable to [B, heads, N, N]
-   * @param opts.context float32 [B, M, kvWidth]: runs the cross-attention sub-layer (skipped when absent, as in
-   *   BLIP's unimodal 'text' mode; a layer built without cross-attention ignores it)
-   * @param opts.contextMask additive cross-attention mask broadcastable to [B, heads, N, M]
    * @returns float32 [B, N, width]
+   * @throws Error when `queryLength` is outside [0, N] or set on a layer built without `queryFfn`
    */
-  apply(x: Tensor, opts: { mask?: Tensor; context?: Tensor; contextMask?: Tensor } = {}): Tensor {
+  apply(x: Tensor, opts: BertLayerApplyOptions = {}): Tensor {
+    const nq = opts.queryLength ?? 0;
+    const [b, n, d] = x.shape as [number, number, number];
+    if (!(Number.isInteger(nq) && nq >= 0 && nq <= n)) throw new Error(`BertLayer: queryLength ${nq} is not an integer in [0, ${n}]`);
+    if (nq > 0 && !this.queryFfn) throw new Error('BertLayer: query rows need a layer built with queryFfn');
     return tf.tidy(() => {
-      let h = this.attention.apply(x, { mask: opts.mask });
-      if (this.crossAttention && opts.context) h = this.crossAttention.apply(h, { context: opts.context, mask: opts.contextMask });
-      return this.ffnNorm.apply(h.add(this.ffn.apply(h)));
+      const h = this.attention.apply(x, { mask: opts.mask });
+      if (nq === 0) {
+        const c = this.crossAttention && opts.context ? this.crossAttention.apply(h, { context: opts.context, mask: opts.contextMask }) : h;
+        return this.ffnNorm.apply(c.add(this.ffn.apply(c)));
+      }
+      let q = nq === n ? h : h.slice([0, 0, 0], [b, nq, d]);
+      if (this.crossAttention && opts.context) q = this.crossAttention.apply(q, { context: opts.context, mask: opts.contextMask });
+      q = this.queryFfnNorm!.apply(q.add(this.queryFfn!.apply(q)));
+      if (nq === n) return q;
+      const t = h.slice([0, nq, 0], [b, n - nq, d]);
+      return tf.concat([q, this.ffnNorm.apply(t.add(this.ffn.apply(t)))], 1);
     });
   }
 }
@@ -194,9 +248,12 @@ export interface BertEncoderOptions extends TransformerStackOptions {
   typeVocabSize?: number;
   /**
    * cross-attention to a context of width kvWidth in layers `fromLayer..layers-1` (default 0: every layer, as in
-   * BLIP; ALBEF: the last 6 of 12 layers form the fusion encoder, section 3.1)
+   * BLIP; ALBEF: the last 6 of 12 layers form the fusion encoder, section 3.1) whose index is a multiple of `every`
+   * (default 1; BLIP-2's Q-Former: 2, "cross-attention layers inserted every other transformer block", section 3.1)
    */
-  crossAttention?: { kvWidth: number; fromLayer?: number };
+  crossAttention?: { kvWidth: number; fromLayer?: number; every?: number };
+  /** every layer gets a query FFN (BLIP-2's Q-Former; see {@link BertLayerOptions.queryFfn}) */
+  queryFfn?: boolean;
   /**
    * additive constant for masked keys (padding, and future positions with `causal`): -10000 (default, HF BERT and
    * BLIP) or -Infinity (torchmultimodal's ALBEF); both give the same probabilities for a row with one valid key
@@ -216,6 +273,12 @@ export interface BertEncodeOptions {
   /** run layers [from, to) only (ALBEF: text layers [0, T), fusion layers [T, L)); default all */
   from?: number;
   to?: number;
+  /**
+   * the first Q positions are queries (BLIP-2's Q-Former, section 3.1; see {@link BertLayerApplyOptions.queryLength}):
+   * only they cross-attend and they use the query FFN; with `causal` they are the bidirectional prefix of the
+   * multimodal causal mask (queries see each other, never the text; text sees every query and the text up to itself)
+   */
+  queryLength?: number;
 }
 
 /**
@@ -243,26 +306,30 @@ export class BertEncoder extends Module {
     }));
     const list = this.module('encoder.layer', new BlockList());
     const from = opts.crossAttention?.fromLayer ?? 0;
+    const every = opts.crossAttention?.every ?? 1;
+    if (!(Number.isInteger(every) && every >= 1)) throw new Error(`BertEncoder: crossAttention.every must be a positive integer, got ${every}`);
     for (let i = 0; i < opts.layers; i++) {
-      const cross = opts.crossAttention && i >= from ? { kvWidth: opts.crossAttention.kvWidth } : undefined;
+      const cross = opts.crossAttention && i >= from && i % every === 0 ? { kvWidth: opts.crossAttention.kvWidth } : undefined;
       this.layers.push(list.add(String(i), new BertLayer({
         width: opts.width, numHeads: opts.numHeads, mlpWidth: opts.mlpWidth, activation: opts.activation,
-        lnEps: opts.lnEps, crossAttention: cross, std: opts.std,
+        lnEps: opts.lnEps, crossAttention: cross, queryFfn: opts.queryFfn, std: opts.std,
       }, share?.layers[i])));
     }
   }
 
   /**
-   * The additive self-attention mask: `maskValue` on padded keys, and above the diagonal when causal.
+   * The additive self-attention mask: `maskValue` on padded keys, and above the diagonal when causal (except among
+   * the first `prefix` positions, which see each other: ops/attention.ts `causalMask`).
    * @param valid int32 or float32 [B, L], 1 = token, 0 = padding
+   * @param prefix the bidirectional prefix of a causal mask (BLIP-2's queries), default 0
    * @returns float32 [B, 1, 1, L] (or [B, 1, L, L] when causal)
    */
-  attentionMask(valid: Tensor, causal = false): Tensor {
+  attentionMask(valid: Tensor, causal = false, prefix = 0): Tensor {
     return tf.tidy(() => {
       const pad = keyPaddingMask(valid, this.maskValue);
       if (!causal) return pad;
       const l = valid.shape[1] as number;
-      return pad.add(causalMask(l, this.maskValue).reshape([1, 1, l, l]));
+      return pad.add(causalMask(l, this.maskValue, prefix).reshape([1, 1, l, l]));
     });
   }
 
@@ -283,9 +350,10 @@ export class BertEncoder extends Module {
     const to = opts.to ?? this.layers.length;
     if (!(from >= 0 && from <= to && to <= this.layers.length)) throw new Error(`BertEncoder: layer range [${from}, ${to}) outside [0, ${this.layers.length}]`);
     return tf.tidy(() => {
-      const mask = this.attentionMask(valid, opts.causal ?? false);
+      const queryLength = opts.queryLength ?? 0;
+      const mask = this.attentionMask(valid, opts.causal ?? false, queryLength);
       let x = hidden;
-      for (let i = from; i < to; i++) x = this.layers[i].apply(x, { mask, context: opts.context, contextMask: opts.contextMask });
+      for (let i = from; i < to; i++) x = this.layers[i].apply(x, { mask, context: opts.context, contextMask: opts.contextMask, queryLength });
       return x;
     });
   }

@@ -14,7 +14,7 @@ export { TransformerBlock, Transformer, BlockList } from './transformer';
 export type { TransformerBlockOptions, TransformerStackOptions } from './transformer';
 export { PatchEmbedding } from './patch-embedding';
 export { bicubicResize, cubicWeights } from './position';
-export { VisionTransformer, timmVisionTransformer } from './vision-transformer';
+export { VisionTransformer, blocksUpTo, timmVisionTransformer } from './vision-transformer';
 export type { VisionTransformerOptions, VisionOutput } from './vision-transformer';
 export { TextTransformer, defaultTextPool } from './text-transformer';
 export type { ClsMask, TextTransformerOptions, TextOutput, TextPool } from './text-transformer';
@@ -33,7 +33,13 @@ export {
 } from './relative-position';
 export type { RelativePositionIndex, VlmoRelativeLayout } from './relative-position';
 export { BertEmbeddings, BertAttention, BertLayer, BertEncoder, BertLMHead, BertWithLMHead } from './bert';
-export type { BertEmbeddingsOptions, BertAttentionOptions, BertLayerOptions, BertEncoderOptions, BertEncodeOptions, BertLMHeadOptions } from './bert';
+export type {
+  BertEmbeddingsOptions, BertAttentionOptions, BertLayerOptions, BertLayerApplyOptions, BertEncoderOptions, BertEncodeOptions, BertLMHeadOptions,
+} from './bert';
+export { QFormer } from './q-former';
+export { copyTwins, hasInitTwins } from './init-twins';
+export type { HasInitTwins } from './init-twins';
+export type { QFormerOptions, QFormerInputs, QFormerOutput } from './q-former';
 export { FeatureQueue } from './feature-queue';
 export type { FeatureQueueOptions } from './feature-queue';
 export { KMeansVisualTokenizer } from './kmeans-tokenizer';

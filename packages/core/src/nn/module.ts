@@ -73,10 +73,11 @@ export abstract class Module {
 
   /**
    * Registers a child module under `name` and returns it. An empty name merges the child's parameters into this
-   * module's namespace (open_clip's CLIP keeps its text tower at the top level).
+   * module's namespace (open_clip's CLIP keeps its text tower at the top level); several children may be merged
+   * (BLIP-2's Q-Former layer holds BERT's FFN and the query FFN side by side), each kept under its own internal key.
    */
   protected module<M extends Module>(name: string, child: M): M {
-    this.children.set(name, child);
+    this.children.set(name === '' && this.children.has('') ? `${MERGED}${this.children.size}` : name, child);
     return child;
   }
 
@@ -97,7 +98,7 @@ export abstract class Module {
     const walk = (m: Module, path: string) => {
       if ([...out.values()].includes(m)) return;
       out.set(path, m);
-      for (const [n, c] of m.children) walk(c, n ? (path ? `${path}.${n}` : n) : path);
+      for (const [n, c] of m.children) walk(c, isMerged(n) ? path : path ? `${path}.${n}` : n);
     };
     walk(this, prefix);
     return out;
@@ -122,7 +123,7 @@ export abstract class Module {
       seen.add(v);
       out.set(prefix + n, v);
     }
-    for (const [n, c] of this.children) c.collectParameters(n ? `${prefix}${n}.` : prefix, out, seen);
+    for (const [n, c] of this.children) c.collectParameters(isMerged(n) ? prefix : `${prefix}${n}.`, out, seen);
   }
 
   /** Trainable parameters by dotted name. */
@@ -141,6 +142,13 @@ export abstract class Module {
   dispose(): void {
     for (const v of this.namedParameters().values()) v.dispose();
   }
+}
+
+/** The internal key prefix of a second or later child merged into its parent's namespace (see Module.module). */
+const MERGED = '\u0000merged-';
+
+function isMerged(key: string): boolean {
+  return key === '' || key.startsWith(MERGED);
 }
 
 function makeVariable(init: ParamInit, trainable: boolean): Variable {

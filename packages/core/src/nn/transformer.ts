@@ -33,6 +33,11 @@ export interface TransformerBlockOptions {
   lnEps?: number;
   /** q/k/v projection layout (default 'fused') */
   qkvLayout?: QKVLayout;
+  /**
+   * attention projection biases (MultiHeadAttention `bias`): true (default), or 'qv' for query and value biases only
+   * beside the output projection's (EVA's and BEiT's `q_bias` / `v_bias`; BLIP-2's EVA ViT-g, Li et al. 2023 section 3.3)
+   */
+  attnBias?: true | 'qv';
   /** adds a cross-attention sub-layer between self-attention and MLP, keys/values of width `kvWidth` */
   crossAttention?: { kvWidth: number };
   /**
@@ -68,7 +73,7 @@ export class TransformerBlock extends Module {
     const { width, numHeads } = opts;
     const eps = opts.lnEps ?? 1e-5;
     const init = opts.init ?? {};
-    const attnOpts = { width, numHeads, layout: opts.qkvLayout, inStd: init.attnInStd, outStd: init.attnOutStd };
+    const attnOpts = { width, numHeads, layout: opts.qkvLayout, bias: opts.attnBias, inStd: init.attnInStd, outStd: init.attnOutStd };
     this.ln1 = this.module('ln_1', new LayerNorm(width, eps));
     const kvWidth = opts.attention === 'cross' ? opts.kvWidth ?? width : undefined;
     this.attn = this.module('attn', new MultiHeadAttention({ ...attnOpts, kvWidth }));

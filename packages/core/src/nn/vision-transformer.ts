@@ -24,6 +24,28 @@ export interface VisionTransformerOptions extends TransformerStackOptions {
   patchBias?: boolean;
   /** 'cls' takes token 0 (default), 'mean' averages the patch tokens */
   pool?: 'cls' | 'mean';
+  /** attention projection biases: true (default) or 'qv' (EVA: `q_bias`, `v_bias`; see TransformerBlockOptions) */
+  attnBias?: true | 'qv';
+  /**
+   * the block whose output is the encoder's output: -1 (default) the last of `layers`, -2 the second-to-last (BLIP-2,
+   * Li et al. 2023 section 3.3: "we remove the last layer of the ViT and use the second last layer's output"), a
+   * non-negative k block k (0-based). Only the blocks up to it are built (LAVIS builds EVA ViT-g with 39 of its 40
+   * blocks), so `layers` stays the depth of the checkpoint's encoder.
+   */
+  featureLayer?: number;
+}
+
+/**
+ * The number of blocks a ViT of `layers` blocks runs to give the output of block `featureLayer` (see
+ * {@link VisionTransformerOptions.featureLayer}).
+ * @throws RangeError when featureLayer names no block of the `layers`
+ */
+export function blocksUpTo(layers: number, featureLayer = -1): number {
+  const built = featureLayer < 0 ? layers + 1 + featureLayer : featureLayer + 1;
+  if (!(Number.isInteger(featureLayer) && built >= 1 && built <= layers)) {
+    throw new RangeError(`featureLayer ${featureLayer} names no block of a ${layers}-block ViT (valid: ${-layers}..${layers - 1})`);
+  }
+  return built;
 }
 
 /** Outputs of {@link VisionTransformer.apply}. */
@@ -36,8 +58,8 @@ export interface VisionOutput {
 
 /**
  * Vision Transformer (Dosovitskiy et al. 2021) in open_clip's layout: `conv1` patch projection, `class_embedding`
- * prepended at position 0, `positional_embedding` [1 + N, width] added, optional `ln_pre`, `transformer`,
- * optional `ln_post` on all tokens, pool, optional `proj`. No attention mask.
+ * prepended at position 0, `positional_embedding` [1 + N, width] added, optional `ln_pre`, `transformer` (its blocks
+ * up to `featureLayer`), optional `ln_post` on all tokens, pool, optional `proj`. No attention mask.
  */
 export class VisionTransformer extends Module {
   readonly conv1: PatchEmbedding;
@@ -64,8 +86,8 @@ export class VisionTransformer extends Module {
     this.positionalEmbedding = this.param('positional_embedding', normalInit([1 + this.grid[0] * this.grid[1], width], scale));
     const eps = opts.lnEps ?? 1e-5;
     if (opts.lnPre ?? true) this.lnPre = this.module('ln_pre', new LayerNorm(width, eps));
-    this.transformer = this.module('transformer', new Transformer(opts.layers, {
-      width, numHeads: opts.numHeads, mlpWidth: opts.mlpWidth, activation: opts.activation, lnEps: eps,
+    this.transformer = this.module('transformer', new Transformer(blocksUpTo(opts.layers, opts.featureLayer), {
+      width, numHeads: opts.numHeads, mlpWidth: opts.mlpWidth, activation: opts.activation, lnEps: eps, attnBias: opts.attnBias,
     }));
     if (opts.lnPost ?? true) this.lnPost = this.module('ln_post', new LayerNorm(width, eps));
     if (opts.outputDim !== undefined) this.proj = this.param('proj', normalInit([width, opts.outputDim], scale));

@@ -88,14 +88,20 @@ export function mergeHeads(x: Tensor): Tensor3D {
 }
 
 /**
- * Additive causal mask: `value` strictly above the diagonal (a query never sees later keys), 0 elsewhere.
+ * Additive causal mask: `value` strictly above the diagonal (a query never sees later keys), 0 elsewhere. With a
+ * `prefix` it is the prefix-LM mask (UniLM's sequence-to-sequence mask, Dong et al. 2019, section 2.3; BLIP-2's
+ * multimodal causal mask, Li et al. 2023, section 3.2 and Fig. 2): the first `prefix` positions see each other
+ * (bidirectional) and never a later one; each later position sees the whole prefix and the positions up to its own.
  * @param n sequence length
  * @param value the masking constant; -Infinity as in open_clip, -10000 as in BERT-style models
+ * @param prefix leading positions that attend bidirectionally among themselves, in [0, n] (default 0: plain causal)
  * @returns float32 [n, n]
+ * @throws RangeError when prefix is not an integer in [0, n]
  */
-export function causalMask(n: number, value = -Infinity): Tensor {
+export function causalMask(n: number, value = -Infinity, prefix = 0): Tensor {
+  if (!(Number.isInteger(prefix) && prefix >= 0 && prefix <= n)) throw new RangeError(`causalMask: prefix ${prefix} is not an integer in [0, ${n}]`);
   const data = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) data[i * n + j] = value;
+  for (let i = 0; i < n; i++) for (let j = Math.max(i + 1, i < prefix ? prefix : 0); j < n; j++) data[i * n + j] = value;
   return tf.tensor2d(data, [n, n]);
 }
 

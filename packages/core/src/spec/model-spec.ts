@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { Tensor } from '../tf';
+import { tf, Tensor, Tensor2D } from '../tf';
+import { matMul2d } from '../ops/matmul';
 import type { Module } from '../nn/module';
 import type { LossOutput, TrainableModel } from '../losses/objective';
 import type { ItmScorer } from '../losses/itm';
@@ -74,13 +75,31 @@ export function batchTensors(batch: Batch): Tensor[] {
 
 /**
  * A model with separate image and text embeddings (CLIP, the unimodal encoders of ALBEF / BLIP, VLMo and BEiT-3 in
- * dual mode): what zero-shot classification and retrieval evaluate.
+ * dual mode, BLIP-2's Q-Former): what zero-shot classification and retrieval evaluate.
  */
 export interface DualEncoder {
-  /** float32 [B, C, H, W] -> float32 [B, E] (normalised or not; evaluation normalises) */
+  /**
+   * float32 [B, C, H, W] -> float32 [B, E] (normalised or not; evaluation normalises the last axis), or [B, ..., E]
+   * for a model with its own {@link similarity} (BLIP-2: one embedding per query, [B, Nq, E])
+   */
   encodeImage(images: Tensor): Tensor;
   /** int32 [M, L] -> float32 [M, E] */
   encodeText(ids: Tensor): Tensor;
+  /**
+   * the image-text scores of L2-normalised embeddings when they are not the cosine `image @ text^T` (BLIP-2, Li et
+   * al. 2023 section 3.2: the highest query-text cosine): image [N, ..., E], text [M, E] -> float32 [N, M]
+   */
+  similarity?(imageEmbeddings: Tensor, textEmbeddings: Tensor): Tensor;
+}
+
+/**
+ * The scores evaluation ranks by: the model's {@link DualEncoder.similarity}, else the cosine of normalised
+ * embeddings `image @ text^T`.
+ * @param image float32 [N, E] (or [N, ..., E] for a model with its own similarity) @param text float32 [M, E]
+ * @returns float32 [N, M]
+ */
+export function dualEncoderScores(model: Pick<DualEncoder, 'similarity'>, image: Tensor, text: Tensor): Tensor {
+  return model.similarity ? model.similarity(image, text) : tf.tidy(() => matMul2d(image as Tensor2D, text.transpose() as Tensor2D));
 }
 
 /** A model whose frozen image features a linear probe can classify (BEiT section 3.1 protocol). */

@@ -1,4 +1,4 @@
-import { Rng, TextTokenizer, tf } from '@mmzoo/core';
+import { Rng, TextTokenizer, dualEncoderScores, tf } from '@mmzoo/core';
 import type { ImageTextBatch } from '@mmzoo/core';
 import { ImageSet } from './types';
 import { captionFor } from './captions';
@@ -197,7 +197,7 @@ export function evaluateZeroShot(
   const promptEmb = embedInBatches(prompts.length, bs, textBatches(tokenizer, contextLength, prompts), (x) => model.encodeText(x));
   const classEmb = ensembleClassEmbeddings(promptEmb, FMNIST_CLASS_NAMES.length);
   const imgEmb = embedInBatches(test.count, bs, imageBatches(test), (x) => model.encodeImage(x));
-  const acc = zeroShotAccuracy(imgEmb, classEmb, test.labels!, [1, 5]);
+  const acc = zeroShotAccuracy(imgEmb, classEmb, test.labels!, [1, 5], (a, b) => dualEncoderScores(model, a, b));
   tf.dispose([promptEmb, classEmb, imgEmb]);
   return { zeroShotTop1: acc.top1, zeroShotTop5: acc.top5 };
 }
@@ -216,7 +216,7 @@ export function evaluateRetrieval(
   const n = g.captions.length;
   const imgEmb = embedInBatches(n, bs, imageBatches(g.images), (x) => model.encodeImage(x));
   const txtEmb = embedInBatches(n, bs, textBatches(tokenizer, contextLength, g.captions), (x) => model.encodeText(x));
-  const retrieval = { ...retrievalRecall(imgEmb, txtEmb, g.keys), gallery: n };
+  const retrieval = { ...retrievalRecall(imgEmb, txtEmb, g.keys, (a, b) => dualEncoderScores(model, a, b)), gallery: n };
   tf.dispose([imgEmb, txtEmb]);
   return { retrieval };
 }

@@ -1,4 +1,4 @@
-import { tf, Tensor, Tensor2D, Rng, TextTokenizer, ItmScorer, matMul2d } from '@mmzoo/core';
+import { tf, Tensor, Rng, TextTokenizer, ItmScorer, dualEncoderScores } from '@mmzoo/core';
 import { ImageSet } from '../data/types';
 import { buildScenes, describeScene, SceneCaptionStyle, swapPositions } from '../data/scenes';
 import { EvalConfig } from '../config/experiment';
@@ -103,7 +103,7 @@ export function evaluateItm(
   };
   const imgEmb = embedInBatches(n, bs, (s, e) => imagesOf(g.images, s, e), (x) => model.encodeImage(x));
   const txtEmb = embedInBatches(n, bs, textsOf(g.captions), (x) => model.encodeText(x));
-  const itc = tf.tidy(() => matMul2d(imgEmb as Tensor2D, txtEmb.transpose() as Tensor2D).dataSync());
+  const itc = tf.tidy(() => dualEncoderScores(model, imgEmb, txtEmb).dataSync());
   tf.dispose([imgEmb, txtEmb]);
   const [imageFeatures] = concatInBatches(n, bs, (s, e) => [model.itmImageFeatures(imagesOf(g.images, s, e))]);
   const textFeatures = concatInBatches(n, bs, (s, e) => model.itmTextFeatures(textsOf(g.captions)(s, e)));

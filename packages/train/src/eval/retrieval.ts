@@ -16,9 +16,14 @@ export interface RecallAtK {
  * @param imageEmbeddings float32 [N, E] normalised
  * @param textEmbeddings float32 [N, E] normalised; text i describes image i
  * @param keys length N: the canonical key of item i (the same for image i and text i)
+ * @param similarity the scores [N, N] of image and text embeddings (default: the cosine `image @ text^T`; a model's
+ *   own, core `dualEncoderScores`)
  */
-export function retrievalRecall(imageEmbeddings: Tensor, textEmbeddings: Tensor, keys: readonly string[]): { imageToText: RecallAtK; textToImage: RecallAtK } {
-  const sims = tf.tidy(() => matMul2d(imageEmbeddings as Tensor2D, textEmbeddings.transpose() as Tensor2D).dataSync());
+export function retrievalRecall(
+  imageEmbeddings: Tensor, textEmbeddings: Tensor, keys: readonly string[],
+  similarity: (image: Tensor, text: Tensor) => Tensor = (a, b) => matMul2d(a as Tensor2D, b.transpose() as Tensor2D),
+): { imageToText: RecallAtK; textToImage: RecallAtK } {
+  const sims = tf.tidy(() => similarity(imageEmbeddings, textEmbeddings).dataSync());
   return retrievalRecallFromScores(sims, keys);
 }
 

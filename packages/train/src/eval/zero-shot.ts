@@ -23,10 +23,15 @@ export function ensembleClassEmbeddings(promptEmbeddings: Tensor, numClasses: nu
  * @param classEmbeddings float32 [K, E] normalised
  * @param labels true classes [N]
  * @param ks the k values (e.g. [1, 5])
+ * @param similarity the scores [N, K] of image and class embeddings (default: the cosine `image @ class^T`; a model's
+ *   own, core `dualEncoderScores`)
  * @returns accuracy in [0, 1] for each k, keyed `top1`, `top5`, ...
  */
-export function zeroShotAccuracy(imageEmbeddings: Tensor, classEmbeddings: Tensor, labels: ArrayLike<number>, ks: number[] = [1, 5]): Record<string, number> {
-  const scores = tf.tidy(() => matMul2d(imageEmbeddings as Tensor2D, classEmbeddings.transpose() as Tensor2D).dataSync());
+export function zeroShotAccuracy(
+  imageEmbeddings: Tensor, classEmbeddings: Tensor, labels: ArrayLike<number>, ks: number[] = [1, 5],
+  similarity: (image: Tensor, classes: Tensor) => Tensor = (a, b) => matMul2d(a as Tensor2D, b.transpose() as Tensor2D),
+): Record<string, number> {
+  const scores = tf.tidy(() => similarity(imageEmbeddings, classEmbeddings).dataSync());
   const k = classEmbeddings.shape[0];
   const hits = ks.map(() => 0);
   for (let i = 0; i < labels.length; i++) {

@@ -1,4 +1,4 @@
-import { ConfigError, hasMomentumCopies, loadStateDict, Module, RawTensor, Variable } from '@mmzoo/core';
+import { ConfigError, copyTwins, hasInitTwins, hasMomentumCopies, loadStateDict, Module, RawTensor, Variable } from '@mmzoo/core';
 import { InitSource } from '../config/init';
 import { ParamInfo, Selection, WHOLE_MODEL, componentPathHint, selectParameters, underPrefix } from './component-paths';
 import { InitWeights } from './weights';
@@ -116,7 +116,8 @@ function planEntry(entry: InitEntry, params: Map<string, Variable>, components: 
  * Loads the experiment's `init:` weights into a freshly built model: each entry's source tensors (its `component`,
  * renamed by its `map`) onto its target's parameters (its `skip` prefixes left as built). Every entry is checked
  * before anything is assigned, so on error no parameter has changed. Momentum copies (ALBEF, BLIP) whose online twin
- * was loaded and which were not loaded themselves are then set equal to it, as the model's constructor does.
+ * was loaded and which were not loaded themselves are then set equal to it, as the model's constructor does; so are
+ * a model's init twins (core HasInitTwins: BLIP-2's query FFNs, copies of the text FFNs).
  * @param model the built model (not shape-only)
  * @param components `spec.components(cfg.model)`
  * @param placeOf the `file:line:col: key.path: ` prefix of a config path (`configPlace`)
@@ -140,5 +141,6 @@ export function applyInit(
     return { target: entry.target, file: entry.weights.file, tensors: plan.size, skipped: all - plan.size };
   });
   if (hasMomentumCopies(model)) model.momentumPairs.copy((online, momentum) => loaded.has(online) && !loaded.has(momentum));
+  if (hasInitTwins(model)) copyTwins(model.initTwins(), (source, twin) => loaded.has(source) && !loaded.has(twin));
   return report;
 }

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { CaptionDecodingSchema, VitConfigSchema, headsDivideWidth, textTowerShape } from '@mmzoo/core';
+
+/**
+ * The `model.vision` section: the frozen image encoder (Li et al. 2023, section 3.3), a ViT as core's timm-style
+ * section (patch projection with bias, no `ln_pre`, exact GELU) plus what BLIP-2 changes: the output of the
+ * second-to-last block (`featureLayer: -2`), no final LayerNorm (`finalNorm: false`), and EVA's q/v-only attention
+ * biases (`attnBias: qv`). torchmultimodal's BLIP-2 ViT (the golden) uses the last block, keeps its final LayerNorm
+ * and has a full qkv bias: `featureLayer: -1`, `finalNorm: true`, `attnBias: qkv`.
+ */
+export const Blip2VisionSchema = z.strictObject({
+  ...VitConfigSchema.shape,
+  /** the block whose output is used: -1 last, -2 second-to-last (section 3.3), k >= 0 block k; only blocks up to it are built */
+  featureLayer: z.number().int().default(-2),
+  /** LayerNorm on the ViT's output tokens (`ln_post`); EVA as LAVIS builds it has none */
+  finalNorm: z.boolean().default(false),
+  /** attention projection biases: `qv` (EVA: `q_bias`, `v_bias`) or `qkv` (a fused bias of all three) */
+  attnBias: z.enum(['qv', 'qkv']).default('qv'),
+});
+
+/**
+ * The `model.qformer` section: the Q-Former (section 3.1), a BERT-base (LAVIS initialises it from bert-base-uncased)
+ * with learned queries and cross-attention every `crossAttentionFreq` layers. Its text side is the run's `text` input
+ * (a BERT-style tokenizer: [CLS] words [SEP] [PAD]...).
+ */
+export const Blip2QformerSchema = z
+  .strictObject({
+    // contextLength (text tokens per caption; LAVIS max_txt_len: 32), vocabSize (default: the tokenizer's), sizes
+    ...textTowerShape(),
+    width: z.number().int().positive().default(768),
+    layers: z.number().int().positive().default(12),
+    numHeads: z.number().int().positive().default(12),
+    /** position-table rows (bert-base: 512); default contextLength */
+    maxPositions: z.number().int().positive().optional(),
+    /** learned query tokens (section 3.1: 32) */
+    numQueries: z.number().int().positive().default(32),
+    /** cross-attention in layers i % crossAttentionFreq == 0 (section 3.1: every other block) */
+    crossAttentionFreq: z.number().int().positive().default(2),
+    /** LayerNorm epsilon (BERT: 1e-12) */
+    lnEps: z.number().positive().default(1e-12),
+    /** init std of weights, tables and queries (BERT initializer_range: 0.02) */
+    initStd: z.number().positive().default(0.02),
+    /** additive constant of masked keys (LAVIS Qformer.py: (1 - m) * -10000) */
+    maskValue: z.number().default(-10000),
+    /** [PAD] id; default: the tokenizer's */
+    padId: z.number().int().nonnegative().optional(),
+    /**
+     * the decoder's first token, which replaces [CLS] for ITG (section 3.2; LAVIS adds `bos_token: [DEC]` to BERT's
+     * tokenizer); when omitted it is appended after the vocabulary (id V, the table then has V + 1 rows)
+     */
+    bosId: z.number().int().nonnegative().optional(),
+    /** the ITG head's decoder weight: tied to the word embeddings (LAVIS) or its own (torchmultimodal) */
+    lmHead: z.enum(['tied', 'untied']).default('tied'),
+  })
+  .refine(...headsDivideWidth);
+
+/** The whole `model:` section for `name: blip2` (stage 1, section 3.2). Defaults are the paper's and LAVIS's. */
+export const Blip2ConfigSchema = z.strictObject({
+  name: z.literal('blip2'),
+  /** ITC projection width (section 3.2: 256) */
+  embedDim: z.number().int().positive().default(256),
+  /** initial ITC temperature (LAVIS: 0.07), learnable */
+  temp: z.number().positive().default(0.07),
+  /** whether the temperature is trained (LAVIS: yes) */
+  learnableTemp: z.boolean().default(true),
+  /** clamp of the temperature before each step (LAVIS blip2_qformer.py: [0.001, 0.5]); null: none (torchmultimodal) */
+  tempClamp: z.tuple([z.number().positive(), z.number().positive()]).nullable().default([0.001, 0.5]),
+  /** label smoothing of ITC and ITG (LAVIS: 0.1) */
+  labelSmoothing: z.number().min(0).lt(1).default(0.1),
+  /** constant added to the hard-negative softmax weights (LAVIS: 1e-4; see core hardNegativeWeights) */
+  hardNegativeEps: z.number().nonnegative().default(1e-4),
+  /** ITC candidates re-ranked by ITM at retrieval (LAVIS k_test: 128) */
+  itmRerankK: z.number().int().positive().default(128),
+  /** epsilon of `ln_vision`, the trainable LayerNorm on the frozen image features (section 3.3; nn.LayerNorm: 1e-5) */
+  lnVisionEps: z.number().positive().default(1e-5),
+  vision: Blip2VisionSchema,
+  qformer: Blip2QformerSchema,
+  /** caption decoding with the Q-Former's ITG head (`mmzoo caption`, bleu4 / cider in results.json) */
+  caption: CaptionDecodingSchema.default(CaptionDecodingSchema.parse({})),
+});
+
+/** A validated BLIP-2 stage-1 config. */
+export type Blip2Config = z.infer<typeof Blip2ConfigSchema>;
+/** A BLIP-2 stage-1 config before defaults are applied (what a YAML file holds). */
+export type Blip2ConfigInput = z.input<typeof Blip2ConfigSchema>;
