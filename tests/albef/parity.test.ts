@@ -177,8 +177,8 @@ describe('ALBEF paper recipe options (cpu)', () => {
     expect(names).not.toContain('text_encoder.cls.predictions.decoder.weight');
     expect(names).toContain('text_encoder.cls.predictions.bias');
     expect(names).toContain('text_encoder_m.cls.predictions.bias');
-    expect(model.online.text.cls!.decoderWeight).toBe(model.online.text.bert.embeddings.wordEmbeddings.weight);
-    expect(model.momentumCopy.text.cls!.decoderWeight).toBe(model.momentumCopy.text.bert.embeddings.wordEmbeddings.weight);
+    expect(model.online.text.cls!.decoderWeight).toBe(model.online.text.bert.embeddings.wordEmbeddings!.weight);
+    expect(model.momentumCopy.text.cls!.decoderWeight).toBe(model.momentumCopy.text.bert.embeddings.wordEmbeddings!.weight);
     model.dispose();
   });
 

@@ -76,7 +76,7 @@ describe.each(BACKENDS)('BLIP parity with salesforce BLIP_Pretrain (blip-tiny) o
     expect(dec.ffn).toBe(enc.ffn);
     expect(model.decoder.bert.embeddings).toBe(model.online.text.embeddings);
     expect(dec.attention.namedParameters().get('self.query.weight')).not.toBe(enc.attention.namedParameters().get('self.query.weight'));
-    expect(model.decoder.cls!.decoderWeight).toBe(model.online.text.embeddings.wordEmbeddings.weight);
+    expect(model.decoder.cls!.decoderWeight).toBe(model.online.text.embeddings.wordEmbeddings!.weight);
     // the momentum encoder is an untied copy with its own cross-attention
     expect(key(model.momentumCopy.text.layers[0])).not.toBe(key(enc));
   });
@@ -188,7 +188,7 @@ describe('BLIP options (cpu)', () => {
     const model = buildBlip({ ...CONFIG, text: { ...CONFIG.text, encId: undefined, decId: undefined } });
     expect(model.opts.encId).toBe(100);
     expect(model.opts.decId).toBe(101);
-    expect(model.online.text.embeddings.wordEmbeddings.weight.shape).toEqual([102, 64]);
+    expect(model.online.text.embeddings.wordEmbeddings!.weight.shape).toEqual([102, 64]);
     model.dispose();
   });
 });

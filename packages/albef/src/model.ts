@@ -217,7 +217,7 @@ export function buildAlbef(input: AlbefConfigInput | AlbefConfig, parts: BuildPa
       crossAttention: { kvWidth: v.width, fromLayer: t.textLayers }, std: t.initStd,
     });
     const cls = withHead ? new BertLMHead({
-      width: t.width, vocabSize, lnEps: t.lnEps, tiedWeight: cfg.tieMlmHead ? bert.embeddings.wordEmbeddings.weight : undefined, std: t.initStd,
+      width: t.width, vocabSize, lnEps: t.lnEps, tiedWeight: cfg.tieMlmHead ? bert.embeddings.wordEmbeddings!.weight : undefined, std: t.initStd,
     }) : undefined;
     return new BertWithLMHead(bert, cls);
   });

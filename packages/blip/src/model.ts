@@ -206,7 +206,7 @@ export function buildBlip(input: BlipConfigInput | BlipConfig, parts: BuildParts
   const momentum = towers();
   const decoderBert = new BertEncoder(textOptions(), online.text);
   const decoder = new BertWithLMHead(decoderBert, new BertLMHead({
-    width: t.width, vocabSize, lnEps: t.lnEps, tiedWeight: online.text.embeddings.wordEmbeddings.weight, std: t.initStd,
+    width: t.width, vocabSize, lnEps: t.lnEps, tiedWeight: online.text.embeddings.wordEmbeddings!.weight, std: t.initStd,
   }));
   return new BLIP(online, momentum, decoder, itmHead, {
     ...momentumItcOptions(cfg, t.padId ?? parts.padId ?? 0), labelSmoothing: cfg.labelSmoothing, encId, decId,

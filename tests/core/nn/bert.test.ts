@@ -66,14 +66,14 @@ describe('BertEncoder (post-LN BERT, HF names)', () => {
   test('LM head: tied to the word embeddings (no own decoder weight) or untied', () => {
     manualSeed(2);
     const enc = new BertEncoder({ ...opts, crossAttention: undefined });
-    const tied = new BertWithLMHead(enc, new BertLMHead({ width: 16, vocabSize: 20, tiedWeight: enc.embeddings.wordEmbeddings.weight }));
+    const tied = new BertWithLMHead(enc, new BertLMHead({ width: 16, vocabSize: 20, tiedWeight: enc.embeddings.wordEmbeddings!.weight }));
     expect([...tied.namedParameters().keys()].filter((n) => n.startsWith('cls.')).sort()).toEqual([
       'cls.predictions.bias', 'cls.predictions.transform.LayerNorm.bias', 'cls.predictions.transform.LayerNorm.weight',
       'cls.predictions.transform.dense.bias', 'cls.predictions.transform.dense.weight',
     ]);
     const untied = new BertLMHead({ width: 16, vocabSize: 20 });
     expect(untied.namedParameters().get('predictions.decoder.weight')!.shape).toEqual([20, 16]);
-    expect(() => new BertLMHead({ width: 16, vocabSize: 21, tiedWeight: enc.embeddings.wordEmbeddings.weight })).toThrow(/not \[21, 16\]/);
+    expect(() => new BertLMHead({ width: 16, vocabSize: 21, tiedWeight: enc.embeddings.wordEmbeddings!.weight })).toThrow(/not \[21, 16\]/);
     tf.tidy(() => expect(tied.cls!.apply(tf.zeros([2, 3, 16])).shape).toEqual([2, 3, 20]));
     tied.dispose();
     untied.dispose();

@@ -38,7 +38,7 @@ test('names are LAVIS\'s; cross-attention in layers i % freq == 0; each query FF
   expect(names).not.toContain('Qformer.cls.predictions.decoder.weight');
   expect(names.some((n) => n.includes('token_type'))).toBe(false);
   expect(q.bert.layers.map((l) => l.crossAttention !== undefined)).toEqual([true, false, true]);
-  expect(q.cls!.decoderWeight).toBe(q.bert.embeddings.wordEmbeddings.weight);
+  expect(q.cls!.decoderWeight).toBe(q.bert.embeddings.wordEmbeddings!.weight);
   for (const [text, query] of q.initTwins()) expect(Array.from(query.dataSync())).toEqual(Array.from(text.dataSync()));
   expect(q.initTwins().length).toBe(3 * 6);
   q.dispose();
@@ -150,4 +150,28 @@ test('a module may merge several children into its own names', () => {
   expect(names).toContain('output_query.LayerNorm.weight');
   expect(names).toContain('output.LayerNorm.weight');
   expect(names.some((n) => n.includes('merged'))).toBe(false);
+});
+
+test("text: false builds the queries-only Q-Former of a stage-2 bridge: no token tables, no text FFN, the same query rows", () => {
+  const full = tiny({ lmHead: 'none' });
+  const bare = tiny({ lmHead: 'none', text: false });
+  const fullNames = [...full.namedParameters().keys()];
+  const bareNames = [...bare.namedParameters().keys()];
+  // exactly what LAVIS's Blip2OPT and MiniGPT-4 delete: word and position tables, every layer's intermediate / output
+  const dropped = fullNames.filter((n) => !bareNames.includes(n));
+  expect(dropped.every((n) => /embeddings\.(word|position)_embeddings|\.(intermediate|output)\.(dense|LayerNorm)\./.test(n))).toBe(true);
+  expect(dropped).toHaveLength(2 + 3 * 6);
+  expect(bareNames.every((n) => fullNames.includes(n))).toBe(true);
+  const fullParams = full.namedParameters();
+  for (const [n, v] of bare.namedParameters()) v.assign(fullParams.get(n)!);
+  const before = tf.memory().numTensors;
+  const img = image();
+  const a = full.apply({ image: img }).queryOutput!;
+  const b = bare.apply({ image: img }).queryOutput!;
+  expect(maxAbsDiff(a, b)).toBe(0);
+  const text = ids();
+  expect(() => bare.apply({ image: img, ids: text })).toThrow('BertEmbeddings: built without token tables (words: false), it embeds no ids');
+  tf.dispose([a, b, img, text]);
+  expect(tf.memory().numTensors).toBe(before);
+  expect(() => tiny({ text: false })).toThrow("QFormer: a Q-Former without text (text: false) has no LM head: set lmHead 'none'");
 });

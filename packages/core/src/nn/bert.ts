@@ -36,6 +36,11 @@ export interface BertEmbeddingsOptions {
    * `position_embedding_type = "rel_pos"` (VLMo, whose positions come from a relative position bias)
    */
   absolutePositions?: boolean;
+  /**
+   * the token tables (default true); false: no word, position or token-type table, only the LayerNorm, for a prefix
+   * of embeddings without text (the Q-Former of LAVIS's Blip2OPT and of MiniGPT-4, which delete the text embeddings)
+   */
+  words?: boolean;
 }
 
 /**
@@ -44,7 +49,8 @@ export interface BertEmbeddingsOptions {
  * `token_type_embeddings.weight` [T, D] (when T > 0), `LayerNorm.{weight,bias}`.
  */
 export class BertEmbeddings extends Module {
-  readonly wordEmbeddings: Embedding;
+  /** the word table (absent when built with `words: false`) */
+  readonly wordEmbeddings?: Embedding;
   readonly positionEmbeddings?: Embedding;
   readonly tokenTypeEmbeddings?: Embedding;
   readonly norm: LayerNorm;
@@ -52,9 +58,10 @@ export class BertEmbeddings extends Module {
   constructor(readonly opts: BertEmbeddingsOptions) {
     super();
     const std = opts.std ?? 0.02;
-    this.wordEmbeddings = this.module('word_embeddings', new Embedding(opts.vocabSize, opts.width, { std }));
-    if (opts.absolutePositions ?? true) this.positionEmbeddings = this.module('position_embeddings', new Embedding(opts.maxPositions, opts.width, { std }));
-    const types = opts.typeVocabSize ?? 2;
+    const words = opts.words ?? true;
+    if (words) this.wordEmbeddings = this.module('word_embeddings', new Embedding(opts.vocabSize, opts.width, { std }));
+    if (words && (opts.absolutePositions ?? true)) this.positionEmbeddings = this.module('position_embeddings', new Embedding(opts.maxPositions, opts.width, { std }));
+    const types = words ? opts.typeVocabSize ?? 2 : 0;
     if (types > 0) this.tokenTypeEmbeddings = this.module('token_type_embeddings', new Embedding(types, opts.width, { std }));
     this.norm = this.module('LayerNorm', new LayerNorm(opts.width, opts.lnEps ?? 1e-12));
   }
@@ -77,11 +84,13 @@ export class BertEmbeddings extends Module {
       throw new Error(`BertEmbeddings: prefix must be [B, P, ${d}] with the ids' batch, got [${prefix.shape}] beside ids [${ids?.shape ?? ''}]`);
     }
     if (!ids && !prefix) throw new Error('BertEmbeddings: needs ids, a prefix or both');
+    const table = this.wordEmbeddings;
+    if (ids && !table) throw new Error('BertEmbeddings: built without token tables (words: false), it embeds no ids');
     return tf.tidy(() => {
       let x: Tensor | undefined;
-      if (ids) {
+      if (ids && table) {
         const l = ids.shape[1] as number;
-        x = this.wordEmbeddings.apply(ids);
+        x = table.apply(ids);
         if (this.positionEmbeddings) x = x.add(this.positionEmbeddings.weight.slice([0, 0], [l, d]));
         if (this.tokenTypeEmbeddings) x = x.add(this.tokenTypeEmbeddings.weight.slice([0, 0], [1, d]));
       }
@@ -148,6 +157,11 @@ export interface BertLayerOptions {
    * of {@link BertLayer.apply}
    */
   queryFfn?: boolean;
+  /**
+   * the text rows' feed-forward network `intermediate` / `output` (default true); false: a layer for query rows only
+   * (the Q-Former of LAVIS's Blip2OPT and MiniGPT-4, which delete the text FFN), needs `queryFfn`
+   */
+  textFfn?: boolean;
   /** init std of every Linear, default 0.02 */
   std?: number;
 }
@@ -180,8 +194,9 @@ export interface BertLayerApplyOptions {
 export class BertLayer extends Module {
   readonly attention: BertAttention;
   readonly crossAttention?: BertAttention;
-  readonly ffn: MLP;
-  readonly ffnNorm: LayerNorm;
+  /** the text rows' feed-forward network and its LayerNorm (absent when built with `textFfn: false`) */
+  readonly ffn?: MLP;
+  readonly ffnNorm?: LayerNorm;
   /** the query rows' feed-forward network and its LayerNorm (built with `queryFfn`) */
   readonly queryFfn?: MLP;
   readonly queryFfnNorm?: LayerNorm;
@@ -189,10 +204,12 @@ export class BertLayer extends Module {
   /**
    * @param share a layer whose cross-attention and feed-forward modules this one reuses (one set of tensors, not
    *   copies): BLIP's decoder shares every parameter with the encoder except self-attention (section 3.1)
-   * @throws Error when `share` lacks the cross-attention this layer is asked to have
+   * @throws Error when `share` lacks the cross-attention this layer is asked to have, or the layer would have no FFN
    */
   constructor(opts: BertLayerOptions, share?: BertLayer) {
     super();
+    const textFfn = opts.textFfn ?? true;
+    if (!textFfn && !opts.queryFfn) throw new Error('BertLayer: textFfn false needs queryFfn (a layer needs a feed-forward network)');
     const { width, numHeads } = opts;
     const eps = opts.lnEps ?? 1e-12;
     const std = opts.std ?? 0.02;
@@ -202,10 +219,12 @@ export class BertLayer extends Module {
       this.crossAttention = this.module('crossattention', share?.crossAttention
         ?? new BertAttention({ width, numHeads, kvWidth: opts.crossAttention.kvWidth, lnEps: eps, std }));
     }
-    this.ffn = this.module('', share?.ffn ?? new MLP(width, opts.mlpWidth ?? 4 * width, opts.activation ?? 'gelu', {
-      fcStd: std, projStd: std, names: { fc: 'intermediate.dense', proj: 'output.dense' },
-    }));
-    this.ffnNorm = this.module('output.LayerNorm', share?.ffnNorm ?? new LayerNorm(width, eps));
+    if (textFfn) {
+      this.ffn = this.module('', share?.ffn ?? new MLP(width, opts.mlpWidth ?? 4 * width, opts.activation ?? 'gelu', {
+        fcStd: std, projStd: std, names: { fc: 'intermediate.dense', proj: 'output.dense' },
+      }));
+      this.ffnNorm = this.module('output.LayerNorm', share?.ffnNorm ?? new LayerNorm(width, eps));
+    }
     if (opts.queryFfn) {
       this.queryFfn = this.module('', new MLP(width, opts.mlpWidth ?? 4 * width, opts.activation ?? 'gelu', {
         fcStd: std, projStd: std, names: { fc: 'intermediate_query.dense', proj: 'output_query.dense' },
@@ -217,25 +236,29 @@ export class BertLayer extends Module {
   /**
    * @param x float32 [B, N, width]
    * @returns float32 [B, N, width]
-   * @throws Error when `queryLength` is outside [0, N] or set on a layer built without `queryFfn`
+   * @throws Error when `queryLength` is outside [0, N] or set on a layer built without `queryFfn`, or there are text
+   *   rows for a layer built without `textFfn`
    */
   apply(x: Tensor, opts: BertLayerApplyOptions = {}): Tensor {
     const nq = opts.queryLength ?? 0;
     const [b, n, d] = x.shape as [number, number, number];
     if (!(Number.isInteger(nq) && nq >= 0 && nq <= n)) throw new Error(`BertLayer: queryLength ${nq} is not an integer in [0, ${n}]`);
     if (nq > 0 && !this.queryFfn) throw new Error('BertLayer: query rows need a layer built with queryFfn');
+    const ffn = this.ffn;
+    const ffnNorm = this.ffnNorm;
+    if (nq < n && !(ffn && ffnNorm)) throw new Error(`BertLayer: built without a text FFN (textFfn false), got ${n - nq} text rows`);
     return tf.tidy(() => {
       const h = this.attention.apply(x, { mask: opts.mask });
       if (nq === 0) {
         const c = this.crossAttention && opts.context ? this.crossAttention.apply(h, { context: opts.context, mask: opts.contextMask }) : h;
-        return this.ffnNorm.apply(c.add(this.ffn.apply(c)));
+        return ffnNorm!.apply(c.add(ffn!.apply(c)));
       }
       let q = nq === n ? h : h.slice([0, 0, 0], [b, nq, d]);
       if (this.crossAttention && opts.context) q = this.crossAttention.apply(q, { context: opts.context, mask: opts.contextMask });
       q = this.queryFfnNorm!.apply(q.add(this.queryFfn!.apply(q)));
       if (nq === n) return q;
       const t = h.slice([0, nq, 0], [b, n - nq, d]);
-      return tf.concat([q, this.ffnNorm.apply(t.add(this.ffn.apply(t)))], 1);
+      return tf.concat([q, ffnNorm!.apply(t.add(ffn!.apply(t)))], 1);
     });
   }
 }
@@ -254,6 +277,11 @@ export interface BertEncoderOptions extends TransformerStackOptions {
   crossAttention?: { kvWidth: number; fromLayer?: number; every?: number };
   /** every layer gets a query FFN (BLIP-2's Q-Former; see {@link BertLayerOptions.queryFfn}) */
   queryFfn?: boolean;
+  /**
+   * false: queries only, no text (default true): embeddings without token tables ({@link BertEmbeddingsOptions.words})
+   * and layers without the text FFN ({@link BertLayerOptions.textFfn}); needs `queryFfn`
+   */
+  text?: boolean;
   /**
    * additive constant for masked keys (padding, and future positions with `causal`): -10000 (default, HF BERT and
    * BLIP) or -Infinity (torchmultimodal's ALBEF); both give the same probabilities for a row with one valid key
@@ -302,7 +330,7 @@ export class BertEncoder extends Module {
     this.maskValue = opts.maskValue ?? -10000;
     this.embeddings = this.module('embeddings', share?.embeddings ?? new BertEmbeddings({
       vocabSize: opts.vocabSize, maxPositions: opts.maxPositions, width: opts.width, typeVocabSize: opts.typeVocabSize,
-      lnEps: opts.lnEps, std: opts.std,
+      lnEps: opts.lnEps, std: opts.std, words: opts.text,
     }));
     const list = this.module('encoder.layer', new BlockList());
     const from = opts.crossAttention?.fromLayer ?? 0;
@@ -312,7 +340,7 @@ export class BertEncoder extends Module {
       const cross = opts.crossAttention && i >= from && i % every === 0 ? { kvWidth: opts.crossAttention.kvWidth } : undefined;
       this.layers.push(list.add(String(i), new BertLayer({
         width: opts.width, numHeads: opts.numHeads, mlpWidth: opts.mlpWidth, activation: opts.activation,
-        lnEps: opts.lnEps, crossAttention: cross, queryFfn: opts.queryFfn, std: opts.std,
+        lnEps: opts.lnEps, crossAttention: cross, queryFfn: opts.queryFfn, textFfn: opts.text, std: opts.std,
       }, share?.layers[i])));
     }
   }

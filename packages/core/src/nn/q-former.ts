@@ -37,6 +37,12 @@ export interface QFormerOptions {
    * the head: LAVIS Blip2OPT sets `Qformer.cls = None`). Default 'tied'.
    */
   lmHead?: 'tied' | 'untied' | 'none';
+  /**
+   * whether the Q-Former reads text (default true): false builds the queries-only Q-Former of a stage-2 bridge that
+   * never feeds it text (LAVIS Blip2OPT and MiniGPT-4 delete `word_embeddings`, `position_embeddings` and every
+   * layer's `intermediate` / `output`): no token tables, no text FFN, and `lmHead` must be 'none'
+   */
+  text?: boolean;
 }
 
 /** Inputs of {@link QFormer.apply}; at least one of `queries` and `ids`. */
@@ -95,17 +101,19 @@ export class QFormer extends Module implements HasInitTwins {
   constructor(readonly opts: QFormerOptions) {
     super();
     const std = opts.std ?? 0.02;
+    const text = opts.text ?? true;
+    if (!text && (opts.lmHead ?? 'tied') !== 'none') throw new Error("QFormer: a Q-Former without text (text: false) has no LM head: set lmHead 'none'");
     this.queryTokens = this.param('query_tokens', normalInit([1, opts.numQueries, opts.width], std));
     this.bert = new BertEncoder({
       vocabSize: opts.vocabSize, maxPositions: opts.maxPositions, width: opts.width, layers: opts.layers, numHeads: opts.numHeads,
       mlpWidth: opts.mlpWidth, activation: opts.activation, lnEps: opts.lnEps, typeVocabSize: 0, maskValue: opts.maskValue, std,
-      crossAttention: { kvWidth: opts.visionWidth, every: opts.crossAttentionFreq ?? 2 }, queryFfn: true,
+      crossAttention: { kvWidth: opts.visionWidth, every: opts.crossAttentionFreq ?? 2 }, queryFfn: true, text,
     });
     const head = opts.lmHead ?? 'tied';
     if (head !== 'none') {
       this.cls = new BertLMHead({
         width: opts.width, vocabSize: opts.vocabSize, lnEps: opts.lnEps, activation: opts.activation, std,
-        tiedWeight: head === 'tied' ? this.bert.embeddings.wordEmbeddings.weight : undefined,
+        tiedWeight: head === 'tied' ? this.bert.embeddings.wordEmbeddings!.weight : undefined,
       });
     }
     this.module('Qformer', new BertWithLMHead(this.bert, this.cls));
@@ -119,6 +127,7 @@ export class QFormer extends Module implements HasInitTwins {
   initTwins(): [Variable, Variable][] {
     const pairs: [Variable, Variable][] = [];
     for (const layer of this.bert.layers) {
+      if (!layer.ffn || !layer.ffnNorm) continue;
       const text = [...layer.ffn.namedParameters().values(), ...layer.ffnNorm.namedParameters().values()];
       const query = [...layer.queryFfn!.namedParameters().values(), ...layer.queryFfnNorm!.namedParameters().values()];
       text.forEach((v, i) => pairs.push([v, query[i]]));
