@@ -1,13 +1,14 @@
 import { tf, IMAGE_TOKEN_INDEX, RawTensor, generateFromEmbeds, spliceImageEmbeds, toTensor } from '@mmzoo/core';
-import { Llama, LlamaConfigSchema, buildLlama, loadLlamaWeights } from '@mmzoo/lm';
+import { Llama, LlamaConfigSchema, Opt, OptConfigSchema, buildLlama, buildOpt, loadLlamaWeights, loadOptWeights } from '@mmzoo/lm';
 import { BACKENDS, expectClose, readCase, readWeights, useBackend } from '../helpers/fixtures';
 
-// The language-model side of two bridge goldens (tests/fixtures/minigpt4-tiny and instructblip-tiny, copied from
-// ../shared/goldens; see their READMEs), from their recorded soft prompts (the Q-Former is the bridge's, tested with
-// the model): MiniGPT-4's image spliced into the ids (spliceImageEmbeds), its training forward from input embeddings
-// with transformers 4.30's arange positions under a right-padded mask (positionIds), its two greedy chat turns from
-// a context of embeddings with input_ids started as [bos], never fed (generateFromEmbeds with startIds); InstructBLIP's
-// batched greedy generation with the padding between the soft prompt and the left-padded prompts.
+// The language-model side of three bridge goldens (tests/fixtures/minigpt4-tiny, instructblip-tiny and
+// blip2-opt-tiny, copied from ../shared/goldens; see their READMEs), from their recorded soft prompts (the Q-Former is
+// the bridge's, tested with the model): MiniGPT-4's image spliced into the ids (spliceImageEmbeds), its training
+// forward from input embeddings with transformers 4.30's arange positions under a right-padded mask (positionIds), its
+// two greedy chat turns from a context of embeddings with input_ids started as [bos], never fed (generateFromEmbeds
+// with startIds); InstructBLIP's batched greedy generation with the padding between the soft prompt and the
+// left-padded prompts; BLIP-2's OPT forward (its own positions, padding at row 1) and generation.
 const golden = readCase('minigpt4-tiny');
 const P = IMAGE_TOKEN_INDEX;
 const PAD = 3;
@@ -103,6 +104,45 @@ describe.each(BACKENDS)('InstructBLIP golden, the LLaMA side of generation, on %
     embeds.dispose();
     expect(result.sequences).toEqual(gen.output_ids); // no row generates eos within 6 tokens
     // step_logits are [steps, B, V]
+    result.stepLogits!.forEach((row, b) => tf.tidy(() => {
+      expectClose(tf.tensor2d(row.map((l) => Array.from(l))), (gen.step_logits as number[][][]).map((step) => step[b]), `row ${b} step_logits`);
+    }));
+  });
+});
+
+describe.each(BACKENDS)('BLIP-2 OPT golden, the OPT side, on %s', (backend) => {
+  const b2 = readCase('blip2-opt-tiny');
+  const o = b2.outputs;
+  const gen = b2.generation;
+  let model: Opt;
+  beforeAll(async () => {
+    await useBackend(backend);
+    const c = b2.config.opt;
+    model = buildOpt(OptConfigSchema.parse({
+      name: 'opt', dim: c.hidden_size, layers: c.num_hidden_layers, numHeads: c.num_attention_heads, vocabSize: c.vocab_size, hiddenDim: c.ffn_dim,
+      maxSeqLen: c.max_position_embeddings,
+    }));
+    const tensors = new Map<string, RawTensor>();
+    for (const [name, t] of readWeights('blip2-opt-tiny')) if (name.startsWith('opt_model.')) tensors.set(name.slice('opt_model.'.length), t);
+    loadOptWeights(model, tensors);
+  });
+  afterAll(() => model.dispose());
+
+  test('training forward from inputs_embeds: OPT\'s positions cumsum(mask) * mask - 1 as positionIds (padding at row -1 + 2 = 1) give every logit', () => {
+    tf.tidy(() => {
+      const mask = tf.tensor2d(o.attention_mask, undefined, 'int32');
+      const positionIds = mask.cumsum(1).mul(mask).sub(1);
+      expect(positionIds.add(2).arraySync()).toEqual(o.position_ids);
+      const { logits } = model.forward(tf.tensor3d(o.inputs_embeds), { attentionMask: mask, positionIds });
+      expectClose(logits, o.logits, 'logits');
+    });
+  });
+
+  test('generation from [inputs_opt; prompt]: greedy, eos banned at step 0, only new tokens', () => {
+    const embeds = tf.tidy(() => tf.concat([tf.tensor3d(o.inputs_opt), model.embedTokens(tf.tensor2d(gen.prompt_ids, undefined, 'int32'))], 1));
+    const result = generateFromEmbeds(model, { embeds, mask: gen.attention_mask }, { maxNewTokens: 6, minNewTokens: 1, stopIds: [gen.eos_token_id], keepLogits: true });
+    embeds.dispose();
+    expect(result.sequences).toEqual(gen.output_ids);
     result.stepLogits!.forEach((row, b) => tf.tidy(() => {
       expectClose(tf.tensor2d(row.map((l) => Array.from(l))), (gen.step_logits as number[][][]).map((step) => step[b]), `row ${b} step_logits`);
     }));

@@ -22,8 +22,9 @@ export interface CausalLmForwardOptions {
   /**
    * int32 [B, T] or [1, T]: the positions of the new tokens (HF `position_ids`), in [0, maxSeqLen), overriding those
    * derived from the cache and the attention mask (the mask still masks padded keys). OPT adds its offset 2 on top,
-   * as for derived positions. What the bridge models' references train with: `arange(L)` on rows whose mask has
-   * padding (LAVIS InstructBLIP, MiniGPT-4 on transformers 4.30).
+   * as for derived positions (so HF OPT's own `cumsum(mask) * mask - 1`, -1 on padding, reads row 1 there, as HF's
+   * does; the derived positions put padding at 0). What the bridge models' references train with: `arange(L)` on
+   * rows whose mask has padding (LAVIS InstructBLIP, MiniGPT-4 on transformers 4.30). Values are not checked.
    */
   positionIds?: Tensor;
   /**
