@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CaptionDecodingSchema, VitConfigSchema, headsDivideWidth, textTowerShape } from '@mmzoo/core';
+import { LmConfigSchema } from '@mmzoo/lm';
 
 /**
  * The `model.vision` section: the frozen image encoder (Li et al. 2023, section 3.3), a ViT as core's timm-style
@@ -18,6 +19,29 @@ export const Blip2VisionSchema = z.strictObject({
   attnBias: z.enum(['qv', 'qkv']).default('qv'),
 });
 
+/** The keys of a Q-Former section that every model on it shares (stage 1 and the stage-2 bridges). */
+const qformerShape = {
+  // contextLength (text tokens per caption; LAVIS max_txt_len: 32), vocabSize (default: the tokenizer's), sizes
+  ...textTowerShape(),
+  width: z.number().int().positive().default(768),
+  layers: z.number().int().positive().default(12),
+  numHeads: z.number().int().positive().default(12),
+  /** position-table rows (bert-base: 512); default contextLength */
+  maxPositions: z.number().int().positive().optional(),
+  /** learned query tokens (section 3.1: 32) */
+  numQueries: z.number().int().positive().default(32),
+  /** cross-attention in layers i % crossAttentionFreq == 0 (section 3.1: every other block) */
+  crossAttentionFreq: z.number().int().positive().default(2),
+  /** LayerNorm epsilon (BERT: 1e-12) */
+  lnEps: z.number().positive().default(1e-12),
+  /** init std of weights, tables and queries (BERT initializer_range: 0.02) */
+  initStd: z.number().positive().default(0.02),
+  /** additive constant of masked keys (LAVIS Qformer.py: (1 - m) * -10000) */
+  maskValue: z.number().default(-10000),
+  /** [PAD] id; default: the tokenizer's */
+  padId: z.number().int().nonnegative().optional(),
+};
+
 /**
  * The `model.qformer` section: the Q-Former (section 3.1), a BERT-base (LAVIS initialises it from bert-base-uncased)
  * with learned queries and cross-attention every `crossAttentionFreq` layers. Its text side is the run's `text` input
@@ -25,25 +49,7 @@ export const Blip2VisionSchema = z.strictObject({
  */
 export const Blip2QformerSchema = z
   .strictObject({
-    // contextLength (text tokens per caption; LAVIS max_txt_len: 32), vocabSize (default: the tokenizer's), sizes
-    ...textTowerShape(),
-    width: z.number().int().positive().default(768),
-    layers: z.number().int().positive().default(12),
-    numHeads: z.number().int().positive().default(12),
-    /** position-table rows (bert-base: 512); default contextLength */
-    maxPositions: z.number().int().positive().optional(),
-    /** learned query tokens (section 3.1: 32) */
-    numQueries: z.number().int().positive().default(32),
-    /** cross-attention in layers i % crossAttentionFreq == 0 (section 3.1: every other block) */
-    crossAttentionFreq: z.number().int().positive().default(2),
-    /** LayerNorm epsilon (BERT: 1e-12) */
-    lnEps: z.number().positive().default(1e-12),
-    /** init std of weights, tables and queries (BERT initializer_range: 0.02) */
-    initStd: z.number().positive().default(0.02),
-    /** additive constant of masked keys (LAVIS Qformer.py: (1 - m) * -10000) */
-    maskValue: z.number().default(-10000),
-    /** [PAD] id; default: the tokenizer's */
-    padId: z.number().int().nonnegative().optional(),
+    ...qformerShape,
     /**
      * the decoder's first token, which replaces [CLS] for ITG (section 3.2; LAVIS adds `bos_token: [DEC]` to BERT's
      * tokenizer); when omitted it is appended after the vocabulary (id V, the table then has V + 1 rows)
@@ -53,6 +59,13 @@ export const Blip2QformerSchema = z
     lmHead: z.enum(['tied', 'untied']).default('tied'),
   })
   .refine(...headsDivideWidth);
+
+/**
+ * The `model.qformer` section of a stage-2 bridge (BLIP-2 with a frozen LM, InstructBLIP, MiniGPT-4): the Q-Former of
+ * {@link Blip2QformerSchema} without the ITG head, which LAVIS's Blip2OPT and MiniGPT-4 delete. Its text side (the
+ * run's `text` input) is read only by models whose instruction enters the Q-Former (`qformerText`).
+ */
+export const BridgeQformerSchema = z.strictObject(qformerShape).refine(...headsDivideWidth);
 
 /** The whole `model:` section for `name: blip2` (stage 1, section 3.2). Defaults are the paper's and LAVIS's. */
 export const Blip2ConfigSchema = z.strictObject({
@@ -83,3 +96,65 @@ export const Blip2ConfigSchema = z.strictObject({
 export type Blip2Config = z.infer<typeof Blip2ConfigSchema>;
 /** A BLIP-2 stage-1 config before defaults are applied (what a YAML file holds). */
 export type Blip2ConfigInput = z.input<typeof Blip2ConfigSchema>;
+
+/**
+ * How a bridge answers (LAVIS `predict_answers` / `generate`; core generateFromEmbeds): the search, its lengths in new
+ * tokens and penalties; the `sceneVqa` evaluation and `mmzoo generate` use it.
+ */
+export const AnswerDecodingSchema = z.strictObject({
+  /** greedy (the tiny configs), beam (LAVIS: 5 beams) or sample */
+  strategy: z.enum(['greedy', 'beam', 'sample']).default('beam'),
+  /** most new tokens, the end token included (LAVIS VQA: max_len 10) */
+  maxNewTokens: z.number().int().positive().default(10),
+  /** the end token is suppressed before this many new tokens (LAVIS: min_len 1) */
+  minNewTokens: z.number().int().nonnegative().default(1),
+  numBeams: z.number().int().positive().default(5),
+  /** LAVIS VQA: -1 (shorter answers); captioning: 1 */
+  lengthPenalty: z.number().default(-1),
+  /** CTRL repetition penalty (LAVIS generate: 1; InstructBLIP: 1.5) */
+  repetitionPenalty: z.number().positive().default(1),
+  temperature: z.number().positive().default(1),
+  topP: z.number().gt(0).max(1).default(0.9),
+  seed: z.number().int().default(0),
+});
+
+/** A validated answer-decoding section. */
+export type AnswerDecoding = z.infer<typeof AnswerDecodingSchema>;
+
+/**
+ * The `model:` section of a stage-2 bridge (Li et al. 2023 section 3.3; Dai et al. 2023 section 2.2; Zhu et al. 2023
+ * section 3), one schema per model name: the frozen image encoder (`vision`), `ln_vision`, the Q-Former (`qformer`, no
+ * ITG head), the frozen decoder-only LM (`lm`: any @mmzoo/lm config) and whether the instruction enters the Q-Former.
+ * @param name `model.name`
+ * @param qformerText the default of `qformerText` (InstructBLIP: true)
+ */
+export function bridgeConfigSchema<N extends string>(name: N, qformerText: boolean) {
+  return z.strictObject({
+    name: z.literal(name),
+    vision: Blip2VisionSchema,
+    /** epsilon of `ln_vision` (nn.LayerNorm: 1e-5) */
+    lnVisionEps: z.number().positive().default(1e-5),
+    qformer: BridgeQformerSchema,
+    /** the language model (frozen by the config's `frozen:`), a LLaMA, GPT-2 or OPT config */
+    lm: LmConfigSchema,
+    /**
+     * the instruction (the run's `text`) enters the Q-Former beside the queries: InstructBLIP (section 2.2) and BLIP-2's
+     * VQA fine-tuning (section 4.3); false: the queries alone (BLIP-2's stage 2, MiniGPT-4)
+     */
+    qformerText: z.boolean().default(qformerText),
+    /** how answers are decoded */
+    answer: AnswerDecodingSchema.default(AnswerDecodingSchema.parse({})),
+  });
+}
+
+/** The `model:` section of `blip2-lm`, BLIP-2's second stage (section 3.3) and its VQA fine-tuning (section 4.3). */
+export const Blip2LmConfigSchema = bridgeConfigSchema('blip2-lm', false);
+/** The `model:` section of `instructblip` (Dai et al. 2023): the instruction-aware Q-Former. */
+export const InstructBlipConfigSchema = bridgeConfigSchema('instructblip', true);
+/** The `model:` section of `minigpt4` (Zhu et al. 2023): BLIP-2's ViT and Q-Former frozen, one linear layer trained. */
+export const MiniGpt4ConfigSchema = bridgeConfigSchema('minigpt4', false);
+
+/** A validated bridge config (any of the three names). */
+export type BridgeConfig = z.infer<typeof Blip2LmConfigSchema> | z.infer<typeof InstructBlipConfigSchema> | z.infer<typeof MiniGpt4ConfigSchema>;
+/** A bridge config before defaults are applied. */
+export type BridgeConfigInput = z.input<typeof Blip2LmConfigSchema> | z.input<typeof InstructBlipConfigSchema> | z.input<typeof MiniGpt4ConfigSchema>;

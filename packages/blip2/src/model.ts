@@ -5,6 +5,7 @@ import {
 import type { GenerateOptions, GenerateResult } from '@mmzoo/core';
 import type { BuildParts, DualEncoder, HasInitTwins, ImageTextBatch, ItmScorer } from '@mmzoo/core';
 import { Blip2Config, Blip2ConfigInput, Blip2ConfigSchema } from './config';
+import { buildBlip2Vision } from './vision';
 
 /** Options of {@link Blip2Qformer} (the non-architectural part of {@link Blip2Config}). */
 export interface Blip2Options {
@@ -339,11 +340,7 @@ export function buildBlip2(input: Blip2ConfigInput | Blip2Config, parts: BuildPa
   const baseVocab = resolveVocabSize(q.vocabSize, parts, 'model.qformer.vocabSize');
   const bosId = q.bosId ?? baseVocab;
   const vocabSize = Math.max(baseVocab, bosId + 1);
-  const visual = new VisionTransformer({
-    imageSize: v.imageSize, patchSize: v.patchSize, channels: v.channels, width: v.width, layers: v.layers, numHeads: v.numHeads,
-    mlpWidth: Math.round(v.width * v.mlpRatio), activation: 'gelu', lnEps: v.lnEps, lnPre: false, lnPost: v.finalNorm, patchBias: true,
-    attnBias: v.attnBias === 'qv' ? 'qv' : true, featureLayer: v.featureLayer,
-  });
+  const visual = buildBlip2Vision(v);
   const lnVision = new LayerNorm(v.width, cfg.lnVisionEps);
   const qformer = new QFormer({
     numQueries: q.numQueries, vocabSize, maxPositions: q.maxPositions ?? q.contextLength, width: q.width, layers: q.layers,

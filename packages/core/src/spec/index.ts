@@ -4,10 +4,10 @@
  * model-facing interfaces the harness calls.
  */
 export {
-  BATCH_KEYS, IMAGE_TOKEN_INDEX, EVAL_TASK_COLUMNS, EVAL_TASK_NAMES, batchTensors, componentCounts, dualEncoderScores, inputKeys, tokenInputKeys, evalTask, isImageFeatureExtractor, isItmScorer, isDualEncoder,
+  BATCH_KEYS, IMAGE_TOKEN_INDEX, EVAL_TASK_COLUMNS, EVAL_TASK_NAMES, batchTensors, componentCounts, dualEncoderScores, inputKeys, tokenInputKeys, evalTask, isImageFeatureExtractor, isItmScorer, isDualEncoder, isImagePromptedLM,
 } from './model-spec';
 export type {
-  Batch, BatchKey, BuildParts, DualEncoder, EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, ImageTextBatch,
+  Batch, BatchKey, BuildParts, DualEncoder, ImagePromptedLM, ImagePromptOptions, EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, ImageTextBatch,
   ImageTextModel, ModelInputs, ModelSpec, TokenInput, TokenizerFacts, TrainingModel,
 } from './model-spec';
 export { imageTextInputs } from './inputs';

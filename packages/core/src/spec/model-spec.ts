@@ -7,6 +7,8 @@ import type { ItmScorer } from '../losses/itm';
 import type { StageData, StageSelection } from '../config/stage-selection';
 import type { TextTokenizer } from '../tokenizers/types';
 import type { PrepareContext } from './prepare';
+import type { CausalLM } from '../generate/causal-lm';
+import type { CausalGenerateOptions, CausalGenerateResult } from '../generate/causal-generate';
 
 /**
  * The modality keys of a batch (the run contract, docs/architecture.md "The run contract"): each names one input
@@ -125,6 +127,35 @@ export type ImageTextModel = Module & TrainableModel & DualEncoder & {
 export type TrainingModel = Module & TrainableModel & {
   trainingLoss(batch: Partial<Batch>, stage?: StageSelection): LossOutput;
 };
+
+/** Options of {@link ImagePromptedLM.generateFromImages}: any generation setting overrides the model's own. */
+export interface ImagePromptOptions extends Partial<CausalGenerateOptions> {
+  /** int32 [B, Lq]: the instructions in the Q-Former's tokenizer, for a model that {@link ImagePromptedLM.readsInstruction} */
+  text?: Tensor;
+}
+
+/**
+ * A model that continues a language model's prompts about images: the vision-to-LM bridges (BLIP-2 with an LM,
+ * InstructBLIP, MiniGPT-4; LLaVA), whose prompts hold one {@link IMAGE_TOKEN_INDEX} where the image goes. What the
+ * `sceneVqa` evaluation and `mmzoo generate --image` drive.
+ */
+export interface ImagePromptedLM {
+  /** the language model inside (the question-only baseline runs it without the image) */
+  readonly lm: CausalLM;
+  /** whether generation needs the instruction in the Q-Former's own tokenizer (`ImagePromptOptions.text`) */
+  readonly readsInstruction: boolean;
+  /**
+   * @param images float32 [B, C, H, W]
+   * @param prompts B rows of LM ids, each with one IMAGE_TOKEN_INDEX, ending where the answer starts
+   * @param opts generation settings over the model's own (its config's answer decoding)
+   */
+  generateFromImages(images: Tensor, prompts: number[][], opts?: ImagePromptOptions): CausalGenerateResult;
+}
+
+/** True when `model` implements {@link ImagePromptedLM}. */
+export function isImagePromptedLM(model: object): model is ImagePromptedLM {
+  return 'generateFromImages' in model && typeof model.generateFromImages === 'function' && 'lm' in model && 'readsInstruction' in model;
+}
 
 /** True when `model` implements {@link DualEncoder} (zero-shot classification, retrieval). */
 export function isDualEncoder(model: object): model is DualEncoder {

@@ -1,0 +1,195 @@
+import {
+  IMAGE_TOKEN_INDEX, LayerNorm, Linear, Module, QFormer, Tensor, VisionTransformer, causalLmLoss, generateFromEmbeds, resolveVocabSize,
+  spliceImageEmbeds, tf,
+} from '@mmzoo/core';
+import type { Batch, BuildParts, CausalGenerateOptions, CausalGenerateResult, ImagePromptOptions, ImagePromptedLM, LossOutput } from '@mmzoo/core';
+import { buildLm } from '@mmzoo/lm';
+import type { LmModel } from '@mmzoo/lm';
+import type { AnswerDecoding, BridgeConfig } from './config';
+import { buildBlip2Vision } from './vision';
+
+/** How a {@link QFormerBridge} reads its inputs and answers (the non-architectural part of its config). */
+export interface QFormerBridgeOptions {
+  /**
+   * whether the instruction (the batch's `text`, in the Q-Former's own tokenizer) enters the Q-Former beside the
+   * queries: InstructBLIP's instruction-aware Q-Former (Dai et al. 2023, section 2.2) and BLIP-2's VQA fine-tuning
+   * (Li et al. 2023, section 4.3: the question tokens interact with the queries through self-attention)
+   */
+  qformerText: boolean;
+  /** the Q-Former tokenizer's [PAD] id (the instruction's padding mask) */
+  qformerPadId: number;
+  /** the LM tokenizer's pad id (generation prompts are left-padded with it; it is masked) */
+  lmPadId: number;
+  /** how answers are decoded unless a call says otherwise */
+  answer: AnswerDecoding;
+}
+
+/**
+ * A frozen image encoder and a frozen decoder-only language model joined by a Q-Former (Li et al. 2023, "BLIP-2",
+ * section 3.3, Fig. 3; Dai et al. 2023, "InstructBLIP", section 2.2, Fig. 3; Zhu et al. 2023, "MiniGPT-4", section 3):
+ * the image features (`visual_encoder`, then the LayerNorm `ln_vision`) are read by the Q-Former's learned queries
+ * (with the instruction beside them when `qformerText`), and a linear layer (`llm_proj`) maps the query outputs to the
+ * LM's width: a soft visual prompt of Nq embeddings that takes the place of the one IMAGE_TOKEN_INDEX in each row of the
+ * LM's ids (first for BLIP-2 and InstructBLIP, mid-text for MiniGPT-4; core spliceImageEmbeds). The loss is the LM's
+ * next-token cross-entropy on the answer tokens only (the batch's labels); which parts train is the config's
+ * `frozen:` list (BLIP-2: the ViT and the LM; MiniGPT-4: everything but `llm_proj`).
+ *
+ * Names follow LAVIS's InstructBLIP (`visual_encoder`, `ln_vision`, `query_tokens`, `Qformer.*`, `llm_proj`,
+ * `llm_model`); the LM keeps its own names under `llm_model` (@mmzoo/lm); LAVIS's Blip2OPT (`opt_proj`, `opt_model`)
+ * and MiniGPT-4 (`llama_proj`, `llama_model`) map onto them (weights.ts).
+ */
+export class QFormerBridge extends Module implements ImagePromptedLM {
+  /**
+   * @param visual the image encoder
+   * @param lnVision LayerNorm over its width
+   * @param qformer the Q-Former (no LM head)
+   * @param proj Linear(Q-Former width, LM width)
+   * @param lm the decoder-only language model
+   * @throws Error when the widths do not chain, or the Q-Former should read instructions and has no text side
+   */
+  constructor(
+    readonly visual: VisionTransformer, readonly lnVision: LayerNorm, readonly qformer: QFormer, readonly proj: Linear,
+    readonly lm: LmModel, readonly opts: QFormerBridgeOptions,
+  ) {
+    super();
+    if (qformer.opts.visionWidth !== visual.opts.width) {
+      throw new Error(`QFormerBridge: the Q-Former cross-attends to width ${qformer.opts.visionWidth}, the image encoder gives ${visual.opts.width}`);
+    }
+    if (proj.inFeatures !== qformer.opts.width || proj.outFeatures !== lm.embedDim) {
+      throw new Error(`QFormerBridge: llm_proj maps ${proj.inFeatures} -> ${proj.outFeatures}; the Q-Former is ${qformer.opts.width} wide and the LM ${lm.embedDim}`);
+    }
+    if (opts.qformerText && qformer.opts.text === false) throw new Error('QFormerBridge: qformerText needs a Q-Former with a text side (text: true)');
+    this.module('visual_encoder', visual);
+    this.module('ln_vision', lnVision);
+    this.module('', qformer);
+    this.module('llm_proj', proj);
+    this.module('llm_model', lm);
+  }
+
+  /** Nq, the length of the soft prompt. */
+  get numQueries(): number {
+    return this.qformer.numQueries;
+  }
+
+  /** Whether the instruction enters the Q-Former (`qformerText`). */
+  get readsInstruction(): boolean {
+    return this.opts.qformerText;
+  }
+
+  /** `ln_vision(visual_encoder(images))`. @param images float32 [B, C, H, W] @returns float32 [B, M, Dv] */
+  imageEmbeds(images: Tensor): Tensor {
+    return tf.tidy(() => this.lnVision.apply(this.visual.apply(images).tokens));
+  }
+
+  /**
+   * The query outputs of the Q-Former over the image (and the instruction with `qformerText`).
+   * @param imageEmbeds float32 [B, M, Dv] from {@link imageEmbeds}
+   * @param text int32 [B, Lq] the instruction in the Q-Former's tokenizer ([CLS] ... [SEP] [PAD]...)
+   * @returns float32 [B, Nq, D]
+   * @throws Error when the model reads instructions and `text` is missing
+   */
+  queryOutput(imageEmbeds: Tensor, text?: Tensor): Tensor {
+    if (this.opts.qformerText && !text) throw new Error('QFormerBridge: this model reads the instruction in its Q-Former: the batch needs `text`');
+    return tf.tidy(() => {
+      const ids = this.opts.qformerText ? text : undefined;
+      const valid = ids ? ids.notEqual(tf.scalar(this.opts.qformerPadId, 'int32')).toInt() : undefined;
+      return this.qformer.apply({ image: imageEmbeds, ids, valid }).queryOutput!;
+    });
+  }
+
+  /**
+   * The soft visual prompt: `llm_proj` of the query outputs.
+   * @param images float32 [B, C, H, W]
+   * @param text int32 [B, Lq] (read only with `qformerText`)
+   * @returns float32 [B, Nq, lm.embedDim]
+   */
+  softPrompt(images: Tensor, text?: Tensor): Tensor {
+    return tf.tidy(() => this.proj.apply(this.queryOutput(this.imageEmbeds(images), text)));
+  }
+
+  /**
+   * The LM loss of a batch (BLIP-2 section 3.3): the soft prompt spliced into the `lm` ids, next-token
+   * cross-entropy over the labelled (answer) positions, averaged over them. Rows are right-padded, so no mask is
+   * needed: no real position attends to a later one, and positions run 0, 1, ... as in the references' training.
+   * @param batch `image` float32 [B, C, H, W]; `lm` int32 [B, L] with one IMAGE_TOKEN_INDEX per row; `labels` int32
+   *   [B, L] shifted targets, -100 where not scored; `text` int32 [B, Lq] with `qformerText`
+   * @returns `{ total, parts: { lm } }`, float32 scalars
+   * @throws Error when a key is missing, or from spliceImageEmbeds for a row without exactly one placeholder
+   */
+  trainingLoss(batch: Partial<Batch>): LossOutput {
+    const { image, lm, labels } = batch;
+    if (!image || !lm || !labels) throw new Error('QFormerBridge.trainingLoss: the batch needs image, lm and labels');
+    return tf.tidy(() => {
+      const spliced = spliceImageEmbeds(this.lm, lm, this.softPrompt(image, batch.text), { labels, padId: this.opts.lmPadId });
+      const loss = causalLmLoss(this.lm.forward(spliced.embeds).logits, spliced.labels!);
+      return { total: loss, parts: { lm: loss } };
+    });
+  }
+
+  /** The model's answer decoding as generation options. */
+  answerOptions(): CausalGenerateOptions {
+    const a = this.opts.answer;
+    return {
+      strategy: a.strategy, maxNewTokens: a.maxNewTokens, minNewTokens: a.minNewTokens, numBeams: a.numBeams, lengthPenalty: a.lengthPenalty,
+      repetitionPenalty: a.repetitionPenalty, temperature: a.temperature, topP: a.topP, seed: a.seed, padId: this.opts.lmPadId,
+    };
+  }
+
+  /**
+   * Answers prompts about images (LAVIS `generate` / `predict_answers`): the prompts are left-padded to the longest,
+   * each row's soft prompt spliced in at its placeholder, and the LM continues from the embeddings (core
+   * generateFromEmbeds: positions from the mask, KV cache). Settings: the config's `answer:` section, overridden by
+   * `opts`.
+   * @param images float32 [B, C, H, W]
+   * @param prompts B rows of LM ids, each with one IMAGE_TOKEN_INDEX
+   * @returns one result per prompt (`tokens`: the new ids)
+   * @throws Error when the counts disagree or a prompt has no placeholder or several
+   */
+  generateFromImages(images: Tensor, prompts: number[][], opts: ImagePromptOptions = {}): CausalGenerateResult {
+    const b = images.shape[0];
+    if (prompts.length !== b) throw new Error(`QFormerBridge.generateFromImages: ${prompts.length} prompts for ${b} images`);
+    prompts.forEach((p, i) => {
+      const n = p.filter((t) => t === IMAGE_TOKEN_INDEX).length;
+      if (n !== 1) throw new Error(`QFormerBridge.generateFromImages: prompt ${i} holds ${n} image placeholders (${IMAGE_TOKEN_INDEX}); it needs exactly one`);
+    });
+    const { text, ...settings } = opts;
+    const pad = this.opts.lmPadId;
+    const longest = Math.max(...prompts.map((p) => p.length));
+    const ids = prompts.map((p) => [...new Array<number>(longest - p.length).fill(pad), ...p]);
+    const mask = prompts.map((p) => [...new Array<number>(longest - p.length).fill(0), ...p.map(() => 1)]);
+    const context = tf.tidy(() => spliceImageEmbeds(this.lm, tf.tensor2d(ids, undefined, 'int32'), this.softPrompt(images, text), {
+      attentionMask: tf.tensor2d(mask, undefined, 'int32'), padId: pad,
+    }));
+    try {
+      const contextMask = context.attentionMask!.arraySync() as number[][];
+      return generateFromEmbeds(this.lm, { embeds: context.embeds, mask: contextMask }, { ...this.answerOptions(), ...settings });
+    } finally {
+      tf.dispose([context.embeds, context.attentionMask!]);
+    }
+  }
+}
+
+/**
+ * Builds a bridge from a validated config (LAVIS Blip2OPT / Blip2VicunaInstruct, MiniGPT-4 `MiniGPT4`): the image
+ * encoder of `vision` (the shared builder of stage 1), `ln_vision`, a Q-Former without ITG head (without any text side
+ * unless `qformerText`, as LAVIS deletes it), `llm_proj` (nn.Linear's default init in LAVIS; here N(0, initStd)) and
+ * the LM of `lm`. Vocabulary sizes and pad ids come from the run's `text` (Q-Former) and `lm` tokenizers when the
+ * config leaves them out.
+ * @throws Error when the LM's vocabulary size is given neither by the config nor by an `lm` tokenizer
+ */
+export function buildQFormerBridge(cfg: BridgeConfig, parts: BuildParts = {}): QFormerBridge {
+  const q = cfg.qformer;
+  const lmFacts = parts.tokenizers?.lm;
+  const textFacts = parts.tokenizers?.text;
+  const visual = buildBlip2Vision(cfg.vision);
+  const qformer = new QFormer({
+    numQueries: q.numQueries, vocabSize: cfg.qformerText ? resolveVocabSize(q.vocabSize, { vocabSize: textFacts?.vocabSize }, 'model.qformer.vocabSize') : q.vocabSize ?? 1,
+    maxPositions: q.maxPositions ?? q.contextLength, width: q.width, layers: q.layers, numHeads: q.numHeads,
+    mlpWidth: Math.round(q.width * q.mlpRatio), visionWidth: cfg.vision.width, crossAttentionFreq: q.crossAttentionFreq, lnEps: q.lnEps,
+    std: q.initStd, maskValue: q.maskValue, lmHead: 'none', text: cfg.qformerText,
+  });
+  const lm = buildLm(cfg.lm, { vocabSize: lmFacts?.vocabSize });
+  return new QFormerBridge(visual, new LayerNorm(cfg.vision.width, cfg.lnVisionEps), qformer, new Linear(q.width, lm.embedDim, { std: q.initStd }), lm, {
+    qformerText: cfg.qformerText, qformerPadId: q.padId ?? textFacts?.padId ?? 0, lmPadId: lmFacts?.padId ?? 0, answer: cfg.answer,
+  });
+}
