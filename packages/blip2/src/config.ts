@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { CaptionDecodingSchema, VitConfigSchema, headsDivideWidth, textTowerShape } from '@mmzoo/core';
 
+const namesBlock = (v: { layers: number; featureLayer: number }) => v.featureLayer >= -v.layers && v.featureLayer < v.layers;
+
 /**
  * The `model.vision` section: the frozen image encoder (Li et al. 2023, section 3.3), a ViT as core's timm-style
  * section (patch projection with bias, no `ln_pre`, exact GELU) plus what BLIP-2 changes: the output of the
@@ -16,7 +18,7 @@ export const Blip2VisionSchema = z.strictObject({
   finalNorm: z.boolean().default(false),
   /** attention projection biases: `qv` (EVA: `q_bias`, `v_bias`) or `qkv` (a fused bias of all three) */
   attnBias: z.enum(['qv', 'qkv']).default('qv'),
-});
+}).refine(namesBlock, { message: 'featureLayer names no block of the ViT (valid: -layers..layers-1)', path: ['featureLayer'] });
 
 /**
  * The `model.qformer` section: the Q-Former (section 3.1), a BERT-base (LAVIS initialises it from bert-base-uncased)
@@ -52,7 +54,8 @@ export const Blip2QformerSchema = z
     /** the ITG head's decoder weight: tied to the word embeddings (LAVIS) or its own (torchmultimodal) */
     lmHead: z.enum(['tied', 'untied']).default('tied'),
   })
-  .refine(...headsDivideWidth);
+  .refine(...headsDivideWidth)
+  .refine((q) => (q.maxPositions ?? q.contextLength) >= q.contextLength, { message: 'maxPositions must be at least contextLength', path: ['maxPositions'] });
 
 /** The whole `model:` section for `name: blip2` (stage 1, section 3.2). Defaults are the paper's and LAVIS's. */
 export const Blip2ConfigSchema = z.strictObject({
