@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { CaptionDecodingSchema, VitConfigSchema, headsDivideWidth, textTowerShape } from '@mmzoo/core';
 import { LmConfigSchema } from '@mmzoo/lm';
 
+const namesBlock = (v: { layers: number; featureLayer: number }) => v.featureLayer >= -v.layers && v.featureLayer < v.layers;
+
 /**
  * The `model.vision` section: the frozen image encoder (Li et al. 2023, section 3.3), a ViT as core's timm-style
  * section (patch projection with bias, no `ln_pre`, exact GELU) plus what BLIP-2 changes: the output of the
@@ -17,7 +19,7 @@ export const Blip2VisionSchema = z.strictObject({
   finalNorm: z.boolean().default(false),
   /** attention projection biases: `qv` (EVA: `q_bias`, `v_bias`) or `qkv` (a fused bias of all three) */
   attnBias: z.enum(['qv', 'qkv']).default('qv'),
-});
+}).refine(namesBlock, { message: 'featureLayer names no block of the ViT (valid: -layers..layers-1)', path: ['featureLayer'] });
 
 /** The keys of a Q-Former section that every model on it shares (stage 1 and the stage-2 bridges). */
 const qformerShape = {
@@ -58,7 +60,8 @@ export const Blip2QformerSchema = z
     /** the ITG head's decoder weight: tied to the word embeddings (LAVIS) or its own (torchmultimodal) */
     lmHead: z.enum(['tied', 'untied']).default('tied'),
   })
-  .refine(...headsDivideWidth);
+  .refine(...headsDivideWidth)
+  .refine((q) => (q.maxPositions ?? q.contextLength) >= q.contextLength, { message: 'maxPositions must be at least contextLength', path: ['maxPositions'] });
 
 /**
  * The `model.qformer` section of a stage-2 bridge (BLIP-2 with a frozen LM, InstructBLIP, MiniGPT-4): the Q-Former of

@@ -1,6 +1,6 @@
 import {
-  LayerNorm, Linear, LossOutput, Module, QFormer, Rng, SampledItmPairs, Tensor, Variable, VisionTransformer, clampTemperature,
-  crossEntropy, firstToken, gatherRows, generateFromImage, itmLogOdds, l2Normalize, resolveVocabSize, sampleItmPairs, scalarInit, stepRng, tf,
+  LayerNorm, Linear, LossOutput, Module, QFormer, Rng, SampledItmPairs, Tensor, Tensor2D, Variable, VisionTransformer, clampTemperature,
+  crossEntropy, firstToken, gatherRows, generateFromImage, itmLogOdds, l2Normalize, matMul2d, resolveVocabSize, sampleItmPairs, scalarInit, stepRng, tf,
 } from '@mmzoo/core';
 import type { GenerateOptions, GenerateResult } from '@mmzoo/core';
 import type { BuildParts, DualEncoder, HasInitTwins, ImageTextBatch, ItmScorer } from '@mmzoo/core';
@@ -161,7 +161,7 @@ export class Blip2Qformer extends Module implements DualEncoder, ItmScorer, HasI
     return tf.tidy(() => {
       const [b, nq, e] = imageFeatures.shape as [number, number, number];
       const t = textFeatures.shape[0] as number;
-      const simQ2t = tf.matMul(imageFeatures.reshape([b * nq, e]), textFeatures, false, true).reshape([b, nq, t]).transpose([0, 2, 1]);
+      const simQ2t = matMul2d(imageFeatures.reshape([b * nq, e]) as Tensor2D, textFeatures.transpose() as Tensor2D).reshape([b, nq, t]).transpose([0, 2, 1]);
       return { simQ2t, sim: simQ2t.max(2) };
     });
   }

@@ -61,8 +61,6 @@ export interface QFormerInputs {
    * row i sees every query and the unpadded text j <= i
    */
   causal?: boolean;
-  /** batch size when only queries are run without ids (default: the image's) */
-  batch?: number;
 }
 
 /** Outputs of {@link QFormer.apply} (a type, so that it can leave `tf.tidy`). */
