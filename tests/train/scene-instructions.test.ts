@@ -43,7 +43,7 @@ function lmTokenizer(data: InstructionData): HFTokenizer {
 }
 
 /** The end each layout puts after an answer, as text. */
-const END: Record<InstructionTemplateName, string> = { blip2: '\n', instructblip: '<|endoftext|>', minigpt4: '###', llava_v1: '<|endoftext|>' };
+const END: Record<InstructionTemplateName, string> = { blip2_opt: '\n', instructblip: '<|endoftext|>', minigpt4: '###', llava_v1: '<|endoftext|>' };
 
 const maxOf = (a: ArrayLike<number>) => Array.from(a).reduce((m, x) => Math.max(m, x), -Infinity);
 const minOf = (a: ArrayLike<number>) => Array.from(a).reduce((m, x) => Math.min(m, x), Infinity);
@@ -62,7 +62,7 @@ describe('scene instruction data (data/scene-instructions, data/instruction-batc
   });
 
   test('answers known by construction: each question is answered from the scene it is about', () => {
-    const data = DATA.blip2;
+    const data = DATA.blip2_opt;
     for (const ex of data.train.examples.filter((e) => e.task !== 'caption' && e.task !== 'description')) {
       const qa = data.train.scenes.scenes[ex.scene].qa;
       const question = ex.qformer.charAt(0).toLowerCase() + ex.qformer.slice(1);
@@ -132,7 +132,7 @@ describe('scene instruction data (data/scene-instructions, data/instruction-batc
   });
 
   test('no test scene image in training, and the held-out sets ask about test scenes only', () => {
-    for (const t of ['minigpt4', 'blip2'] as const) {
+    for (const t of ['minigpt4', 'blip2_opt'] as const) {
       const data = DATA[t];
       expect(maxOf(data.train.images.images)).toBeLessThanOrEqual(100);
       expect(maxOf(data.train.images.images)).toBeGreaterThan(0);
@@ -183,7 +183,7 @@ describe('scene instruction data (data/scene-instructions, data/instruction-batc
       expect(decode(lm, counted)).toBe(ex.turns.map((turn) => ` ${turn.assistant}${END[template]}`).join(''));
       // where the image goes: before the bos in the VQA layouts, inside the first human message in the chat ones
       const at = ids[b].indexOf(IMAGE_TOKEN_INDEX);
-      if (template === 'blip2' || template === 'instructblip') expect([at, ids[b][1]]).toEqual([0, lm.endId]);
+      if (template === 'blip2_opt' || template === 'instructblip') expect([at, ids[b][1]]).toEqual([0, lm.endId]);
       else if (template === 'minigpt4') expect(decode(lm, ids[b].slice(1, at))).toBe('###Human: <Img>');
       else expect(decode(lm, ids[b].slice(1, at))).toMatch(/ USER: $/);
       // padding: after the row's ids, the pad id with ignored labels
@@ -204,8 +204,8 @@ describe('scene instruction data (data/scene-instructions, data/instruction-batc
     const convs = DATA.llava_v1.train.examples.filter((e) => e.task === 'conversation');
     expect(convs.length).toBeGreaterThan(10);
     expect(convs.every((c) => c.turns.length >= 2 && c.turns.length <= 3)).toBe(true);
-    const scene = DATA.blip2.train.scenes.scenes[0];
-    expect(() => drawInstruction('blip2', 'conversation', scene, 0, GRID, new Rng(1))).toThrow("template 'blip2' renders one turn");
+    const scene = DATA.blip2_opt.train.scenes.scenes[0];
+    expect(() => drawInstruction('blip2_opt', 'conversation', scene, 0, GRID, new Rng(1))).toThrow("template 'blip2_opt' renders one turn");
   });
 
   test('the Q-Former text: the instruction as worded (InstructBLIP), the bare question (BLIP-2), [CLS] ... [SEP] padded', () => {

@@ -39,7 +39,7 @@ describe('VQA answer normalisation and accuracy (eval/vqa-metrics)', () => {
   });
 
   test("a generated answer is cut at its layout's end text", () => {
-    expect(cutAnswer('blip2', ' top left\nQuestion: where')).toBe('top left');
+    expect(cutAnswer('blip2_opt', ' top left\nQuestion: where')).toBe('top left');
     expect(cutAnswer('minigpt4', ' Top left###Human: hi')).toBe('Top left');
     expect(cutAnswer('instructblip', ' bag ')).toBe('bag');
     expect(cutAnswer('llava_v1', ' Yes')).toBe('Yes');

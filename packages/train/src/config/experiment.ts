@@ -78,11 +78,11 @@ export const DialogueDataSchema = z
 export const InstructionsDataSchema = z
   .object({
     /**
-     * how an example is laid out for the language model (data/instruction-templates.ts): `blip2` ([image] "Question:
+     * how an example is laid out for the language model (data/instruction-templates.ts): `blip2_opt` ([image] "Question:
      * {} Answer:" / "a photo of"), `instructblip` ([image] InstructBLIP's instruction templates), `minigpt4`
      * (`###Human: <Img><ImageHere></Img> {} ###Assistant: {}###`), `llava_v1` (LLaVA's v1 conversation)
      */
-    template: z.enum(['blip2', 'instructblip', 'minigpt4', 'llava_v1']).default('instructblip'),
+    template: z.enum(['blip2_opt', 'instructblip', 'minigpt4', 'llava_v1']).default('instructblip'),
     /** training examples drawn (those longer than the `lm` context are dropped) */
     train: z.number().int().positive().default(20000),
     /** training scenes rendered from the training images (the examples' images) */

@@ -3,7 +3,7 @@
  * wordings it is trained and evaluated with (`data.instructions.template`). One renderer, {@link instructionPieces},
  * gives the pieces (data/chat-templates `ChatPiece`) of every layout; data/dialogue-batches `pieceIds` tokenizes them.
  *
- * - `blip2`: LAVIS `blip2_opt` (Blip2OPT.forward): [image] then the OPT text, which starts with its bos (`</s>`): the
+ * - `blip2_opt`: LAVIS `blip2_opt` (Blip2OPT.forward): [image] then the OPT text, which starts with its bos (`</s>`): the
  *   prompt ("a photo of" for captions; "Question: {} Answer:" for questions, the paper's section 4.3 VQA prompt), then
  *   the target and "\n", the end Blip2OPT appends and stops generation on. One turn.
  * - `instructblip`: LAVIS `blip2_vicuna_instruct`: [image] then bos + the instruction (a template of the InstructBLIP
@@ -14,13 +14,13 @@
  *
  * The answer's text starts with its space, as in data/chat-templates (the prompt ends at `Answer:`, the answer is
  * ` 3\n`), so that tokenizing piece by piece gives the ids of the whole text. Short answers are lowercase in the VQA
- * layouts (`blip2`, `instructblip`, as VQA answers are) and capitalised in the chat templates (as the chat LM's
+ * layouts (`blip2_opt`, `instructblip`, as VQA answers are) and capitalised in the chat templates (as the chat LM's
  * dialogues answer).
  */
 import { CHAT_TEMPLATES, ChatPiece, ChatTurn, chatPieces } from './chat-templates';
 
 /** The layouts of `data.instructions.template` (see the module comment). */
-export const INSTRUCTION_TEMPLATE_NAMES = ['blip2', 'instructblip', 'minigpt4', 'llava_v1'] as const;
+export const INSTRUCTION_TEMPLATE_NAMES = ['blip2_opt', 'instructblip', 'minigpt4', 'llava_v1'] as const;
 
 /** One of {@link INSTRUCTION_TEMPLATE_NAMES}. */
 export type InstructionTemplateName = (typeof INSTRUCTION_TEMPLATE_NAMES)[number];
@@ -58,7 +58,7 @@ const INSTRUCTBLIP_VQA = [
  * brief and detailed description instructions). Wordings not from a paper are mmzoo's.
  */
 export const INSTRUCTION_WORDINGS: { readonly [T in InstructionTemplateName]: { readonly [G in WordingGroup]: readonly string[] } } = {
-  blip2: {
+  blip2_opt: {
     caption: ['a photo of'],
     description: ['Question: Describe the image in detail. Answer:'],
     question: ['Question: {} Answer:'],
@@ -85,14 +85,14 @@ export const INSTRUCTION_WORDINGS: { readonly [T in InstructionTemplateName]: { 
 };
 
 /** The end of an answer in each single-turn layout: Blip2OPT's "\n" (text), InstructBLIP's end token. */
-const SINGLE_TURN_END: { readonly [T in 'blip2' | 'instructblip']: 'eos' | string } = { blip2: '\n', instructblip: 'eos' };
+const SINGLE_TURN_END: { readonly [T in 'blip2_opt' | 'instructblip']: 'eos' | string } = { blip2_opt: '\n', instructblip: 'eos' };
 
 /**
- * How an answer ends in `template`: `eos` (the tokenizer's end token: `instructblip`, `llava_v1`) or a text (`blip2`'s
+ * How an answer ends in `template`: `eos` (the tokenizer's end token: `instructblip`, `llava_v1`) or a text (`blip2_opt`'s
  * "\n", `minigpt4`'s `###`), where generation stops.
  */
 export function answerEnd(template: InstructionTemplateName): 'eos' | string {
-  return template === 'blip2' || template === 'instructblip' ? SINGLE_TURN_END[template] : CHAT_TEMPLATES[template].end;
+  return template === 'blip2_opt' || template === 'instructblip' ? SINGLE_TURN_END[template] : CHAT_TEMPLATES[template].end;
 }
 
 /**
@@ -108,7 +108,7 @@ export function cutAnswer(template: InstructionTemplateName, generated: string):
  * The pieces of an example in `template`: `turns[i].user` is the instruction as worded for the layout (without the
  * image), `turns[i].assistant` its answer. With `generation`, the last answer is left out (the prompt a model answers).
  * Exactly one image piece, where the layout puts the image.
- * @throws Error when there are no turns, or several for a single-turn layout (`blip2`, `instructblip`)
+ * @throws Error when there are no turns, or several for a single-turn layout (`blip2_opt`, `instructblip`)
  */
 export function instructionPieces(template: InstructionTemplateName, turns: readonly ChatTurn[], generation = false): ChatPiece[] {
   if (template === 'minigpt4' || template === 'llava_v1') return chatPieces(CHAT_TEMPLATES[template], turns, generation, true);

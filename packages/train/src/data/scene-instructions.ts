@@ -52,7 +52,7 @@ export interface SceneInstruction {
   turns: ChatTurn[];
   /**
    * the text of the `text` key (BERT-style tokenizer): the first instruction as worded (InstructBLIP: the instruction
-   * goes to the Q-Former too); for `blip2` the bare question (section 4.3), '' for a caption
+   * goes to the Q-Former too); for `blip2_opt` the bare question (section 4.3), '' for a caption
    */
   qformer: string;
 }
@@ -103,11 +103,11 @@ export function sceneDescription(items: readonly SceneItem[], grid: SceneGrid): 
 }
 
 /**
- * What a Q-Former reads of an instruction worded `user`: the instruction itself (InstructBLIP), or for `blip2` the
+ * What a Q-Former reads of an instruction worded `user`: the instruction itself (InstructBLIP), or for `blip2_opt` the
  * question inside "Question: {} Answer:" (section 4.3 gives the Q-Former the question), '' for its caption prompt.
  */
 function qformerText(template: InstructionTemplateName, user: string): string {
-  if (template !== 'blip2') return user;
+  if (template !== 'blip2_opt') return user;
   return /^Question: (.*) Answer:$/.exec(user)?.[1] ?? '';
 }
 
