@@ -9,3 +9,4 @@ export { buildBlip2Vision } from './vision';
 export { torchmultimodalBlip2Name, lavisBlip2Name, loadTorchmultimodalBlip2, loadLavisBlip2 } from './weights';
 export { blip2Captions } from './captions';
 export { blip2Spec } from './spec';
+export { blip2LmSpec, instructBlipSpec, miniGpt4Spec } from './bridge-spec';

@@ -4,7 +4,7 @@ import type { TrainingSpec, LoadedRun, LoadRunOptions } from '@mmzoo/train';
 import { clipSpec } from '@mmzoo/clip';
 import { albefSpec } from '@mmzoo/albef';
 import { blipSpec } from '@mmzoo/blip';
-import { blip2Spec } from '@mmzoo/blip2';
+import { blip2Spec, blip2LmSpec, instructBlipSpec, miniGpt4Spec } from '@mmzoo/blip2';
 import { cocaSpec } from '@mmzoo/coca';
 import { vlmoSpec } from '@mmzoo/vlmo';
 import { beit3Spec } from '@mmzoo/beit3';
@@ -19,6 +19,9 @@ export const MODELS: Readonly<Record<string, TrainingSpec>> = {
   albef: albefSpec,
   blip: blipSpec,
   blip2: blip2Spec,
+  'blip2-lm': blip2LmSpec,
+  instructblip: instructBlipSpec,
+  minigpt4: miniGpt4Spec,
   coca: cocaSpec,
   vlmo: vlmoSpec,
   beit3: beit3Spec,

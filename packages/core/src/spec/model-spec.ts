@@ -187,6 +187,10 @@ export function isImageFeatureExtractor(model: object): model is ImageFeatureExt
  * - `perplexity`: held-out perplexity of a causal language model over the text corpus's held-out documents, beside
  *   interpolated Kneser-Ney bigram and trigram models fitted on the training tokens and chance (the vocabulary
  *   size); needs a `CausalLM` (issue 16, "Done when").
+ * - `sceneVqa`: a model that answers prompts about images ({@link ImagePromptedLM}) on the fixed held-out sets of
+ *   `data.dataset: sceneInstructions`: greedy answers scored by exact match after VQA normalisation, per task and over
+ *   the held-in and held-out question tasks, beside the majority answer and the model's own LM given the prompt
+ *   without the image; captions and descriptions by BLEU-4 / CIDEr (issue 17, "Evaluation tasks").
  * - `chat`: a chat LM on the fixed held-out questions of `data.dataset: dialogue`: yes/no accuracy by comparing the
  *   log-probabilities of the answers ` Yes` and ` No` after the prompt, beside the training set's majority answer and
  *   chance, and the exact match of greedy short answers; needs a `CausalLM` (issue 16, "A chat LM").
@@ -199,13 +203,14 @@ export interface EvalTaskOptions {
   linearProbe: { trainImages: number };
   perplexity: Record<string, never>;
   chat: Record<string, never>;
+  sceneVqa: Record<string, never>;
 }
 
-/** The name of an evaluation task: `zeroShot`, `retrieval`, `itm`, `captioning`, `linearProbe`, `perplexity` or `chat`. */
+/** The name of an evaluation task: `zeroShot`, `retrieval`, `itm`, `captioning`, `linearProbe`, `perplexity`, `chat` or `sceneVqa`. */
 export type EvalTaskName = keyof EvalTaskOptions;
 
 /** Every evaluation task name (a spec's `evalTasks` decides which run, and in which order). */
-export const EVAL_TASK_NAMES: readonly EvalTaskName[] = ['zeroShot', 'retrieval', 'itm', 'captioning', 'linearProbe', 'perplexity', 'chat'];
+export const EVAL_TASK_NAMES: readonly EvalTaskName[] = ['zeroShot', 'retrieval', 'itm', 'captioning', 'linearProbe', 'perplexity', 'chat', 'sceneVqa'];
 
 /**
  * The metric columns each task writes into results.json `metrics` (top-level keys; a task leaves out what the data
@@ -224,6 +229,10 @@ export const EVAL_TASK_COLUMNS: { readonly [T in EvalTaskName]: readonly string[
   chat: [
     'yesNoAccuracy', 'yesNoMajorityAccuracy', 'yesNoChanceAccuracy', 'yesNoYesRatio', 'yesNoQuestions', 'yesNoSceneAccuracy',
     'yesNoDefinitionAccuracy', 'shortAnswerExactMatch', 'shortAnswerMajorityExactMatch', 'shortAnswerQuestions',
+  ],
+  sceneVqa: [
+    'vqaAccuracy', 'vqaMajorityAccuracy', 'vqaQuestionOnlyAccuracy', 'heldOutAccuracy', 'heldOutMajorityAccuracy', 'heldOutQuestionOnlyAccuracy',
+    'yesNoVqaAccuracy', 'captionBleu4', 'captionCider', 'descriptionBleu4', 'descriptionCider', 'vqaByTask', 'vqaExamples',
   ],
 };
 

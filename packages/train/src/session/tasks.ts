@@ -1,6 +1,6 @@
 import {
   DualEncoder, EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, Tensor, TrainingModel,
-  isCausalLM, isDualEncoder, isImageFeatureExtractor, isItmScorer, tf,
+  isCausalLM, isDualEncoder, isImageFeatureExtractor, isImagePromptedLM, isItmScorer, tf,
 } from '@mmzoo/core';
 import { ImageSet } from '../data/types';
 import { resizeImageSet } from '../data/resize';
@@ -13,6 +13,7 @@ import { imageTextOf } from './session';
 import type { TrainingSpec, Session } from './session';
 import { textPerplexity } from './perplexity-task';
 import { chatMetrics } from './chat-task';
+import { sceneVqaMetrics } from './scene-vqa-task';
 
 /** One evaluation task: its metrics (results.json `metrics` keys, all among the task's columns) for a session's model. */
 export type EvalTask<T extends EvalTaskName> = (model: TrainingModel, s: Session, options: EvalTaskOptions[T]) => object | Promise<object>;
@@ -61,6 +62,10 @@ export const EVAL_TASKS: { readonly [T in EvalTaskName]: EvalTask<T> } = {
     if (!isCausalLM(m)) throw new Error(`evaluation task 'chat': model '${s.spec.name}' is no causal language model (CausalLM)`);
     return chatMetrics(m, s);
   },
+  sceneVqa: (m, s) => {
+    if (!isImagePromptedLM(m)) throw new Error(`evaluation task 'sceneVqa': model '${s.spec.name}' does not answer prompts about images (ImagePromptedLM)`);
+    return sceneVqaMetrics(m, s);
+  },
 };
 
 /**
@@ -80,7 +85,8 @@ export async function runEvalTask<T extends EvalTaskName>(request: EvalTaskReque
 /**
  * Checks that a built model has what each evaluation task its spec requests for `cfg` needs: image and text
  * embeddings for `zeroShot`, `retrieval` and `itm`, an ITM head for `itm`, the spec's `caption` for `captioning`,
- * image features for `linearProbe`, a causal-LM forward for `perplexity` and `chat`.
+ * image features for `linearProbe`, a causal-LM forward for `perplexity` and `chat`, generation from images for
+ * `sceneVqa`.
  * @throws Error naming the model and the task
  */
 export function checkEvalTasks(spec: TrainingSpec, cfg: unknown, model: TrainingModel): void {
@@ -90,7 +96,8 @@ export function checkEvalTasks(spec: TrainingSpec, cfg: unknown, model: Training
       : task === 'captioning' && !spec.caption ? 'a caption()'
         : task === 'linearProbe' && !isImageFeatureExtractor(model) ? 'image features (ImageFeatureExtractor)'
           : (task === 'perplexity' || task === 'chat') && !isCausalLM(model) ? 'a causal-LM forward (CausalLM)'
-            : undefined;
+            : task === 'sceneVqa' && !isImagePromptedLM(model) ? 'generation from images (ImagePromptedLM)'
+              : undefined;
     if (missing) throw new Error(`model '${spec.name}' requests the evaluation task '${task}' but has no ${missing}`);
   }
 }

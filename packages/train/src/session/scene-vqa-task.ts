@@ -1,0 +1,141 @@
+/**
+ * The `sceneVqa` evaluation task (issue 17, "Evaluation tasks"): a model that answers prompts about images
+ * (core `ImagePromptedLM`: the Q-Former bridges, LLaVA) on the fixed held-out sets of `data.dataset: sceneInstructions`.
+ */
+import { IMAGE_TOKEN_INDEX, generateCausal, tf } from '@mmzoo/core';
+import type { CausalGenerateResult, ImagePromptedLM, ImagePromptOptions, TextTokenizer } from '@mmzoo/core';
+import { EVALUATED_TASKS, HELD_IN_TASKS, HELD_OUT_TASKS, YES_NO_TASKS } from '../data/scene-instructions';
+import type { SceneTask } from '../data/scene-instructions';
+import { instructionEvalSet } from '../data/instruction-batches';
+import type { InstructionData, InstructionEvalSet } from '../data/instruction-batches';
+import { answerEnd, cutAnswer } from '../data/instruction-templates';
+import { accuracyByTask, vqaAccuracy } from '../eval/vqa-metrics';
+import { captionScores } from '../eval/caption-metrics';
+import type { Session } from './session';
+import { isInstructionData } from './datasets';
+
+/** The tasks answered by one short phrase and scored by exact match (the question kinds). */
+const QUESTION_TASKS: readonly SceneTask[] = EVALUATED_TASKS.filter((t) => t !== 'caption' && t !== 'description');
+/** Examples generated at once. */
+const BATCH = 50;
+/** New tokens allowed for captions and descriptions (questions use the model's `answer.maxNewTokens`). */
+const LONG_ANSWER_TOKENS = 96;
+
+/** Generation settings of one task: the stop id, the stop text of the layout, the token budget. */
+interface AnswerSettings {
+  tokenizer: TextTokenizer;
+  template: InstructionData['template'];
+  maxNewTokens?: number;
+}
+
+/**
+ * Generates one answer per example with `run` in batches of {@link BATCH}: each row stops at the tokenizer's end id or
+ * when its text holds the layout's end text (`###`, "\n"), and is cut there ({@link cutAnswer}).
+ * @param run generates for the examples [from, to) given the settings
+ * @returns the answers as scored
+ */
+function answerAll(count: number, s: AnswerSettings, run: (from: number, to: number, opts: ImagePromptOptions) => CausalGenerateResult): string[] {
+  const end = answerEnd(s.template);
+  const stopIds = s.tokenizer.endId === undefined ? [] : [s.tokenizer.endId];
+  const out: string[] = [];
+  for (let from = 0; from < count; from += BATCH) {
+    const to = Math.min(count, from + BATCH);
+    const texts = new Array<number[]>(to - from).fill([]).map(() => [] as number[]);
+    const result = run(from, to, {
+      stopIds, maxNewTokens: s.maxNewTokens,
+      onToken: (row, token) => {
+        texts[row].push(token);
+        return end !== 'eos' && s.tokenizer.decode(texts[row]).includes(end);
+      },
+    });
+    result.tokens.forEach((ids) => out.push(cutAnswer(s.template, s.tokenizer.decode(ids.filter((t) => !stopIds.includes(t))))));
+  }
+  return out;
+}
+
+/** The images of examples [from, to) as float32 [n, C, H, W]. */
+function imagesOf(set: InstructionEvalSet, from: number, to: number): tf.Tensor {
+  const [c, h, w] = set.imageShape;
+  const per = c * h * w;
+  return tf.tensor4d(set.images.subarray(from * per, to * per), [to - from, c, h, w]);
+}
+
+/** The Q-Former instructions of examples [from, to) as int32 [n, Lq], when the set has them. */
+function textOf(set: InstructionEvalSet, from: number, to: number): tf.Tensor | undefined {
+  if (!set.text) return undefined;
+  const lq = set.text.shape[1];
+  return tf.tensor2d(set.text.ids.subarray(from * lq, to * lq), [to - from, lq], 'int32');
+}
+
+/** The mean of the tasks' accuracies (each task weighs the same), or undefined without tasks. */
+function meanOver(tasks: readonly SceneTask[], acc: Partial<Record<SceneTask, number | undefined>>): number | undefined {
+  const values = tasks.map((t) => acc[t]).filter((v): v is number => v !== undefined);
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : undefined;
+}
+
+/**
+ * Scene VQA metrics of a model on the held-out sets of its session's scene-instruction data (test scenes only):
+ * - per question task (cell, location, exists, count, neighbour, relation) the exact match after VQA normalisation of
+ *   the model's answers (its config's answer decoding, cut at the layout's end), of the training scenes' majority
+ *   answer, and of the model's own language model given the same prompt without the image (question only);
+ * - `vqaAccuracy` and its baselines: the mean over the held-in question tasks (cell, location, exists), each task
+ *   weighing the same; `heldOutAccuracy` likewise over the held-out ones (count, neighbour, relation: unseen by
+ *   instruction tuning, InstructBLIP's zero-shot measure); `yesNoVqaAccuracy` over the yes/no tasks;
+ * - captions and detailed descriptions by BLEU-4 and CIDEr-D against their reference;
+ * - `vqaByTask` (every task's numbers) and `vqaExamples` (the first answer of each task beside its reference).
+ * @returns the metrics, or none when the session's data is not `sceneInstructions`
+ * @throws Error when the session lacks the `lm` tokenizer (or the `text` one for a model that reads instructions)
+ */
+export function sceneVqaMetrics(model: ImagePromptedLM, s: Pick<Session, 'data' | 'tokenizers' | 'inputs'>): Record<string, unknown> {
+  const data = s.data;
+  if (!isInstructionData(data)) return {};
+  const lm = s.tokenizers.lm;
+  if (!lm) throw new Error("evaluation task 'sceneVqa': the run has no lm tokenizer");
+  const textTok = s.tokenizers.text;
+  const text = model.readsInstruction ? { tokenizer: textTok!, contextLength: s.inputs.text!.contextLength } : undefined;
+  if (model.readsInstruction && !textTok) throw new Error("evaluation task 'sceneVqa': the model reads instructions and the run has no text tokenizer");
+  const answers: Partial<Record<SceneTask, string[]>> = {};
+  const questionOnly: Partial<Record<SceneTask, string[]>> = {};
+  const references: Partial<Record<SceneTask, string[]>> = {};
+  for (const task of EVALUATED_TASKS) {
+    const set = instructionEvalSet(data, task, lm, text);
+    references[task] = set.references;
+    const long = !QUESTION_TASKS.includes(task);
+    const settings: AnswerSettings = { tokenizer: lm, template: data.template, maxNewTokens: long ? LONG_ANSWER_TOKENS : undefined };
+    answers[task] = answerAll(set.prompts.length, settings, (from, to, opts) => {
+      const images = imagesOf(set, from, to);
+      const ids = textOf(set, from, to);
+      try {
+        return model.generateFromImages(images, set.prompts.slice(from, to).map((p) => [...p]), { ...opts, text: ids });
+      } finally {
+        tf.dispose([images, ...(ids ? [ids] : [])]);
+      }
+    });
+    if (long) continue;
+    // the frozen LM alone, given the prompt with the image left out
+    questionOnly[task] = answerAll(set.prompts.length, settings, (from, to, opts) => generateCausal(
+      model.lm, set.prompts.slice(from, to).map((p) => [...p].filter((t) => t !== IMAGE_TOKEN_INDEX)),
+      { strategy: 'greedy', maxNewTokens: opts.maxNewTokens ?? 10, minNewTokens: 1, stopIds: opts.stopIds, onToken: opts.onToken, padId: lm.padId },
+    ));
+  }
+  const questions = Object.fromEntries(QUESTION_TASKS.map((t) => [t, answers[t]!]));
+  const byTask = accuracyByTask(questions, references, data.majority);
+  const qOnly = Object.fromEntries(QUESTION_TASKS.map((t) => [t, vqaAccuracy(questionOnly[t]!, references[t]!)])) as Partial<Record<SceneTask, number>>;
+  const acc = (pick: 'accuracy' | 'majorityAccuracy') => Object.fromEntries(QUESTION_TASKS.map((t) => [t, byTask[t]?.[pick]])) as Partial<Record<SceneTask, number>>;
+  const heldIn = QUESTION_TASKS.filter((t) => HELD_IN_TASKS.includes(t));
+  const captions = (task: 'caption' | 'description') => captionScores(answers[task]!, references[task]!.map((r) => [r]));
+  const cap = captions('caption');
+  const desc = captions('description');
+  return {
+    vqaAccuracy: meanOver(heldIn, acc('accuracy')),
+    vqaMajorityAccuracy: meanOver(heldIn, acc('majorityAccuracy')),
+    vqaQuestionOnlyAccuracy: meanOver(heldIn, qOnly),
+    heldOutAccuracy: meanOver(HELD_OUT_TASKS, acc('accuracy')),
+    heldOutMajorityAccuracy: meanOver(HELD_OUT_TASKS, acc('majorityAccuracy')),
+    heldOutQuestionOnlyAccuracy: meanOver(HELD_OUT_TASKS, qOnly),
+    yesNoVqaAccuracy: meanOver(YES_NO_TASKS, acc('accuracy')),
+    captionBleu4: cap.bleu4, captionCider: cap.cider, descriptionBleu4: desc.bleu4, descriptionCider: desc.cider,
+    vqaByTask: Object.fromEntries(QUESTION_TASKS.map((t) => [t, { ...byTask[t], questionOnlyAccuracy: qOnly[t] }])),
+    vqaExamples: EVALUATED_TASKS.map((t) => ({ task: t, answer: answers[t]![0], reference: references[t]![0] })),
+  };
+}
