@@ -2,6 +2,7 @@ import { ModelSpec, evalTask } from '@mmzoo/core';
 import type { z } from 'zod';
 import { Blip2LmConfigSchema, BridgeConfig, InstructBlipConfigSchema, MiniGpt4ConfigSchema } from './config';
 import { QFormerBridge, buildQFormerBridge } from './bridge';
+import { isQformerCoreParam, isQformerTextParam } from './components';
 
 /** What tells one bridge spec from another (the rest is {@link bridgeSpec}'s). */
 interface BridgeSpecParts<C extends BridgeConfig> {
@@ -16,7 +17,8 @@ interface BridgeSpecParts<C extends BridgeConfig> {
  * one IMAGE_TOKEN_INDEX; its context is the LM's less the Nq - 1 extra positions of the soft prompt) and, when the
  * Q-Former reads the instruction, `text` (the Q-Former's tokenizer); one objective, `lm` (next-token cross-entropy on
  * answer tokens, on the image-text examples of `data.dataset: sceneInstructions`); the `sceneVqa` evaluation; the
- * weights by component: `vision`, `lnVision`, `qformer` (queries included), `projection` (`llm_proj`) and `lm`.
+ * weights by component: `vision`, `lnVision`, `qformer` (queries included), `qformerText` (its text side, built
+ * only when it reads instructions), `projection` (`llm_proj`) and `lm`.
  */
 function bridgeSpec<C extends BridgeConfig>(parts: BridgeSpecParts<C>): ModelSpec<C, QFormerBridge> {
   return {
@@ -39,7 +41,8 @@ function bridgeSpec<C extends BridgeConfig>(parts: BridgeSpecParts<C>): ModelSpe
     components: () => ({
       vision: (n) => n.startsWith('visual_encoder.'),
       lnVision: (n) => n.startsWith('ln_vision.'),
-      qformer: (n) => n === 'query_tokens' || n.startsWith('Qformer.'),
+      qformer: isQformerCoreParam,
+      qformerText: isQformerTextParam,
       projection: (n) => n.startsWith('llm_proj.'),
       lm: (n) => n.startsWith('llm_model.'),
     }),

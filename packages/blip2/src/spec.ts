@@ -2,6 +2,7 @@ import { ModelSpec, evalTask, imageTextInputs } from '@mmzoo/core';
 import { Blip2Config, Blip2ConfigSchema } from './config';
 import { Blip2Qformer, buildBlip2 } from './model';
 import { blip2Captions } from './captions';
+import { isQformerCoreParam, isQformerTextParam } from './components';
 
 /**
  * BLIP-2's first stage as the harness and the CLI see it (Li et al. 2023, sections 3.1-3.3): schema, builder, the
@@ -9,7 +10,7 @@ import { blip2Captions } from './captions';
  * cosine, {@link Blip2Qformer.similarity}; `itm`: ITC top-k re-ranked by the ITM head plus ITC, and ITM accuracy;
  * `captioning`: BLEU / CIDEr of ITG captions of the test scenes beside the constant-caption baselines), and its
  * weights by component: the image encoder (`vision`, frozen in BLIP-2's recipe through `frozen:`), `ln_vision`, the
- * Q-Former with its queries, and the heads (projections, ITM head, temperature, ITG head transform and bias).
+ * Q-Former with its queries (`qformer`) and its text side (`qformerText`: word and position tables, text FFNs), and the heads (projections, ITM head, temperature, ITG head transform and bias).
  */
 export const blip2Spec: ModelSpec<Blip2Config, Blip2Qformer> = {
   name: 'blip2',
@@ -26,7 +27,8 @@ export const blip2Spec: ModelSpec<Blip2Config, Blip2Qformer> = {
   components: () => ({
     vision: (n) => n.startsWith('visual_encoder.'),
     lnVision: (n) => n.startsWith('ln_vision.'),
-    qformer: (n) => n === 'query_tokens' || n.startsWith('Qformer.bert.'),
+    qformer: isQformerCoreParam,
+    qformerText: isQformerTextParam,
     heads: (n) => /^(vision_proj|text_proj|itm_head)\./.test(n) || n === 'temp' || n.startsWith('Qformer.cls.'),
   }),
   presets: ['configs/blip2/pretrain-stage1.yaml'],

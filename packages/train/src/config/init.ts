@@ -18,7 +18,8 @@ export type InitSourceKind = (typeof INIT_SOURCE_KINDS)[number];
  * - `map`: `{source prefix: target prefix}` renames (dotted prefixes, longest first; `''` is the top level); a
  *   source prefix mapped to null is left out. Without it, a prefix taken into a prefix is renamed from one to the
  *   other and every other name is kept as it is.
- * - `skip`: target parameter-name prefixes the source does not provide, left as the model was built.
+ * - `skip`: component paths of the target (components of the model or parameter-name prefixes) the source does not
+ *   provide, left as the model was built (or loaded by another entry).
  */
 export const InitSourceSchema = z
   .object({

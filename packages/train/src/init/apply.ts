@@ -1,6 +1,6 @@
 import { ConfigError, copyTwins, hasInitTwins, hasMomentumCopies, loadStateDict, Module, RawTensor, Variable } from '@mmzoo/core';
 import { InitSource } from '../config/init';
-import { ParamInfo, Selection, WHOLE_MODEL, componentPathHint, selectParameters, underPrefix } from './component-paths';
+import { ParamInfo, Selection, WHOLE_MODEL, componentPathHint, selectParameters, skippedParameters, underPrefix } from './component-paths';
 import { InitWeights } from './weights';
 import type { SavedTokenizers } from '../tokenizers/saved';
 
@@ -72,8 +72,8 @@ function sourceSelection(entry: InitEntry, where: string): Selection {
 function planEntry(entry: InitEntry, params: Map<string, Variable>, components: Record<string, (name: string) => boolean>, where: string): Map<string, [string, RawTensor]> {
   const file = entry.weights.file;
   const target = selectParameters(entry.target, params, components);
-  const skip = entry.source.skip ?? [];
-  const skipped = (n: string) => skip.some((s) => underPrefix(n, s));
+  const skipSet = skippedParameters(entry.source.skip, params, components);
+  const skipped = (n: string) => skipSet.has(n);
   const wanted = new Set(target.names.filter((n) => !skipped(n)));
   const source = sourceSelection(entry, where);
   const part = entry.source.component ?? entry.target;

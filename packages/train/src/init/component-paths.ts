@@ -86,9 +86,18 @@ export function frozenParameterNames(
 }
 
 /**
- * Checks the targets of the experiment's `init:` (and each entry's `skip` prefixes) against the model's parameters.
+ * The parameters an `init:` entry's `skip` list leaves as built: each entry a component path (a component of the
+ * model or a parameter-name prefix, as {@link selectParameters} reads it), e.g. `skip: [qformerText]`.
+ */
+export function skippedParameters(skip: readonly string[] | undefined, params: ReadonlyMap<string, ParamInfo>, components: Record<string, (name: string) => boolean>): Set<string> {
+  return new Set((skip ?? []).flatMap((entry) => selectParameters(entry, params, components).names));
+}
+
+/**
+ * Checks the targets of the experiment's `init:` (and each entry's `skip` paths) against the model's parameters.
  * @throws ConfigError naming `init.<target>` for a target that selects no parameter, `init.<target>.skip[i]` for a
- *   skip prefix that selects none of the target's, and `init.<target>` when two targets share a parameter
+ *   skip path that selects none of the target's, and `init.<target>` when two targets load one parameter (a parameter
+ *   one entry skips may come from another)
  */
 export function checkInitTargets(
   params: ReadonlyMap<string, ParamInfo>, components: Record<string, (name: string) => boolean>, init: Experiment['init'],
@@ -99,9 +108,11 @@ export function checkInitTargets(
     const { names } = selectParameters(target, params, components);
     if (names.length === 0) throw new ConfigError(`${placeOf(['init', target])}'${target}' is not '${WHOLE_MODEL}', a component of the model or a prefix of its parameters (${componentPathHint(components, [...params.keys()])})`);
     (source.skip ?? []).forEach((s, i) => {
-      if (!names.some((n) => underPrefix(n, s))) throw new ConfigError(`${placeOf(['init', target, 'skip', i])}'${s}' is a prefix of none of the parameters of init target '${target}' (e.g. ${names.slice(0, 3).join(', ')})`);
+      const skipped = skippedParameters([s], params, components);
+      if (!names.some((n) => skipped.has(n))) throw new ConfigError(`${placeOf(['init', target, 'skip', i])}'${s}' is neither a component nor a prefix of any parameter of init target '${target}' (e.g. ${names.slice(0, 3).join(', ')})`);
     });
-    for (const n of names) {
+    const skipped = skippedParameters(source.skip, params, components);
+    for (const n of names.filter((x) => !skipped.has(x))) {
       const other = owner.get(n);
       if (other !== undefined) throw new ConfigError(`${placeOf(['init', target])}'${target}' and '${other}' both load '${n}'; give each parameter one source`);
       owner.set(n, target);

@@ -71,16 +71,19 @@ export function buildTokenizerOf(cfg: TokenizerConfig, key: TokenizerKey, corpus
 }
 
 /**
- * The tokenizer of a `{kind: init, entry}` config: the one of the same key among the tokenizers saved with the weights
- * of `init.<entry>` (`fromInit`, by entry).
- * @throws Error naming `tokenizers.<key>` when that entry was not read or its run saved no tokenizer for the key
+ * The tokenizer of a `{kind: init, entry, key?}` config: the one of key `sourceKey` (default: the same key) among the
+ * tokenizers saved with the weights of `init.<entry>` (`fromInit`, by entry).
+ * @throws Error naming `tokenizers.<key>` when that entry was not read or its run saved no tokenizer for that key
  */
-export function initTokenizer(entry: string, key: TokenizerKey, fromInit: Readonly<Record<string, SavedTokenizers>> | undefined): TextTokenizer {
+export function initTokenizer(
+  entry: string, key: TokenizerKey, fromInit: Readonly<Record<string, SavedTokenizers>> | undefined, sourceKey: TokenizerKey = key,
+): TextTokenizer {
   const what = `tokenizers.${key}`;
   const saved = fromInit?.[entry];
   if (!saved) throw new Error(`${what}: kind init takes the tokenizer of init.${entry}'s run, which has no finished run yet (mmzoo train trains it first; a run stopped before train.steps does not count)`);
-  if (!saved[key]) throw new Error(`${what}: kind init: the run of init.${entry} saved no '${key}' tokenizer`);
-  return loadSavedTokenizer(saved[key], `${what} (from init.${entry})`);
+  const have = Object.keys(saved).join(', ') || 'none';
+  if (!saved[sourceKey]) throw new Error(`${what}: kind init: the run of init.${entry} saved no '${sourceKey}' tokenizer (it has: ${have}; pick one with key)`);
+  return loadSavedTokenizer(saved[sourceKey], `${what} (from init.${entry})`);
 }
 
 /**
@@ -104,7 +107,7 @@ export function makeTokenizers(
       if (!saved[key]) throw new Error(`${where}: has no saved tokenizer for the model's '${key}' input`);
       out[key] = loadSavedTokenizer(saved[key], `${where}: tokenizer ${key}`);
     } else {
-      out[key] = cfg.kind === 'init' ? initTokenizer(cfg.entry, key, fromInit) : buildTokenizerOf(cfg, key, once);
+      out[key] = cfg.kind === 'init' ? initTokenizer(cfg.entry, key, fromInit, cfg.key) : buildTokenizerOf(cfg, key, once);
     }
   }
   return out;

@@ -64,7 +64,7 @@ export const BpeTokenizerConfigSchema = z
 
 /**
  * The tokenizer of the run an `init:` entry takes its weights from (`entry`, default `model`): the tokenizer of the
- * same key saved in that run's checkpoint (its meta.json), so that a run continuing another one's weights (the chat LM
+ * same key (or `key`) saved in that run's checkpoint (its meta.json), so that a run continuing another one's weights (the chat LM
  * from the base LM) reads the ids those weights were trained on instead of training a new tokenizer. The entry must
  * name a run, checkpoint or config source (a bare safetensors file has no tokenizer); checked when the config loads.
  * A run saves it as what it is (kind `hf` for a trained BPE), so a resumed or evaluated run needs no `init:` source.
@@ -74,12 +74,17 @@ export const InitTokenizerConfigSchema = z
     kind: z.literal('init'),
     /** the `init:` entry whose run's tokenizer this is */
     entry: z.string().min(1).default('model'),
+    /**
+     * which of that run's tokenizers (default: the one of this key): a language model trained alone keeps its
+     * tokenizer under `text`, which a bridge reads as its `lm` tokenizer (`{kind: init, entry: lm, key: text}`)
+     */
+    key: z.enum(['text', 'lm']).optional(),
   })
   .strict();
 
 /**
  * One tokenizer of a run: `{kind: word, ...}`, `{kind: hf, file, config?}`, `{kind: bpe, vocabSize, ...}` or
- * `{kind: init, entry?}`.
+ * `{kind: init, entry?, key?}`.
  */
 export const TokenizerConfigSchema = z.discriminatedUnion('kind', [
   WordTokenizerConfigSchema, HfTokenizerConfigSchema, BpeTokenizerConfigSchema, InitTokenizerConfigSchema,
