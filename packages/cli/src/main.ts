@@ -95,10 +95,11 @@ export async function main(argv: string[]): Promise<number> {
     });
   program
     .command('generate')
-    .description('continue prompts with a causal language model: a run folder, a Hugging Face model folder or a llama2.c .bin (streams the text)')
+    .description('continue prompts with a causal language model: a run folder, a Hugging Face model folder or a llama2.c .bin (streams the text); with --image, answer questions about images with a bridge run (BLIP-2, InstructBLIP, MiniGPT-4)')
     .argument('<source>', 'run folder, Hugging Face model folder (config.json, safetensors, tokenizer.json) or llama2.c .bin (with --tokenizer)')
     .option('--prompt <text>', 'the text to continue (repeat for a batch)', collect, [])
     .option('--chat', "render each prompt as a user turn with the model's chat template (tokenizer_config.json chat_template)")
+    .option('--image <file>', 'a bridge run: the image each prompt asks about (one for all prompts, or repeat once per prompt); the prompt is laid out as the run was trained', collect, [])
     .option('--max-new-tokens <n>', 'tokens to generate at most (default: what the context leaves, at most 128)', intArg(1))
     .option('--min-new-tokens <n>', 'no end-of-text before this many tokens', intArg(0))
     .addOption(new Option('--strategy <name>', 'how tokens are chosen').choices(['greedy', 'beam', 'sample']).default('greedy'))

@@ -95,10 +95,10 @@ export {
 } from './data/scene-instructions';
 export type { SceneInstruction, SceneTask, SceneTaskMix } from './data/scene-instructions';
 export {
-  INSTRUCTION_TEST_SCENE_SEED, blankImageBatch, instructionEvalSet, instructionIds, instructionOptions, instructionTexts, loadInstructionData,
+  INSTRUCTION_TEST_SCENE_SEED, blankImageBatch, imagePrompt, instructionEvalSet, instructionIds, instructionOptions, instructionTexts, loadInstructionData,
   makeInstructionBatch, tokenizeInstructions,
 } from './data/instruction-batches';
-export type { InstructionBatchInputs, InstructionData, InstructionEvalSet, InstructionRow, InstructionTokens } from './data/instruction-batches';
+export type { ImagePrompt, InstructionBatchInputs, InstructionData, InstructionEvalSet, InstructionRow, InstructionTokens } from './data/instruction-batches';
 
 // tokenizers of a run: the tokenizers: config, building, saving and loading by kind; the byte-level BPE trainer
 export * from './tokenizers';

@@ -2,6 +2,7 @@ import { SearchStrategy, generateCausal } from '@mmzoo/core';
 import { renderChat } from '@mmzoo/lm';
 import { loadTextLm, TextLm } from '../text-lm';
 import { TextStream } from '../text-stream';
+import { imageGenerateCommand } from '../image-generate';
 
 /** Options of `mmzoo generate` (numbers already parsed and range-checked by the command line). */
 export interface GenerateCommandOptions {
@@ -9,6 +10,8 @@ export interface GenerateCommandOptions {
   prompt: string[];
   /** render each prompt as a user turn with the model's chat template */
   chat?: boolean;
+  /** image files a bridge run answers the prompts about (one for all, or one per prompt): see image-generate.ts */
+  image?: string[];
   /** default: as many as the context leaves after the longest prompt, at most {@link DEFAULT_MAX_NEW_TOKENS} */
   maxNewTokens?: number;
   minNewTokens?: number;
@@ -52,7 +55,7 @@ export interface GeneratedRow {
 }
 
 /**
- * `mmzoo generate SOURCE --prompt TEXT [...]`: continues each prompt with a causal language model (a run folder, a
+ * `mmzoo generate SOURCE --prompt TEXT [...]` (with `--image FILE`: {@link imageGenerateCommand}): continues each prompt with a causal language model (a run folder, a
  * Hugging Face folder or a llama2.c .bin; {@link loadTextLm}) through core's KV-cached `generateCausal`. One prompt
  * is streamed to stdout as its tokens come (the prompt first, unless --chat); several are printed one after another
  * when all are done, separated by blank lines; --json prints {@link GeneratedRow}s. Rows end at the model's end-of-text
@@ -61,6 +64,10 @@ export interface GeneratedRow {
  *   with the new tokens asked for, --chat without a chat template, and {@link loadTextLm}'s errors
  */
 export async function generateCommand(source: string, opts: GenerateCommandOptions): Promise<number> {
+  if (opts.image?.length) {
+    if (opts.chat) throw new Error('--chat is for text models; with --image the prompt is laid out as the bridge run was trained');
+    return imageGenerateCommand(source, { ...opts, image: opts.image });
+  }
   if (opts.prompt.length === 0) throw new Error('--prompt is required (repeat it for a batch of prompts)');
   const strategy = opts.strategy ?? 'greedy';
   const ignored = ([['--temperature', opts.temperature, 'sample'], ['--top-k', opts.topK, 'sample'], ['--top-p', opts.topP, 'sample'], ['--seed', opts.seed, 'sample'],

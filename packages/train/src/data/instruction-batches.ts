@@ -18,11 +18,11 @@ import { InstructionsDataSchema } from '../config/experiment';
 import { chatText } from './chat-templates';
 import { DialogueIds, dialogueBatchArrays, pieceIds } from './dialogue-batches';
 import { EMBEDDED_FASHION_MNIST_ROOT, loadFashionMnist } from './fmnist';
-import { InstructionTemplateName, instructionPieces } from './instruction-templates';
+import { INSTRUCTION_WORDINGS, InstructionTemplateName, instructionPieces } from './instruction-templates';
 import { batchIndices } from './pairs';
 import { resizeImageSet } from './resize';
 import { buildScenes, SceneGrid, SceneSet } from './scenes';
-import { SceneInstruction, SceneTask, heldOutInstructions, majorityAnswers, trainingInstructions } from './scene-instructions';
+import { SceneInstruction, SceneTask, heldOutInstructions, majorityAnswers, qformerText, trainingInstructions } from './scene-instructions';
 import { ImageSet, imageSize } from './types';
 import { existsSync } from 'fs';
 import * as path from 'path';
@@ -107,6 +107,26 @@ const WHERE = { dataset: 'sceneInstructions', key: 'lm' };
  */
 export function instructionIds(template: InstructionTemplateName, ex: SceneInstruction, lm: TextTokenizer, generation = false): DialogueIds {
   return pieceIds(lm, instructionPieces(template, ex.turns, generation), WHERE);
+}
+
+/** What {@link imagePrompt} gives: the `lm` prompt ids (one IMAGE_TOKEN_INDEX) and what the Q-Former reads. */
+export interface ImagePrompt {
+  /** the layout's rendering of the question, without the image */
+  text: string;
+  ids: number[];
+  /** the instruction as a Q-Former reads it (InstructBLIP; BLIP-2's VQA fine-tuning: the bare question) */
+  qformer: string;
+}
+
+/**
+ * A free-form question about an image laid out as `template` lays out a generation prompt (`mmzoo generate --image`):
+ * `blip2_opt` wraps it in its VQA prompt "Question: {} Answer:", the other layouts take it as the instruction.
+ * @throws Error as {@link instructionIds} (a tokenizer without an end id)
+ */
+export function imagePrompt(template: InstructionTemplateName, question: string, lm: TextTokenizer): ImagePrompt {
+  const user = template === 'blip2_opt' ? INSTRUCTION_WORDINGS.blip2_opt.question[0].replace('{}', question) : question;
+  const { ids } = pieceIds(lm, instructionPieces(template, [{ user, assistant: '' }], true), WHERE);
+  return { text: user, ids: [...ids], qformer: qformerText(template, user) };
 }
 
 /**

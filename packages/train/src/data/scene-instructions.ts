@@ -106,7 +106,7 @@ export function sceneDescription(items: readonly SceneItem[], grid: SceneGrid): 
  * What a Q-Former reads of an instruction worded `user`: the instruction itself (InstructBLIP), or for `blip2_opt` the
  * question inside "Question: {} Answer:" (section 4.3 gives the Q-Former the question), '' for its caption prompt.
  */
-function qformerText(template: InstructionTemplateName, user: string): string {
+export function qformerText(template: InstructionTemplateName, user: string): string {
   if (template !== 'blip2_opt') return user;
   return /^Question: (.*) Answer:$/.exec(user)?.[1] ?? '';
 }
