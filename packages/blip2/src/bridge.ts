@@ -66,8 +66,8 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
     this.module('llm_model', lm);
   }
 
-  /** Nq, the length of the soft prompt. */
-  get numQueries(): number {
+  /** Nq, the length of the soft prompt: the LM positions an image takes. */
+  get imageTokens(): number {
     return this.qformer.numQueries;
   }
 
@@ -162,7 +162,9 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
     }));
     try {
       const contextMask = context.attentionMask!.arraySync() as number[][];
-      return generateFromEmbeds(this.lm, { embeds: context.embeds, mask: contextMask }, { ...this.answerOptions(), ...settings });
+      // a setting left undefined keeps the model's own
+      const given = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+      return generateFromEmbeds(this.lm, { embeds: context.embeds, mask: contextMask }, { ...this.answerOptions(), ...given });
     } finally {
       tf.dispose([context.embeds, context.attentionMask!]);
     }

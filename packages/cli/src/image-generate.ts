@@ -70,8 +70,7 @@ export async function imageGenerateCommand(source: string, opts: ImageGenerateOp
     };
     try {
       const out = model.generateFromImages(images, prompts.map((p) => p.ids), {
-        ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
-        text, stopIds,
+        ...given, text, stopIds,
         onToken: (row, token) => {
           seen[row].push(token);
           return end !== 'eos' && lm.decode(seen[row]).includes(end);

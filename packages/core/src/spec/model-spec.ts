@@ -144,6 +144,8 @@ export interface ImagePromptedLM {
   readonly lm: CausalLM;
   /** whether generation needs the instruction in the Q-Former's own tokenizer (`ImagePromptOptions.text`) */
   readonly readsInstruction: boolean;
+  /** the LM positions an image takes in place of its one placeholder (a Q-Former's queries; LLaVA's patches) */
+  readonly imageTokens: number;
   /**
    * @param images float32 [B, C, H, W]
    * @param prompts B rows of LM ids, each with one IMAGE_TOKEN_INDEX, ending where the answer starts

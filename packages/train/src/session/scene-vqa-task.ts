@@ -101,7 +101,9 @@ export function sceneVqaMetrics(model: ImagePromptedLM, s: Pick<Session, 'data' 
     const set = instructionEvalSet(data, task, lm, text);
     references[task] = set.references;
     const long = !QUESTION_TASKS.includes(task);
-    const settings: AnswerSettings = { tokenizer: lm, template: data.template, maxNewTokens: long ? LONG_ANSWER_TOKENS : undefined };
+    // captions and descriptions get what the LM's context leaves after the longest prompt, at most LONG_ANSWER_TOKENS
+    const longest = Math.max(...set.prompts.map((p) => p.length)) - 1 + model.imageTokens;
+    const settings: AnswerSettings = { tokenizer: lm, template: data.template, maxNewTokens: long ? Math.min(LONG_ANSWER_TOKENS, model.lm.maxSeqLen - longest) : undefined };
     answers[task] = answerAll(set.prompts.length, settings, (from, to, opts) => {
       const images = imagesOf(set, from, to);
       const ids = textOf(set, from, to);
