@@ -45,7 +45,7 @@ function loadLm(lm: LmModel, tensors: Map<string, RawTensor>, source: BridgeWeig
     // loadLlamaWeights drops the `rotary_emb.inv_freq` buffers before loading: report them as skipped
     return { ...result, skipped: [...result.skipped, ...[...tensors.keys()].filter((n) => hfLlamaName(n) === null)] };
   }
-  throw new Error(`loadBridgeWeights: a ${source} state dict holds ${family === 'opt' ? 'an OPT' : 'a LLaMA'} under ${LAYOUTS[source].lm}.*; the bridge's LM is a ${lm.constructor.name}`);
+  throw new Error(`loadBridgeWeights: a ${source} state dict holds ${family === 'opt' ? 'an OPT' : 'a LLaMA'} under ${LAYOUTS[source].lm}.*; the bridge's LM class is ${lm.constructor.name}`);
 }
 
 /**
