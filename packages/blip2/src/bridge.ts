@@ -121,7 +121,7 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
     if (!image || !lm || !labels) throw new Error('QFormerBridge.trainingLoss: the batch needs image, lm and labels');
     return tf.tidy(() => {
       const spliced = spliceImageEmbeds(this.lm, lm, this.softPrompt(image, batch.text), { labels, padId: this.opts.lmPadId });
-      const loss = causalLmLoss(this.lm.forward(spliced.embeds).logits, spliced.labels!);
+      const loss = causalLmLoss(this.lm.forward(spliced.embeds).logits, spliced.labels!, { shifted: true });
       return { total: loss, parts: { lm: loss } };
     });
   }

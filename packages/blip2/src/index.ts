@@ -7,6 +7,8 @@ export { QFormerBridge, buildQFormerBridge } from './bridge';
 export type { QFormerBridgeOptions } from './bridge';
 export { buildBlip2Vision } from './vision';
 export { torchmultimodalBlip2Name, lavisBlip2Name, loadTorchmultimodalBlip2, loadLavisBlip2 } from './weights';
+export { bridgeWeightName, loadBridgeWeights } from './bridge-weights';
+export type { BridgeWeightsSource } from './bridge-weights';
 export { blip2Captions } from './captions';
 export { blip2Spec } from './spec';
 export { blip2LmSpec, instructBlipSpec, miniGpt4Spec } from './bridge-spec';

@@ -68,6 +68,16 @@ describe('loadStateDict', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('dryRun checks and reports as a load would, and assigns nothing', () => {
+    const r = loadStateDict(vars, full(), { dryRun: true });
+    expect(r).toEqual({ loaded: ['w', 'b', 'step'], missing: [], unexpected: [], skipped: [] });
+    expect(Array.from(vars.get('w')!.dataSync())).toEqual([0, 0, 0, 0]);
+    expect(vars.get('step')!.dataSync()[0]).toBe(0);
+    const src = full();
+    src.set('w', f32([4], [9, 9, 9, 9]));
+    expect(() => loadStateDict(vars, src, { dryRun: true })).toThrow('loadStateDict: shape mismatch for 1: "w": checkpoint [4] vs variable [2, 2]');
+  });
+
   it('casts integer tensors into float variables', () => {
     const src = full();
     src.set('b', { dtype: 'I32', shape: [2], data: new Int32Array([7, 8]) });

@@ -68,6 +68,11 @@ export interface LoadStateDictOptions {
    * `null` to skip a source tensor on purpose (it is then neither loaded nor unexpected).
    */
   rename?: (name: string) => string | null;
+  /**
+   * Check everything (names, shapes, dtypes, strictness) and report what would be loaded, but assign nothing: a loader
+   * filling one model from several state dicts checks each before assigning any (default false).
+   */
+  dryRun?: boolean;
 }
 
 /** What {@link loadStateDict} did; names are target names except `unexpected` and `skipped` (source names). */
@@ -153,7 +158,7 @@ export function loadStateDict(
   }
   if (problems.length > 0) throw new Error(`loadStateDict: ${problems.join('; ')}`);
 
-  for (const { to, raw, v } of plan) {
+  for (const { to, raw, v } of opts.dryRun ? [] : plan) {
     tf.tidy(() => {
       const t = toTensor(raw, to);
       v.assign(t.dtype === v.dtype ? t : tf.cast(t, v.dtype));

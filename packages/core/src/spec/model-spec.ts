@@ -8,7 +8,7 @@ import type { StageData, StageSelection } from '../config/stage-selection';
 import type { TextTokenizer } from '../tokenizers/types';
 import type { PrepareContext } from './prepare';
 import type { CausalLM } from '../generate/causal-lm';
-import type { CausalGenerateOptions, CausalGenerateResult } from '../generate/causal-generate';
+import type { CausalGenerateResult, EmbedsGenerateOptions } from '../generate/causal-generate';
 
 /**
  * The modality keys of a batch (the run contract, docs/architecture.md "The run contract"): each names one input
@@ -128,8 +128,12 @@ export type TrainingModel = Module & TrainableModel & {
   trainingLoss(batch: Partial<Batch>, stage?: StageSelection): LossOutput;
 };
 
-/** Options of {@link ImagePromptedLM.generateFromImages}: any generation setting overrides the model's own. */
-export interface ImagePromptOptions extends Partial<CausalGenerateOptions> {
+/**
+ * Options of {@link ImagePromptedLM.generateFromImages}: any generation setting overrides the model's own, and
+ * `startIds` (ids counted by the repetition penalty and returned first, never fed: MiniGPT-4's [bos] under
+ * transformers 4.30) as generateFromEmbeds takes them.
+ */
+export interface ImagePromptOptions extends Partial<EmbedsGenerateOptions> {
   /** int32 [B, Lq]: the instructions in the Q-Former's tokenizer, for a model that {@link ImagePromptedLM.readsInstruction} */
   text?: Tensor;
 }
