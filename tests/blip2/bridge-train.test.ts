@@ -81,7 +81,7 @@ describe('an InstructBLIP-style bridge through mmzoo train (issue 17)', () => {
 
   test('the frozen ViT and LM are bit for bit what they were after step 1 and the LM run gave; they have no optimizer state; the bridge moved', () => {
     const ckpts = path.join(out, 'checkpoints');
-    const [step1, step2] = ['step-1', 'step-2'].map((s) => tensorsAt(path.join(ckpts, s)));
+    const [step1, step2] = ['step-000001', 'step-000002'].map((s) => tensorsAt(path.join(ckpts, s)));
     const base = tensorsAt(latestCheckpoint(path.join(dir, 'runs', '.init', fs.readdirSync(path.join(dir, 'runs', '.init'))[0]))!);
     const frozen = [...step2.keys()].filter((n) => n.startsWith('visual_encoder.') || n.startsWith('llm_model.'));
     expect(frozen.filter((n) => n.startsWith('llm_model.')).length).toBe(base.size);
@@ -89,7 +89,7 @@ describe('an InstructBLIP-style bridge through mmzoo train (issue 17)', () => {
     for (const [n, t] of base) expect([n, floats(step2.get(`llm_model.${n}`))]).toEqual([n, floats(t)]);
     expect(floats(step2.get('llm_proj.weight'))).not.toEqual(floats(step1.get('llm_proj.weight')));
     expect(floats(step2.get('query_tokens'))).not.toEqual(floats(step1.get('query_tokens')));
-    const opt = [...tensorsAt(path.join(ckpts, 'step-2'), 'optimizer.safetensors').keys()];
+    const opt = [...tensorsAt(path.join(ckpts, 'step-000002'), 'optimizer.safetensors').keys()];
     expect(opt.filter((k) => k.includes('visual_encoder') || k.includes('llm_model'))).toEqual([]);
     expect(opt).toContain('exp_avg.llm_proj.weight');
     expect(opt).toContain('exp_avg.Qformer.bert.embeddings.word_embeddings.weight');
