@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { StageConfig } from '@mmzoo/train';
 import { overridesFor } from '../../packages/cli/src/commands/compare';
+import { CompareSchema } from '../../packages/cli/src/compare/schema';
 import { loadExperiment } from '../../packages/cli/src/experiment';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -18,5 +19,26 @@ describe('mmzoo compare with a stagewise config', () => {
     const loaded = loadExperiment(file, sets);
     expect(loaded.config.stages!.map((s) => s.steps)).toEqual(steps);
     expect(loaded.config.train.steps).toBe(steps[0] + steps[1]);
+  });
+});
+
+describe('mmzoo compare with a model entry of its own overrides (issue 17: the blank-image baselines)', () => {
+  test("a model's own overrides come after the shared ones and win; the entry validates; its config differs only there", () => {
+    const file = path.join(ROOT, 'configs/blip2/instructblip-scenes-tiny.yaml');
+    const cfg = CompareSchema.parse({
+      models: [{ config: file, name: 'blank', overrides: { 'data.instructions.blankImages': true, 'train.lr': 0.5 } }],
+      budget: { samples: 64 }, overrides: { 'train.lr': 0.25 },
+    });
+    const entry = cfg.models[0];
+    if (typeof entry === 'string') throw new Error('expected an entry');
+    const sets = overridesFor(cfg, file, entry.overrides);
+    expect(sets.slice(0, 3)).toEqual(['train.seed=0', 'train.lr=0.5', 'data.instructions.blankImages=true']);
+    const blank = loadExperiment(file, sets).config;
+    const seen = loadExperiment(file, overridesFor(cfg, file)).config;
+    expect(blank.data.instructions?.blankImages).toBe(true);
+    expect(blank.train.lr).toBe(0.5);
+    expect(seen.data.instructions?.blankImages).toBe(false);
+    expect(seen.train.lr).toBe(0.25);
+    expect(() => CompareSchema.parse({ models: [{ config: file, set: {} }], budget: { samples: 1 } })).toThrow(/set/);
   });
 });

@@ -131,9 +131,10 @@ describe('every shipped config', () => {
       const source = parseYaml(fs.readFileSync(abs, 'utf8'), abs);
       const cfg = validate(CompareSchema, source.value, source);
       for (const m of cfg.models) {
-        const resolved = [path.resolve(path.dirname(abs), m), path.resolve(m)].find((p) => fs.existsSync(p));
+        const entry = typeof m === 'string' ? { config: m, overrides: {} } : m;
+        const resolved = [path.resolve(path.dirname(abs), entry.config), path.resolve(entry.config)].find((p) => fs.existsSync(p));
         expect(resolved).toBeDefined();
-        const loaded = loadExperiment(resolved!, overridesFor(cfg, resolved!));
+        const loaded = loadExperiment(resolved!, overridesFor(cfg, resolved!, entry.overrides));
         expect(loaded.config.train.seed).toBe(cfg.seed);
       }
     } else {

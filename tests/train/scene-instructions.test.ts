@@ -51,6 +51,16 @@ const minOf = (a: ArrayLike<number>) => Array.from(a).reduce((m, x) => Math.min(
 const DATA = Object.fromEntries(INSTRUCTION_TEMPLATE_NAMES.map((t) => [t, load(t)])) as Record<InstructionTemplateName, InstructionData>;
 
 describe('scene instruction data (data/scene-instructions, data/instruction-batches)', () => {
+  test('blankImages: every training and test image is zeros, the examples and held-out sets are unchanged (the question-only baseline)', () => {
+    const seen = DATA.instructblip;
+    const blank = load('instructblip', 3, { blankImages: true });
+    expect(maxOf(seen.train.images.images)).toBeGreaterThan(0);
+    expect(maxOf(blank.train.images.images)).toBe(0);
+    expect(maxOf(blank.test.images.images)).toBe(0);
+    expect(blank.train.examples).toEqual(seen.train.examples);
+    expect(blank.test.heldOut).toEqual(seen.test.heldOut);
+  });
+
   test('a pure function of the seed: the same seed gives the same examples, another seed others', () => {
     const again = load('instructblip');
     expect(again.train.examples).toEqual(DATA.instructblip.train.examples);

@@ -33,14 +33,16 @@ export async function compareCommand(file: string, opts: { out?: string; backend
   else refuseForeign(outDir);
   mkdirSync(path.join(outDir, 'runs'), { recursive: true });
   const rows: CompareRow[] = [];
-  for (const [i, modelFile] of cfg.models.entries()) {
+  for (const [i, m] of cfg.models.entries()) {
+    const entry = typeof m === 'string' ? { config: m, overrides: {} } : m;
+    const modelFile = entry.config;
     const resolved = [path.resolve(path.dirname(file), modelFile), path.resolve(modelFile)].find((p) => existsSync(p)) ?? modelFile;
-    let name = path.basename(modelFile).replace(/\.ya?ml$/, '');
+    let name = entry.name ?? path.basename(modelFile).replace(/\.ya?ml$/, '');
     let model = '?';
     try {
-      const sets = overridesFor(cfg, resolved);
+      const sets = overridesFor(cfg, resolved, entry.overrides);
       const loaded = loadExperiment(resolved, sets); // validates early; errors land in this model's row
-      name = loaded.name;
+      name = entry.name ?? loaded.name;
       model = loaded.config.model.name;
       const hash = createHash('sha256').update(JSON.stringify(loaded.config)).digest('hex').slice(0, 10);
       const runDir = path.join(outDir, 'runs', `${name}-${hash}`);
@@ -73,12 +75,13 @@ export async function compareCommand(file: string, opts: { out?: string; backend
 }
 
 /**
- * The --set overrides that put one model under the comparison's seed, budget and shared overrides. A samples budget
+ * The --set overrides that put one model under the comparison's seed, budget and shared overrides, then its own
+ * (`own`, a model entry's `overrides`). A samples budget
  * sets train.steps from the batch size; for a stagewise config (`stages:`) it is split over the stages by each
  * stage's share of the config's samples (at least one step each), capping warmups at a tenth of the new steps.
  */
-export function overridesFor(cfg: CompareConfig, modelFile: string): string[] {
-  const sets = [`train.seed=${cfg.seed}`, ...Object.entries(cfg.overrides).map(([k, v]) => `${k}=${v}`)];
+export function overridesFor(cfg: CompareConfig, modelFile: string, own: Record<string, string | number | boolean> = {}): string[] {
+  const sets = [`train.seed=${cfg.seed}`, ...Object.entries({ ...cfg.overrides, ...own }).map(([k, v]) => `${k}=${v}`)];
   if (cfg.budget.samples) {
     const loaded = loadExperiment(modelFile, sets);
     const t = loaded.config.train;

@@ -117,6 +117,11 @@ export const InstructionsDataSchema = z
     testScenes: z.number().int().positive().default(1000),
     /** held-out examples per task (fixed seed; yes/no ones half yes) */
     heldOutPerTask: z.number().int().positive().default(200),
+    /**
+     * every image, in training and in evaluation, all zeros: the question-only baseline of issue 17 (the same system
+     * trained and evaluated without seeing the scenes)
+     */
+    blankImages: z.boolean().default(false),
   })
   .strict();
 

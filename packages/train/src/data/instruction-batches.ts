@@ -67,18 +67,22 @@ export function loadInstructionData(data: DataConfig, imageShape: [number, numbe
   const sceneOpts = { rows: opts.grid, cols: opts.grid, captionStyle: 'layout' as const, captionsPerScene: 1 };
   const trainScenes = buildScenes(loadFashionMnist(root, 'train'), opts.scenes, seed, sceneOpts);
   const testScenes = buildScenes(loadFashionMnist(root, 'test'), opts.testScenes, INSTRUCTION_TEST_SCENE_SEED, sceneOpts);
+  const trainImages = resizeImageSet(trainScenes.images, h, w);
+  const testImages = resizeImageSet(testScenes.images, h, w);
+  // the question-only baseline: the same examples, nothing to see
+  if (opts.blankImages) for (const set of [trainImages, testImages]) set.images.fill(0);
   return {
     kind: 'sceneInstructions',
     template: opts.template,
     grid,
     train: {
       scenes: trainScenes,
-      images: resizeImageSet(trainScenes.images, h, w),
+      images: trainImages,
       examples: trainingInstructions(opts.template, trainScenes.scenes, grid, opts.train, seed, opts.mix, opts.tasks),
     },
     test: {
       scenes: testScenes,
-      images: resizeImageSet(testScenes.images, h, w),
+      images: testImages,
       heldOut: heldOutInstructions(opts.template, testScenes.scenes, grid, opts.heldOutPerTask),
     },
     majority: majorityAnswers(trainScenes.scenes),
