@@ -1,4 +1,5 @@
-import { accuracyByTask, constantAnswerAccuracy, cutAnswer, normalizeVqaAnswer, vqaAccuracy, vqaExactMatch } from '@mmzoo/train';
+import { HFTokenizer } from '@mmzoo/core';
+import { accuracyByTask, answerStop, constantAnswerAccuracy, cutAnswer, normalizeVqaAnswer, trainByteLevelBpe, vqaAccuracy, vqaExactMatch } from '@mmzoo/train';
 
 describe('VQA answer normalisation and accuracy (eval/vqa-metrics)', () => {
   // cases worked through the steps of the official vqaEval.py by hand
@@ -43,5 +44,24 @@ describe('VQA answer normalisation and accuracy (eval/vqa-metrics)', () => {
     expect(cutAnswer('minigpt4', ' Top left###Human: hi')).toBe('Top left');
     expect(cutAnswer('instructblip', ' bag ')).toBe('bag');
     expect(cutAnswer('llava_v1', ' Yes')).toBe('Yes');
+  });
+
+  test('answerStop ends a row at the end id or once its text holds the end text, and reads the answer as scored', () => {
+    const bpe = trainByteLevelBpe(['top left\nQuestion: where is the bag###', 'Top right###Human'], { vocabSize: 300, specials: ['<|endoftext|>', '<pad>'], end: '<|endoftext|>', pad: '<pad>' });
+    const tok = HFTokenizer.fromJSON(bpe.toTokenizerJson(), bpe.tokenizerConfig());
+    const encode = (text: string) => [...tok.inner.encode(text, { add_special_tokens: false }).ids];
+    const end = tok.endId!;
+    const nl = answerStop('blip2_opt', tok, 2);
+    const ids = encode(' top left\nQuestion');
+    const stops = ids.map((t) => nl.onToken(0, t));
+    const at = stops.indexOf(true);
+    expect(tok.decode(ids.slice(0, at + 1))).toContain('\n');
+    expect(tok.decode(ids.slice(0, at))).not.toContain('\n');
+    expect(nl.onToken(1, ids[0])).toBe(false); // rows are apart
+    expect(nl.stopIds).toEqual([end]);
+    expect(nl.answer([...ids, end])).toBe('top left');
+    const eos = answerStop('instructblip', tok, 1);
+    expect(encode(' top left###').map((t) => eos.onToken(0, t))).not.toContain(true); // eos layouts end on the id only
+    expect(eos.answer([...encode(' bag '), end])).toBe('bag');
   });
 });

@@ -4,7 +4,7 @@
  * generation prompts (`data.instructions.template`).
  */
 import { isImagePromptedLM, tf } from '@mmzoo/core';
-import { answerEnd, cutAnswer, imagePrompt, initBackend, instructionOptions } from '@mmzoo/train';
+import { answerStop, imagePrompt, initBackend, instructionOptions } from '@mmzoo/train';
 import { loadRun } from './specs';
 
 /** Options of {@link imageGenerateCommand} (the subset of `mmzoo generate`'s that applies). */
@@ -60,24 +60,15 @@ export async function imageGenerateCommand(source: string, opts: ImageGenerateOp
     const prompts = opts.prompt.map((p) => imagePrompt(template, p, lm));
     const images = await run.preprocess(files);
     const text = model.readsInstruction ? instructionIds(run, prompts.map((p) => p.qformer)) : undefined;
-    const end = answerEnd(template);
-    const stopIds = lm.endId === undefined ? [] : [lm.endId];
-    // each row's ids so far: a row ends when its text holds the layout's end text ("###", "\n")
-    const seen = prompts.map((): number[] => []);
+    const stop = answerStop(template, lm, prompts.length);
     const given = {
       strategy: opts.strategy, maxNewTokens: opts.maxNewTokens, minNewTokens: opts.minNewTokens, temperature: opts.temperature, topK: opts.topK,
       topP: opts.topP, seed: opts.seed, repetitionPenalty: opts.repetitionPenalty, numBeams: opts.numBeams, lengthPenalty: opts.lengthPenalty,
     };
     try {
-      const out = model.generateFromImages(images, prompts.map((p) => p.ids), {
-        ...given, text, stopIds,
-        onToken: (row, token) => {
-          seen[row].push(token);
-          return end !== 'eos' && lm.decode(seen[row]).includes(end);
-        },
-      }).tokens;
+      const out = model.generateFromImages(images, prompts.map((p) => p.ids), { ...given, text, stopIds: stop.stopIds, onToken: stop.onToken }).tokens;
       const rows: ImageAnswerRow[] = opts.prompt.map((prompt, i) => ({
-        image: files[i], prompt, input: prompts[i].text, ids: out[i], answer: cutAnswer(template, lm.decode(out[i].filter((t) => !stopIds.includes(t)))),
+        image: files[i], prompt, input: prompts[i].text, ids: out[i], answer: stop.answer(out[i]),
       }));
       process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : rows.map((r) => `${r.image}: ${r.prompt}\n${r.answer}\n`).join('\n'));
     } finally {

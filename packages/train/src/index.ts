@@ -86,9 +86,9 @@ export {
 export type { DialogueData, DialogueIds, DialogueTokens } from './data/dialogue-batches';
 // scene instruction data for the bridge models (issue 17): tasks, layouts of BLIP-2 / InstructBLIP / MiniGPT-4 / LLaVA, batches
 export {
-  INSTRUCTION_TEMPLATE_NAMES, INSTRUCTION_WORDINGS, answerEnd, cutAnswer, instructionPieces, isMultiTurn,
+  INSTRUCTION_TEMPLATE_NAMES, INSTRUCTION_WORDINGS, answerEnd, answerStop, cutAnswer, instructionPieces, isMultiTurn,
 } from './data/instruction-templates';
-export type { InstructionTemplateName, WordingGroup } from './data/instruction-templates';
+export type { AnswerStop, InstructionTemplateName, WordingGroup } from './data/instruction-templates';
 export {
   EVALUATED_TASKS, HELD_IN_TASKS, HELD_OUT_TASKS, INSTRUCTION_HELD_OUT_SEED, SCENE_TASKS, YES_NO_TASKS, drawInstruction, heldOutInstructions,
   majorityAnswers, sceneDescription, trainingInstructions, trainingTasks,
@@ -183,7 +183,7 @@ export {
   runEvalTask, checkEvalTasks, linearProbeTop1, loadRun, readRunConfig, loadRunTokenizers, findSpec,
   isTextData, isDialogueData, isInstructionData, loadSessionData, sessionBatch, sessionInstructionTokens, trainingSize, trainingTexts,
   CHAT_CONFIG_FILE, chatTokenizerConfig,
-  writeChatTokenizerConfig, SAMPLE_NAMES, answerLogProbs, chatMetrics, normaliseAnswer, shortAnswerExactMatch, yesNoMetrics,
+  writeChatTokenizerConfig, SAMPLE_NAMES, answerLogProbs, chatMetrics, sceneVqaMetrics, normaliseAnswer, shortAnswerExactMatch, yesNoMetrics,
 } from './session';
 export type {
   Session, TrainingSpec, EvalTask, ContractProblem, LoadedRun, LoadedCheckpoint, LoadRunOptions, SpecRegistry, SessionData, ScoredAnswer,

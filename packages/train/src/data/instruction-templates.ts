@@ -18,6 +18,7 @@
  * dialogues answer).
  */
 import { CHAT_TEMPLATES, ChatPiece, ChatTurn, chatPieces } from './chat-templates';
+import type { TextTokenizer } from '@mmzoo/core';
 
 /** The layouts of `data.instructions.template` (see the module comment). */
 export const INSTRUCTION_TEMPLATE_NAMES = ['blip2_opt', 'instructblip', 'minigpt4', 'llava_v1'] as const;
@@ -102,6 +103,34 @@ export function answerEnd(template: InstructionTemplateName): 'eos' | string {
 export function cutAnswer(template: InstructionTemplateName, generated: string): string {
   const end = answerEnd(template);
   return (end === 'eos' ? generated : generated.split(end)[0]).trim();
+}
+
+/** How generated answers of a layout end and read ({@link answerStop}). */
+export interface AnswerStop {
+  /** the tokenizer's end id (generation ends a row on it) */
+  stopIds: number[];
+  /** generation's `onToken`: true (end the row) once the row's text holds the layout's end text (`###`, "\n") */
+  onToken: (row: number, token: number) => boolean;
+  /** the answer of generated ids as scored: decoded without the end id, cut at the end text ({@link cutAnswer}) */
+  answer: (ids: readonly number[]) => string;
+}
+
+/**
+ * Where generation of `rows` answers in `template` stops and how each answer is read: at the tokenizer's end id, or
+ * once a row's decoded text holds the layout's end text. One per generation call (it keeps each row's ids).
+ */
+export function answerStop(template: InstructionTemplateName, tokenizer: TextTokenizer, rows: number): AnswerStop {
+  const end = answerEnd(template);
+  const stopIds = tokenizer.endId === undefined ? [] : [tokenizer.endId];
+  const seen = Array.from({ length: rows }, (): number[] => []);
+  return {
+    stopIds,
+    onToken: (row, token) => {
+      seen[row].push(token);
+      return end !== 'eos' && tokenizer.decode(seen[row]).includes(end);
+    },
+    answer: (ids) => cutAnswer(template, tokenizer.decode(ids.filter((t) => !stopIds.includes(t)))),
+  };
 }
 
 /**

@@ -4,6 +4,7 @@ export {
 } from './session';
 export { CHAT_CONFIG_FILE, chatTokenizerConfig, writeChatTokenizerConfig } from './chat-config';
 export { answerLogProbs, chatMetrics, normaliseAnswer, shortAnswerExactMatch, yesNoMetrics } from './chat-task';
+export { sceneVqaMetrics } from './scene-vqa-task';
 export type { ScoredAnswer } from './chat-task';
 export { checkRunContract } from './contract';
 export { sessionTraining } from './training';

@@ -8,7 +8,7 @@ import { EVALUATED_TASKS, HELD_IN_TASKS, HELD_OUT_TASKS, YES_NO_TASKS } from '..
 import type { SceneTask } from '../data/scene-instructions';
 import { instructionEvalSet } from '../data/instruction-batches';
 import type { InstructionData, InstructionEvalSet } from '../data/instruction-batches';
-import { answerEnd, cutAnswer } from '../data/instruction-templates';
+import { answerStop } from '../data/instruction-templates';
 import { accuracyByTask, vqaAccuracy } from '../eval/vqa-metrics';
 import { captionScores } from '../eval/caption-metrics';
 import type { Session } from './session';
@@ -30,25 +30,17 @@ interface AnswerSettings {
 
 /**
  * Generates one answer per example with `run` in batches of {@link BATCH}: each row stops at the tokenizer's end id or
- * when its text holds the layout's end text (`###`, "\n"), and is cut there ({@link cutAnswer}).
+ * when its text holds the layout's end text (`###`, "\n"), and is cut there (data/instruction-templates `answerStop`).
  * @param run generates for the examples [from, to) given the settings
  * @returns the answers as scored
  */
 function answerAll(count: number, s: AnswerSettings, run: (from: number, to: number, opts: ImagePromptOptions) => CausalGenerateResult): string[] {
-  const end = answerEnd(s.template);
-  const stopIds = s.tokenizer.endId === undefined ? [] : [s.tokenizer.endId];
   const out: string[] = [];
   for (let from = 0; from < count; from += BATCH) {
     const to = Math.min(count, from + BATCH);
-    const texts = new Array<number[]>(to - from).fill([]).map(() => [] as number[]);
-    const result = run(from, to, {
-      stopIds, maxNewTokens: s.maxNewTokens,
-      onToken: (row, token) => {
-        texts[row].push(token);
-        return end !== 'eos' && s.tokenizer.decode(texts[row]).includes(end);
-      },
-    });
-    result.tokens.forEach((ids) => out.push(cutAnswer(s.template, s.tokenizer.decode(ids.filter((t) => !stopIds.includes(t))))));
+    const stop = answerStop(s.template, s.tokenizer, to - from);
+    const result = run(from, to, { stopIds: stop.stopIds, maxNewTokens: s.maxNewTokens, onToken: stop.onToken });
+    result.tokens.forEach((ids) => out.push(stop.answer(ids)));
   }
   return out;
 }
