@@ -6,26 +6,15 @@
 import { isImagePromptedLM, tf } from '@mmzoo/core';
 import { answerStop, imagePrompt, initBackend, instructionOptions } from '@mmzoo/train';
 import { loadRun } from './specs';
+import type { GenerateCommandOptions } from './commands/generate';
 
-/** Options of {@link imageGenerateCommand} (the subset of `mmzoo generate`'s that applies). */
-export interface ImageGenerateOptions {
-  prompt: string[];
+/** Options of {@link imageGenerateCommand}: `mmzoo generate`'s that apply, and the image files. */
+export type ImageGenerateOptions = Pick<GenerateCommandOptions,
+  'prompt' | 'maxNewTokens' | 'minNewTokens' | 'strategy' | 'temperature' | 'topK' | 'topP' | 'seed' | 'repetitionPenalty' | 'numBeams' |
+  'lengthPenalty' | 'json' | 'checkpoint' | 'backend'> & {
   /** one image file for every prompt, or one per prompt */
   image: string[];
-  maxNewTokens?: number;
-  minNewTokens?: number;
-  strategy?: 'greedy' | 'beam' | 'sample';
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  seed?: number;
-  repetitionPenalty?: number;
-  numBeams?: number;
-  lengthPenalty?: number;
-  json?: boolean;
-  checkpoint?: string;
-  backend?: string;
-}
+};
 
 /** One answered row as `--json` prints it. */
 export interface ImageAnswerRow {
