@@ -24,8 +24,9 @@ export function bridgeVisionQformer(config: any, qformerText: boolean): Pick<Bri
       lnEps: v.layer_norm_eps, featureLayer: -1, finalNorm: false, attnBias: 'qv',
     },
     lnVisionEps: v.ln_vision_eps,
+    // vocabSize: BERT's 100 words; the builder adds the row of [DEC] (LAVIS's 101)
     qformer: {
-      contextLength: q.max_position_embeddings, vocabSize: qformerText ? q.vocab_size : undefined, width: q.hidden_size, layers: q.num_hidden_layers,
+      contextLength: q.max_position_embeddings, vocabSize: qformerText ? q.vocab_size - 1 : undefined, width: q.hidden_size, layers: q.num_hidden_layers,
       numHeads: q.num_attention_heads, mlpRatio: q.intermediate_size / q.hidden_size, numQueries: config.num_query_tokens,
       crossAttentionFreq: q.cross_attention_freq, lnEps: q.layer_norm_eps, maskValue: -10000, padId: q.pad_token_id,
     },

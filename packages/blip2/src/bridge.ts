@@ -176,7 +176,7 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
  * encoder of `vision` (the shared builder of stage 1), `ln_vision`, a Q-Former without ITG head (without any text side
  * unless `qformerText`, as LAVIS deletes it), `llm_proj` (nn.Linear's default init in LAVIS; here N(0, initStd)) and
  * the LM of `lm`. Vocabulary sizes and pad ids come from the run's `text` (Q-Former) and `lm` tokenizers when the
- * config leaves them out.
+ * config leaves them out; the Q-Former's word table has one row more than its vocabulary, for [DEC], as stage 1's.
  * @throws Error when the LM's vocabulary size is given neither by the config nor by an `lm` tokenizer
  */
 export function buildQFormerBridge(cfg: BridgeConfig, parts: BuildParts = {}): QFormerBridge {
@@ -185,7 +185,9 @@ export function buildQFormerBridge(cfg: BridgeConfig, parts: BuildParts = {}): Q
   const textFacts = parts.tokenizers?.text;
   const visual = buildBlip2Vision(cfg.vision);
   const qformer = new QFormer({
-    numQueries: q.numQueries, vocabSize: cfg.qformerText ? resolveVocabSize(q.vocabSize, { vocabSize: textFacts?.vocabSize }, 'model.qformer.vocabSize') : q.vocabSize ?? 1,
+    // the words, plus the [DEC] row LAVIS's init_tokenizer adds (stage 1's ITG start token; a bridge never reads it, but
+    // its table is stage 1's, and LAVIS's InstructBLIP checkpoints have the row)
+    numQueries: q.numQueries, vocabSize: cfg.qformerText ? resolveVocabSize(q.vocabSize, { vocabSize: textFacts?.vocabSize }, 'model.qformer.vocabSize') + 1 : 1,
     maxPositions: q.maxPositions ?? q.contextLength, width: q.width, layers: q.layers, numHeads: q.numHeads,
     mlpWidth: Math.round(q.width * q.mlpRatio), visionWidth: cfg.vision.width, crossAttentionFreq: q.crossAttentionFreq, lnEps: q.lnEps,
     std: q.initStd, maskValue: q.maskValue, lmHead: 'none', text: cfg.qformerText,
