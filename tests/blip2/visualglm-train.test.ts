@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseSafetensors, RawTensor } from '@mmzoo/core/io';
 import { latestCheckpoint, loadFashionMnist, EMBEDDED_FASHION_MNIST_ROOT, writePng } from '@mmzoo/train';
 import { runMmzoo } from '../helpers/cli';
 import { tempDirs } from '../helpers/temp';
+import { floats, indent, lmRunYaml, tensorsAt, tinyLlama } from '../helpers/bridge-runs';
 
 // VisualGLM's fine-tuning through `mmzoo train` as configs/blip2/visualglm-scenes-tiny.yaml runs it, at a tiny size: a
 // tiny LLaMA run, then a BLIP-2 stage-2 run on it (both prerequisites, trained first), then the VisualGLM run taking
@@ -14,26 +14,8 @@ import { tempDirs } from '../helpers/temp';
 const temps = tempDirs('mmzoo-visualglm-');
 afterAll(() => temps.cleanUp());
 
-const LM = `name: llama
-dim: 32
-layers: 2
-numHeads: 4
-numKvHeads: 2
-multipleOf: 16
-maxSeqLen: 96`;
-const indent = (s: string, n: number) => s.replace(/^/gm, ' '.repeat(n));
-
-const BASE_YAML = `model:
-${indent(LM, 2)}
-tokenizers:
-  text: { kind: bpe, vocabSize: 400 }
-data:
-  dataset: text
-  trainLimit: 200
-  text: { brown: false, heldOutLimit: 5 }
-train: { batchSize: 8, steps: 2, lr: 1.0e-3 }
-eval: { every: 0 }
-`;
+const LM = tinyLlama(2);
+const BASE_YAML = lmRunYaml(LM);
 
 const PARTS = `  vision: { imageSize: 56, patchSize: 14, channels: 1, width: 16, layers: 2, numHeads: 2, mlpRatio: 2, featureLayer: -1, finalNorm: true, attnBias: qkv }
   qformer: { contextLength: 24, width: 16, layers: 2, numHeads: 2, mlpRatio: 2, numQueries: 4, initStd: 0.1 }
@@ -74,8 +56,6 @@ train: { batchSize: 8, steps: 2, lr: 1.0e-2, weightDecay: 0, checkpointEvery: 1,
 eval: { every: 0 }
 `;
 
-const tensorsAt = (checkpoint: string, file = 'model.safetensors'): Map<string, RawTensor> => parseSafetensors(new Uint8Array(fs.readFileSync(path.join(checkpoint, file))));
-const floats = (t: RawTensor | undefined) => Array.from((t?.data ?? []) as Float32Array);
 const isLora = (n: string) => n.includes('.lora_');
 
 describe('VisualGLM fine-tuning through mmzoo train (issue 17)', () => {
