@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseSafetensors, RawTensor } from '@mmzoo/core/io';
 import { latestCheckpoint, loadFashionMnist, EMBEDDED_FASHION_MNIST_ROOT, writePng } from '@mmzoo/train';
 import { runMmzoo } from '../helpers/cli';
 import { tempDirs } from '../helpers/temp';
+import { floats, indent, lmRunYaml, tensorsAt, tinyLlama } from '../helpers/bridge-runs';
 
 // A Q-Former bridge through `mmzoo train` as configs/blip2/instructblip-scenes-tiny.yaml trains one, at a tiny size:
 // a tiny LLaMA run is the prerequisite (its weights and BPE become the frozen LM and the `lm` tokenizer), the rest
@@ -14,29 +14,9 @@ import { tempDirs } from '../helpers/temp';
 const temps = tempDirs('mmzoo-bridge-');
 afterAll(() => temps.cleanUp());
 
-const LM_MODEL = `  name: llama
-  dim: 32
-  layers: 1
-  numHeads: 4
-  numKvHeads: 2
-  multipleOf: 16
-  maxSeqLen: 96`;
+const LM_MODEL = indent(tinyLlama(1), 2);
 
-const BASE_YAML = `model:
-${LM_MODEL}
-tokenizers:
-  text:
-    kind: bpe
-    vocabSize: 400
-data:
-  dataset: text
-  trainLimit: 200
-  text:
-    brown: false
-    heldOutLimit: 5
-train: { batchSize: 8, steps: 2, lr: 1.0e-3 }
-eval: { every: 0 }
-`;
+const BASE_YAML = lmRunYaml(tinyLlama(1));
 
 const BRIDGE_YAML = `model:
   name: instructblip
@@ -60,12 +40,6 @@ data:
 train: { batchSize: 8, steps: 2, lr: 1.0e-2, checkpointEvery: 1, logEvery: 1 }
 eval: { every: 0 }
 `;
-
-function tensorsAt(checkpoint: string, file = 'model.safetensors'): Map<string, RawTensor> {
-  return parseSafetensors(new Uint8Array(fs.readFileSync(path.join(checkpoint, file))));
-}
-
-const floats = (t: RawTensor | undefined) => Array.from((t?.data ?? []) as Float32Array);
 
 describe('an InstructBLIP-style bridge through mmzoo train (issue 17)', () => {
   let dir: string;

@@ -43,7 +43,7 @@ function lmTokenizer(data: InstructionData): HFTokenizer {
 }
 
 /** The end each layout puts after an answer, as text. */
-const END: Record<InstructionTemplateName, string> = { blip2_opt: '\n', instructblip: '<|endoftext|>', minigpt4: '###', llava_v1: '<|endoftext|>' };
+const END: Record<InstructionTemplateName, string> = { blip2_opt: '\n', instructblip: '<|endoftext|>', minigpt4: '###', llava_v1: '<|endoftext|>', visualglm: '<|endoftext|>' };
 
 const maxOf = (a: ArrayLike<number>) => Array.from(a).reduce((m, x) => Math.max(m, x), -Infinity);
 const minOf = (a: ArrayLike<number>) => Array.from(a).reduce((m, x) => Math.min(m, x), Infinity);
@@ -195,7 +195,12 @@ describe('scene instruction data (data/scene-instructions, data/instruction-batc
       const at = ids[b].indexOf(IMAGE_TOKEN_INDEX);
       if (template === 'blip2_opt' || template === 'instructblip') expect([at, ids[b][1]]).toEqual([0, lm.endId]);
       else if (template === 'minigpt4') expect(decode(lm, ids[b].slice(1, at))).toBe('###Human: <Img>');
-      else expect(decode(lm, ids[b].slice(1, at))).toMatch(/ USER: $/);
+      else if (template === 'visualglm') {
+        // bos <img> [image] </img>Q: {question}\nA: {answer}<end>
+        expect([ids[b][0], decode(lm, ids[b].slice(1, at))]).toEqual([lm.endId, '<img>']);
+        const answerAt = labels[b].findIndex((l) => l !== IGNORE_LABEL) + 1;
+        expect(decode(lm, ids[b].slice(at + 1, answerAt))).toBe(`</img>Q: ${ex.turns[0].user}\nA:`);
+      } else expect(decode(lm, ids[b].slice(1, at))).toMatch(/ USER: $/);
       // padding: after the row's ids, the pad id with ignored labels
       const n = tokens.rows[i].ids.length - 1;
       expect(ids[b].slice(n).every((id) => id === lm.padId)).toBe(true);

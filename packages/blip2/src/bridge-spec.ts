@@ -1,8 +1,9 @@
 import { ModelSpec, evalTask } from '@mmzoo/core';
 import type { z } from 'zod';
-import { Blip2LmConfigSchema, BridgeConfig, InstructBlipConfigSchema, MiniGpt4ConfigSchema } from './config';
+import { Blip2LmConfigSchema, BridgeConfig, InstructBlipConfigSchema, MiniGpt4ConfigSchema, VisualGlmConfigSchema } from './config';
 import { QFormerBridge, buildQFormerBridge } from './bridge';
 import { isQformerCoreParam, isQformerTextParam } from './components';
+import { isLoraParam } from './lm-lora';
 
 /** What tells one bridge spec from another (the rest is {@link bridgeSpec}'s). */
 interface BridgeSpecParts<C extends BridgeConfig> {
@@ -18,7 +19,8 @@ interface BridgeSpecParts<C extends BridgeConfig> {
  * Q-Former reads the instruction, `text` (the Q-Former's tokenizer); one objective, `lm` (next-token cross-entropy on
  * answer tokens, on the image-text examples of `data.dataset: sceneInstructions`); the `sceneVqa` evaluation; the
  * weights by component: `vision`, `lnVision`, `qformer` (queries included), `qformerText` (its text side, built
- * only when it reads instructions), `projection` (`llm_proj`) and `lm`.
+ * only when it reads instructions), `projection` (`llm_proj`), `lm` and `lora` (the adapters `lmLora` attaches to the
+ * LM, built only with it), so that `frozen: [vision, lnVision, qformer, projection, lm]` trains the adapters alone.
  */
 function bridgeSpec<C extends BridgeConfig>(parts: BridgeSpecParts<C>): ModelSpec<C, QFormerBridge> {
   return {
@@ -44,7 +46,8 @@ function bridgeSpec<C extends BridgeConfig>(parts: BridgeSpecParts<C>): ModelSpe
       qformer: isQformerCoreParam,
       qformerText: isQformerTextParam,
       projection: (n) => n.startsWith('llm_proj.'),
-      lm: (n) => n.startsWith('llm_model.'),
+      lm: (n) => n.startsWith('llm_model.') && !isLoraParam(n),
+      lora: (n) => n.startsWith('llm_model.') && isLoraParam(n),
     }),
     presets: parts.presets,
   };
@@ -82,4 +85,17 @@ export const miniGpt4Spec = bridgeSpec({
   describe: 'MiniGPT-4 (Zhu et al. 2023): frozen ViT + frozen Q-Former + one trainable linear layer into a frozen Vicuna-style LM, captions then detailed descriptions',
   schema: MiniGpt4ConfigSchema,
   presets: [],
+});
+
+/**
+ * VisualGLM-6B (THUDM 2023; no paper: the published recipe of THUDM/VisualGLM-6B): a BLIP-2 Q-Former's 32 query outputs
+ * (`glm_proj` 768 -> 4096) in place of 32 positions after `<img>` in ChatGLM-6B's prompt, a GLM (prefix LM, 2D RoPE);
+ * fine-tuned with LoRA on two of the LM's layers, everything else frozen. Here the LM is the LLaMA stand-in with
+ * `rope2d` and `prefixLm`, the adapters `lmLora`.
+ */
+export const visualGlmSpec = bridgeSpec({
+  name: 'visualglm',
+  describe: 'VisualGLM-6B on GLM (Du et al. 2022): BLIP-2 Q-Former soft prompt mid-text into a prefix LM with 2D RoPE (LLaMA stand-in for ChatGLM-6B), LoRA on two LM layers in fine-tuning; no paper, the THUDM recipe',
+  schema: VisualGlmConfigSchema,
+  presets: ['configs/blip2/visualglm-6b.yaml'],
 });

@@ -1,12 +1,13 @@
 import {
-  IMAGE_TOKEN_INDEX, LayerNorm, Linear, Module, QFormer, Tensor, VisionTransformer, causalLmLoss, generateFromEmbeds, resolveVocabSize,
-  spliceImageEmbeds, tf,
+  IMAGE_TOKEN_INDEX, LayerNorm, Linear, Module, QFormer, Tensor, VisionTransformer, causalLmLoss, generateFromEmbeds, prefixLengthsFromLabels,
+  resolveVocabSize, spliceImageEmbeds, tf,
 } from '@mmzoo/core';
 import type { Batch, BuildParts, CausalGenerateOptions, CausalGenerateResult, ImagePromptOptions, ImagePromptedLM, LossOutput } from '@mmzoo/core';
 import { buildLm } from '@mmzoo/lm';
 import type { LmModel } from '@mmzoo/lm';
 import type { AnswerDecoding, BridgeConfig } from './config';
 import { buildBlip2Vision } from './vision';
+import { addLmLora } from './lm-lora';
 
 /** How a {@link QFormerBridge} reads its inputs and answers (the non-architectural part of its config). */
 export interface QFormerBridgeOptions {
@@ -22,6 +23,11 @@ export interface QFormerBridgeOptions {
   lmPadId: number;
   /** how answers are decoded unless a call says otherwise */
   answer: AnswerDecoding;
+  /**
+   * the LM reads each prompt as a prefix LM's prefix (GLM; VisualGLM's ChatGLM-6B): bidirectionally, through the LM's
+   * `prefixLength` (default false: causal)
+   */
+  prefixLm?: boolean;
 }
 
 /**
@@ -32,7 +38,9 @@ export interface QFormerBridgeOptions {
  * LM's width: a soft visual prompt of Nq embeddings that takes the place of the one IMAGE_TOKEN_INDEX in each row of the
  * LM's ids (first for BLIP-2 and InstructBLIP, mid-text for MiniGPT-4; core spliceImageEmbeds). The loss is the LM's
  * next-token cross-entropy on the answer tokens only (the batch's labels); which parts train is the config's
- * `frozen:` list (BLIP-2: the ViT and the LM; MiniGPT-4: everything but `llm_proj`).
+ * `frozen:` list (BLIP-2: the ViT and the LM; MiniGPT-4: everything but `llm_proj`; VisualGLM's fine-tuning: everything
+ * but the LoRA adapters on the LM, which `lmLora` attaches). With `prefixLm` the LM reads the prompt, soft prompt
+ * included, bidirectionally (GLM's prefix LM, THUDM VisualGLM-6B: the image's query outputs mid-text after `<img>`).
  *
  * Names follow LAVIS's InstructBLIP (`visual_encoder`, `ln_vision`, `query_tokens`, `Qformer.*`, `llm_proj`,
  * `llm_model`); the LM keeps its own names under `llm_model` (@mmzoo/lm); LAVIS's Blip2OPT (`opt_proj`, `opt_model`)
@@ -76,6 +84,11 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
     return this.opts.qformerText;
   }
 
+  /** Whether the LM reads its prompt bidirectionally, as a prefix LM's prefix (`prefixLm`). */
+  get prefixLm(): boolean {
+    return this.opts.prefixLm === true;
+  }
+
   /** `ln_vision(visual_encoder(images))`. @param images float32 [B, C, H, W] @returns float32 [B, M, Dv] */
   imageEmbeds(images: Tensor): Tensor {
     return tf.tidy(() => this.lnVision.apply(this.visual.apply(images).tokens));
@@ -111,6 +124,9 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
    * The LM loss of a batch (BLIP-2 section 3.3): the soft prompt spliced into the `lm` ids, next-token
    * cross-entropy over the labelled (answer) positions, averaged over them. Rows are right-padded, so no mask is
    * needed: no real position attends to a later one, and positions run 0, 1, ... as in the references' training.
+   * With `prefixLm` each row's prompt (every position before its answer, the soft prompt included: core
+   * prefixLengthsFromLabels of the spliced labels) is the LM's bidirectional prefix, as VisualGLM trains ChatGLM-6B;
+   * the prompt ends before the answer, so the padding after it is never attended by a real position either.
    * @param batch `image` float32 [B, C, H, W]; `lm` int32 [B, L] with one IMAGE_TOKEN_INDEX per row; `labels` int32
    *   [B, L] shifted targets, -100 where not scored; `text` int32 [B, Lq] with `qformerText`
    * @returns `{ total, parts: { lm } }`, float32 scalars
@@ -121,7 +137,8 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
     if (!image || !lm || !labels) throw new Error('QFormerBridge.trainingLoss: the batch needs image, lm and labels');
     return tf.tidy(() => {
       const spliced = spliceImageEmbeds(this.lm, lm, this.softPrompt(image, batch.text), { labels, padId: this.opts.lmPadId });
-      const loss = causalLmLoss(this.lm.forward(spliced.embeds).logits, spliced.labels!, { shifted: true });
+      const prefixLength = this.prefixLm ? prefixLengthsFromLabels(spliced.labels!) : undefined;
+      const loss = causalLmLoss(this.lm.forward(spliced.embeds, { prefixLength }).logits, spliced.labels!, { shifted: true });
       return { total: loss, parts: { lm: loss } };
     });
   }
@@ -139,7 +156,7 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
    * Answers prompts about images (LAVIS `generate` / `predict_answers`): the prompts are left-padded to the longest,
    * each row's soft prompt spliced in at its placeholder, and the LM continues from the embeddings (core
    * generateFromEmbeds: positions from the mask, KV cache). Settings: the config's `answer:` section, overridden by
-   * `opts`.
+   * `opts`. With `prefixLm` each row's whole context (its prompt with the soft prompt) is the LM's bidirectional prefix.
    * @param images float32 [B, C, H, W]
    * @param prompts B rows of LM ids, each with one IMAGE_TOKEN_INDEX
    * @returns one result per prompt (`tokens`: the new ids)
@@ -164,7 +181,8 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
       const contextMask = context.attentionMask!.arraySync() as number[][];
       // a setting left undefined keeps the model's own
       const given = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
-      return generateFromEmbeds(this.lm, { embeds: context.embeds, mask: contextMask }, { ...this.answerOptions(), ...given });
+      const prefixLength = this.prefixLm ? contextMask.map((row) => row.reduce((a, m) => a + m, 0)) : undefined;
+      return generateFromEmbeds(this.lm, { embeds: context.embeds, mask: contextMask }, { ...this.answerOptions(), prefixLength, ...given });
     } finally {
       tf.dispose([context.embeds, context.attentionMask!]);
     }
@@ -175,9 +193,12 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
  * Builds a bridge from a validated config (LAVIS Blip2OPT / Blip2VicunaInstruct, MiniGPT-4 `MiniGPT4`): the image
  * encoder of `vision` (the shared builder of stage 1), `ln_vision`, a Q-Former without ITG head (without any text side
  * unless `qformerText`, as LAVIS deletes it), `llm_proj` (nn.Linear's default init in LAVIS; here N(0, initStd)) and
- * the LM of `lm`. Vocabulary sizes and pad ids come from the run's `text` (Q-Former) and `lm` tokenizers when the
- * config leaves them out; the Q-Former's word table has one row more than its vocabulary, for [DEC], as stage 1's.
- * @throws Error when the LM's vocabulary size is given neither by the config nor by an `lm` tokenizer
+ * the LM of `lm`, with LoRA adapters on the blocks of `lmLora` (drawn after the LM's weights; B = 0, so a fresh
+ * adapter changes nothing). Vocabulary sizes and pad ids come from the run's `text` (Q-Former) and `lm` tokenizers
+ * when the config leaves them out; the Q-Former's word table has one row more than its vocabulary, for [DEC], as
+ * stage 1's.
+ * @throws Error when the LM's vocabulary size is given neither by the config nor by an `lm` tokenizer, or from
+ *   addLmLora when an `lmLora` target names no Linear of a block
  */
 export function buildQFormerBridge(cfg: BridgeConfig, parts: BuildParts = {}): QFormerBridge {
   const q = cfg.qformer;
@@ -193,7 +214,9 @@ export function buildQFormerBridge(cfg: BridgeConfig, parts: BuildParts = {}): Q
     std: q.initStd, maskValue: q.maskValue, lmHead: 'none', text: cfg.qformerText,
   });
   const lm = buildLm(cfg.lm, { vocabSize: lmFacts?.vocabSize });
+  if (cfg.lmLora) addLmLora(lm, cfg.lmLora);
   return new QFormerBridge(visual, new LayerNorm(cfg.vision.width, cfg.lnVisionEps), qformer, new Linear(q.width, lm.embedDim, { std: q.initStd }), lm, {
     qformerText: cfg.qformerText, qformerPadId: q.padId ?? textFacts?.padId ?? 0, lmPadId: lmFacts?.padId ?? 0, answer: cfg.answer,
+    prefixLm: cfg.prefixLm,
   });
 }

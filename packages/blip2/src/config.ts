@@ -125,9 +125,40 @@ export const AnswerDecodingSchema = z.strictObject({
 export type AnswerDecoding = z.infer<typeof AnswerDecodingSchema>;
 
 /**
+ * The `model.lmLora` section: LoRA adapters (Hu et al. 2021; core `addLora`) on the bridge's LM, in some of its blocks
+ * only: VisualGLM-6B's fine-tuning (THUDM finetune/finetune_visualglm.sh: `--lora_rank 10 --layer_range 0 14`, sat's
+ * LoraMixin on each chosen layer's `query_key_value` and `dense`, lora_alpha 1). The adapters are a component of their
+ * own (`lora`), so that `frozen:` can hold every other part and train them alone.
+ */
+export const LmLoraSchema = z.strictObject({
+  /** r, the rank of each update (VisualGLM: 10) */
+  rank: z.number().int().positive(),
+  /** the update is scaled by alpha / r; none: alpha = r, scale 1 (PEFT's usual choice); VisualGLM (sat LoraMixin): 1 */
+  alpha: z.number().positive().optional(),
+  /** the LM blocks that get adapters, by index from 0 (VisualGLM: [0, 14] of ChatGLM-6B's 28) */
+  layers: z.array(z.number().int().nonnegative()).min(1).refine((l) => new Set(l).size === l.length, { message: 'a layer is listed twice' }),
+  /**
+   * the Linear layers of each chosen block that get one, as core `addLora`'s targets (a module-path suffix: LLaMA `wq`,
+   * `wk`, `wv`, `wo`; GPT-2 `c_attn`, `c_proj`; OPT `q_proj`, ...); VisualGLM: the attention's q, k, v and output
+   */
+  targets: z.array(z.string().min(1)).min(1),
+});
+
+/** A validated `model.lmLora` section. */
+export type LmLora = z.infer<typeof LmLoraSchema>;
+
+/** Each `lmLora.layers` entry names a block of the LM (an issue on `lmLora.layers` naming the first that does not). */
+function loraLayersExist(c: { lm: { layers: number }; lmLora?: LmLora }, ctx: z.RefinementCtx): void {
+  const bad = c.lmLora?.layers.find((l) => l >= c.lm.layers);
+  if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `layer ${bad} is not a block of the ${c.lm.layers}-layer LM (valid: 0..${c.lm.layers - 1})`, path: ['lmLora', 'layers'] });
+}
+
+/**
  * The `model:` section of a stage-2 bridge (Li et al. 2023 section 3.3; Dai et al. 2023 section 2.2; Zhu et al. 2023
  * section 3), one schema per model name: the frozen image encoder (`vision`), `ln_vision`, the Q-Former (`qformer`, no
- * ITG head), the frozen decoder-only LM (`lm`: any @mmzoo/lm config) and whether the instruction enters the Q-Former.
+ * ITG head), the frozen decoder-only LM (`lm`: any @mmzoo/lm config), whether the instruction enters the Q-Former, and
+ * VisualGLM's two LM options (LoRA on the LM, the prefix-LM mask), both optional without a default so that the configs
+ * without them hash as before.
  * @param name `model.name`
  * @param qformerText the default of `qformerText` (InstructBLIP: true)
  */
@@ -147,7 +178,16 @@ export function bridgeConfigSchema<N extends string>(name: N, qformerText: boole
     qformerText: z.boolean().default(qformerText),
     /** how answers are decoded */
     answer: AnswerDecodingSchema.default(AnswerDecodingSchema.parse({})),
-  });
+    /** LoRA adapters on some of the LM's blocks (VisualGLM's fine-tuning); none: the LM as it is */
+    lmLora: LmLoraSchema.optional(),
+    /**
+     * true: the LM reads the prompt as a prefix LM (GLM, Du et al. 2022, section 2.1: bidirectional over the context,
+     * causal over the answer; VisualGLM's ChatGLM-6B): in training each row's prefix is its prompt (core
+     * `prefixLengthsFromLabels`), in generation the whole prompt context; with a LLaMA of `rope2d: true` the answer also
+     * takes GLM's block positions. None: causal, as the other bridges' LMs
+     */
+    prefixLm: z.boolean().optional(),
+  }).superRefine(loraLayersExist);
 }
 
 /** The `model:` section of `blip2-lm`, BLIP-2's second stage (section 3.3) and its VQA fine-tuning (section 4.3). */
@@ -157,7 +197,15 @@ export const InstructBlipConfigSchema = bridgeConfigSchema('instructblip', true)
 /** The `model:` section of `minigpt4` (Zhu et al. 2023): BLIP-2's ViT and Q-Former frozen, one linear layer trained. */
 export const MiniGpt4ConfigSchema = bridgeConfigSchema('minigpt4', false);
 
-/** A validated bridge config (any of the three names). */
-export type BridgeConfig = z.infer<typeof Blip2LmConfigSchema> | z.infer<typeof InstructBlipConfigSchema> | z.infer<typeof MiniGpt4ConfigSchema>;
+/**
+ * The `model:` section of `visualglm` (THUDM VisualGLM-6B, no paper): a BLIP-2 Q-Former into a GLM, here the LLaMA
+ * stand-in with `rope2d` and `prefixLm`, LoRA on the LM in fine-tuning (`lmLora`); the queries alone enter the Q-Former.
+ */
+export const VisualGlmConfigSchema = bridgeConfigSchema('visualglm', false);
+
+/** A validated bridge config (any of the four names). */
+export type BridgeConfig = z.infer<typeof Blip2LmConfigSchema> | z.infer<typeof InstructBlipConfigSchema> | z.infer<typeof MiniGpt4ConfigSchema>
+  | z.infer<typeof VisualGlmConfigSchema>;
 /** A bridge config before defaults are applied. */
-export type BridgeConfigInput = z.input<typeof Blip2LmConfigSchema> | z.input<typeof InstructBlipConfigSchema> | z.input<typeof MiniGpt4ConfigSchema>;
+export type BridgeConfigInput = z.input<typeof Blip2LmConfigSchema> | z.input<typeof InstructBlipConfigSchema> | z.input<typeof MiniGpt4ConfigSchema>
+  | z.input<typeof VisualGlmConfigSchema>;

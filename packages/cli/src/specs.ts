@@ -4,7 +4,7 @@ import type { TrainingSpec, LoadedRun, LoadRunOptions } from '@mmzoo/train';
 import { clipSpec } from '@mmzoo/clip';
 import { albefSpec } from '@mmzoo/albef';
 import { blipSpec } from '@mmzoo/blip';
-import { blip2Spec, blip2LmSpec, instructBlipSpec, miniGpt4Spec } from '@mmzoo/blip2';
+import { blip2Spec, blip2LmSpec, instructBlipSpec, miniGpt4Spec, visualGlmSpec } from '@mmzoo/blip2';
 import { cocaSpec } from '@mmzoo/coca';
 import { vlmoSpec } from '@mmzoo/vlmo';
 import { beit3Spec } from '@mmzoo/beit3';
@@ -22,6 +22,7 @@ export const MODELS: Readonly<Record<string, TrainingSpec>> = {
   'blip2-lm': blip2LmSpec,
   instructblip: instructBlipSpec,
   minigpt4: miniGpt4Spec,
+  visualglm: visualGlmSpec,
   coca: cocaSpec,
   vlmo: vlmoSpec,
   beit3: beit3Spec,

@@ -14,3 +14,4 @@ export { generateCausal, generateFromEmbeds, greedyGenerate } from './causal-gen
 export type {
   CausalGenerateOptions, CausalGenerateResult, EmbedsContext, EmbedsGenerateOptions, GreedyGenerateOptions, GreedyGenerateResult,
 } from './causal-generate';
+export { prefixLengthsFromLabels } from './prefix-lm';

@@ -151,6 +151,11 @@ export interface ImagePromptedLM {
   /** the LM positions an image takes in place of its one placeholder (a Q-Former's queries; LLaVA's patches) */
   readonly imageTokens: number;
   /**
+   * whether the LM reads a prompt as a prefix LM's prefix (bidirectionally; CausalLmForwardOptions `prefixLength`:
+   * VisualGLM's GLM), so that the question-only baseline reads its prompts so too; absent: causal
+   */
+  readonly prefixLm?: boolean;
+  /**
    * @param images float32 [B, C, H, W]
    * @param prompts B rows of LM ids, each with one IMAGE_TOKEN_INDEX, ending where the answer starts
    * @param opts generation settings over the model's own (its config's answer decoding)

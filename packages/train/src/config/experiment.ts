@@ -3,6 +3,7 @@ import { BACKEND_NAMES } from '../backend';
 import { StagesSchema, totalStageSteps } from './stages';
 import { TokenizerConfigSchema, TokenizersSchema } from '../tokenizers/config';
 import { FrozenSchema, InitSchema } from './init';
+import { INSTRUCTION_TEMPLATE_NAMES } from '../data/instruction-templates';
 
 /**
  * Text encodings accepted by `data.encoding` for caption files (csv, coco json, jsonl): names Node's TextDecoder
@@ -80,9 +81,10 @@ export const InstructionsDataSchema = z
     /**
      * how an example is laid out for the language model (data/instruction-templates.ts): `blip2_opt` ([image] "Question:
      * {} Answer:" / "a photo of"), `instructblip` ([image] InstructBLIP's instruction templates), `minigpt4`
-     * (`###Human: <Img><ImageHere></Img> {} ###Assistant: {}###`), `llava_v1` (LLaVA's v1 conversation)
+     * (`###Human: <Img><ImageHere></Img> {} ###Assistant: {}###`), `llava_v1` (LLaVA's v1 conversation), `visualglm`
+     * (`<img>` [image] `</img>Q: {}\nA: {}` + the end token)
      */
-    template: z.enum(['blip2_opt', 'instructblip', 'minigpt4', 'llava_v1']).default('instructblip'),
+    template: z.enum(INSTRUCTION_TEMPLATE_NAMES).default('instructblip'),
     /** training examples drawn (those longer than the `lm` context are dropped) */
     train: z.number().int().positive().default(20000),
     /** training scenes rendered from the training images (the examples' images) */

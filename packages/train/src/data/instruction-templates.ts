@@ -11,6 +11,11 @@
  * - `minigpt4`: bos + `###Human: <Img><ImageHere></Img> {instruction} ###Assistant: {answer}###` (MiniGPT-4's
  *   `prompt_template`, `end_sym`), the image at `<ImageHere>`; turns go on in the same wrap.
  * - `llava_v1`: LLaVA's v1 conversation with `<image>\n` before the first question; multi-turn.
+ * - `visualglm`: THUDM VisualGLM-6B (finetune_visualglm.py, model/chat.py with `english=True`): bos + `<img>` [image]
+ *   `</img>Q: {instruction}\nA:`, then the answer and the LM's end token. VisualGLM writes the image's 32 query outputs
+ *   over 32 placeholders after `<img>`, asks in Chinese (`问：{}\n答：`; `Q:{}\nA:` in its English chat) and ends the
+ *   context with ChatGLM's `[gMASK]<sop>`; here the English words, a space after `Q:` (the answer's space is the
+ *   answer's, as in every layout), and the LLaMA stand-in's bos first, as its documents start. One turn.
  *
  * The answer's text starts with its space, as in data/chat-templates (the prompt ends at `Answer:`, the answer is
  * ` 3\n`), so that tokenizing piece by piece gives the ids of the whole text. Short answers are lowercase in the VQA
@@ -21,7 +26,7 @@ import { CHAT_TEMPLATES, ChatPiece, ChatTurn, chatPieces } from './chat-template
 import type { TextTokenizer } from '@mmzoo/core';
 
 /** The layouts of `data.instructions.template` (see the module comment). */
-export const INSTRUCTION_TEMPLATE_NAMES = ['blip2_opt', 'instructblip', 'minigpt4', 'llava_v1'] as const;
+export const INSTRUCTION_TEMPLATE_NAMES = ['blip2_opt', 'instructblip', 'minigpt4', 'llava_v1', 'visualglm'] as const;
 
 /** One of {@link INSTRUCTION_TEMPLATE_NAMES}. */
 export type InstructionTemplateName = (typeof INSTRUCTION_TEMPLATE_NAMES)[number];
@@ -83,17 +88,27 @@ export const INSTRUCTION_WORDINGS: { readonly [T in InstructionTemplateName]: { 
     question: ['{}'],
     heldOutQuestion: ['{}'],
   },
+  visualglm: {
+    // VisualGLM's README asks "Describe this image." (描述这张图片。); the rest are mmzoo's
+    caption: ['Describe this image in a few words.', 'Give a short caption of this image.'],
+    description: ['Describe this image.', 'Describe this image in detail.'],
+    question: ['{}'],
+    heldOutQuestion: ['{}'],
+  },
 };
 
-/** The end of an answer in each single-turn layout: Blip2OPT's "\n" (text), InstructBLIP's end token. */
-const SINGLE_TURN_END: { readonly [T in 'blip2_opt' | 'instructblip']: 'eos' | string } = { blip2_opt: '\n', instructblip: 'eos' };
+/** The single-turn layouts (one instruction and its answer, the image before or inside the prompt). */
+type SingleTurnTemplate = Exclude<InstructionTemplateName, 'minigpt4' | 'llava_v1'>;
+
+/** The end of an answer in each single-turn layout: Blip2OPT's "\n" (text), InstructBLIP's and VisualGLM's end token. */
+const SINGLE_TURN_END: { readonly [T in SingleTurnTemplate]: 'eos' | string } = { blip2_opt: '\n', instructblip: 'eos', visualglm: 'eos' };
 
 /**
  * How an answer ends in `template`: `eos` (the tokenizer's end token: `instructblip`, `llava_v1`) or a text (`blip2_opt`'s
  * "\n", `minigpt4`'s `###`), where generation stops.
  */
 export function answerEnd(template: InstructionTemplateName): 'eos' | string {
-  return template === 'blip2_opt' || template === 'instructblip' ? SINGLE_TURN_END[template] : CHAT_TEMPLATES[template].end;
+  return isMultiTurn(template) ? CHAT_TEMPLATES[template as 'minigpt4' | 'llava_v1'].end : SINGLE_TURN_END[template as SingleTurnTemplate];
 }
 
 /**
@@ -137,14 +152,16 @@ export function answerStop(template: InstructionTemplateName, tokenizer: TextTok
  * The pieces of an example in `template`: `turns[i].user` is the instruction as worded for the layout (without the
  * image), `turns[i].assistant` its answer. With `generation`, the last answer is left out (the prompt a model answers).
  * Exactly one image piece, where the layout puts the image.
- * @throws Error when there are no turns, or several for a single-turn layout (`blip2_opt`, `instructblip`)
+ * @throws Error when there are no turns, or several for a single-turn layout (`blip2_opt`, `instructblip`, `visualglm`)
  */
 export function instructionPieces(template: InstructionTemplateName, turns: readonly ChatTurn[], generation = false): ChatPiece[] {
   if (template === 'minigpt4' || template === 'llava_v1') return chatPieces(CHAT_TEMPLATES[template], turns, generation, true);
   if (turns.length !== 1) throw new Error(`instructionPieces: template '${template}' renders one instruction and its answer, got ${turns.length} turns`);
   const end = answerEnd(template);
-  const out: ChatPiece[] = [{ image: '<Image>', counted: false }, { special: 'bos', counted: false }];
-  if (turns[0].user) out.push({ text: turns[0].user, counted: false });
+  const out: ChatPiece[] = template === 'visualglm'
+    // the image between `<img>` and `</img>` (VisualGLM's chat writes `<img></img>` when given the image itself)
+    ? [{ special: 'bos', counted: false }, { text: '<img>', counted: false }, { image: '', counted: false }, { text: `</img>Q: ${turns[0].user}\nA:`, counted: false }]
+    : [{ image: '<Image>', counted: false }, { special: 'bos', counted: false }, ...(turns[0].user ? [{ text: turns[0].user, counted: false }] : [])];
   if (generation) return out;
   out.push({ text: ` ${turns[0].assistant}${end === 'eos' ? '' : end}`, counted: true });
   if (end === 'eos') out.push({ special: 'eos', counted: true });

@@ -107,10 +107,14 @@ export function sceneVqaMetrics(model: ImagePromptedLM, s: Pick<Session, 'data' 
     });
     if (long) continue;
     // the frozen LM alone, given the prompt with the image left out
-    questionOnly[task] = answerAll(set.prompts.length, settings, (from, to, opts) => generateCausal(
-      model.lm, set.prompts.slice(from, to).map((p) => [...p].filter((t) => t !== IMAGE_TOKEN_INDEX)),
-      { strategy: 'greedy', maxNewTokens: opts.maxNewTokens ?? 10, minNewTokens: 1, stopIds: opts.stopIds, onToken: opts.onToken, padId: lm.padId },
-    ));
+    // (a prefix LM reads the prompt as its prefix, as with the image)
+    questionOnly[task] = answerAll(set.prompts.length, settings, (from, to, opts) => {
+      const prompts = set.prompts.slice(from, to).map((p) => [...p].filter((t) => t !== IMAGE_TOKEN_INDEX));
+      return generateCausal(model.lm, prompts, {
+        strategy: 'greedy', maxNewTokens: opts.maxNewTokens ?? 10, minNewTokens: 1, stopIds: opts.stopIds, onToken: opts.onToken, padId: lm.padId,
+        prefixLength: model.prefixLm ? prompts.map((p) => p.length) : undefined,
+      });
+    });
   }
   const questions = Object.fromEntries(QUESTION_TASKS.map((t) => [t, answers[t]!]));
   const byTask = accuracyByTask(questions, references, data.majority);
