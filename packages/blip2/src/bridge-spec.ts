@@ -62,7 +62,7 @@ export const blip2LmSpec = bridgeSpec({
   name: 'blip2-lm',
   describe: 'BLIP-2 stage 2 (Li et al. 2023): frozen ViT + Q-Former soft prompt (linear projection) into a frozen decoder-only LM, LM loss; VQA fine-tuning with the question in the Q-Former',
   schema: Blip2LmConfigSchema,
-  presets: [],
+  presets: ['configs/blip2/blip2-opt2.7b.yaml'],
 });
 
 /**
@@ -73,7 +73,7 @@ export const instructBlipSpec = bridgeSpec({
   name: 'instructblip',
   describe: 'InstructBLIP (Dai et al. 2023): BLIP-2 with an instruction-aware Q-Former, instruction tuning on held-in tasks, zero-shot on held-out ones',
   schema: InstructBlipConfigSchema,
-  presets: [],
+  presets: ['configs/blip2/instructblip-vicuna7b.yaml'],
 });
 
 /**
@@ -84,7 +84,7 @@ export const miniGpt4Spec = bridgeSpec({
   name: 'minigpt4',
   describe: 'MiniGPT-4 (Zhu et al. 2023): frozen ViT + frozen Q-Former + one trainable linear layer into a frozen Vicuna-style LM, captions then detailed descriptions',
   schema: MiniGpt4ConfigSchema,
-  presets: [],
+  presets: ['configs/blip2/minigpt4-vicuna13b.yaml'],
 });
 
 /**
