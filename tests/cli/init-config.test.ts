@@ -57,7 +57,7 @@ describe('init: and frozen: in a config', () => {
     ['two sources', 'init:\n  vision: { run: runs/clip, config: clip.yaml }\n', 'vision', /init\.vision: give one source, not run and config$/],
     ['no source', 'init:\n  vision: { component: visual }\n', 'vision', /init\.vision: name the weights' source: one of run, checkpoint, safetensors, config$/],
     ['an unknown key', 'init:\n  vision: { run: runs/clip, skp: [a] }\n', 'vision', /init\.vision\.skp: unknown key, did you mean 'skip'\? \(valid keys: run, checkpoint, safetensors, config, component, map, skip\)$/],
-    ['a skip prefix outside the target', 'init:\n  vision: { run: runs/clip, skip: [transformer] }\n', 'vision', /init\.vision\.skip\[0\]: 'transformer' is a prefix of none of the parameters of init target 'vision'/],
+    ['a skip path outside the target', 'init:\n  vision: { run: runs/clip, skip: [transformer] }\n', 'vision', /init\.vision\.skip\[0\]: 'transformer' is neither a component nor a prefix of any parameter of init target 'vision'/],
     ['two targets sharing a parameter', 'init:\n  vision: { run: runs/clip }\n  visual.proj: { run: runs/clip }\n', 'visual.proj', /init\.visual\.proj: 'visual\.proj' and 'vision' both load 'visual\.proj'; give each parameter one source$/],
   ])('%s is one line naming the file, line and key', (_what, extra, key, re) => {
     const f = config('bad', extra);

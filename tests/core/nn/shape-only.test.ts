@@ -14,7 +14,9 @@ import { countParameters } from '../../../packages/cli/src/commands/info';
 // placeholder (name, shape, dtype, trainable), so parameter counts of any size cost no weight memory.
 
 const ROOT = path.join(__dirname, '..', '..', '..');
-const CTX = { vocabSize: 97, eotId: 3, padId: 0 };
+const FACTS = { vocabSize: 97, eotId: 3, padId: 0 };
+/** what the tokenizers give a builder: the same facts for the text tokenizer and, for the bridges, the lm one */
+const CTX = { ...FACTS, tokenizers: { text: FACTS, lm: FACTS } };
 
 /** name -> [shape, dtype, trainable] of every parameter */
 function layout(m: Module): Record<string, [number[], string, boolean]> {
