@@ -99,5 +99,14 @@ describe('an InstructBLIP-style bridge through mmzoo train (issue 17)', () => {
     const bad = await runMmzoo(['generate', out, '--image', png, '--image', png, '--prompt', 'a', '--prompt', 'b', '--prompt', 'c']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr.trim()).toBe('mmzoo: --image given 2 times for 3 prompts: give one image for all of them or one per prompt');
+    const noImage = await runMmzoo(['generate', out, '--prompt', 'Is there a bag?']);
+    expect(noImage.stderr.trim()).toBe(`mmzoo: ${out}: model 'instructblip' answers about images: give the image with --image FILE`);
+    const tooLong = await runMmzoo(['generate', out, '--image', png, '--prompt', 'Is there a bag?', '--max-new-tokens', '500']);
+    expect(tooLong.stderr.trim()).toMatch(/^mmzoo: the prompt takes \d+ positions with its image; 500 new tokens \(--max-new-tokens\) exceed the LM's context of 96: give --max-new-tokens \d+ or less$/);
+    // a question goes into the layout's VQA prompt; --stop cuts the answer (here at its first character)
+    const stopped = await runMmzoo(['generate', out, '--image', png, '--prompt', 'Is there a bag?', '--stop', ' ', '--json', '--min-new-tokens', '2']);
+    const row = (JSON.parse(stopped.stdout) as { input: string; answer: string }[])[0];
+    expect(row.input).toBe('Question: Is there a bag? Short answer:');
+    expect(row.answer).not.toContain(' ');
   }, 120_000);
 });

@@ -63,5 +63,11 @@ describe('VQA answer normalisation and accuracy (eval/vqa-metrics)', () => {
     const eos = answerStop('instructblip', tok, 1);
     expect(encode(' top left###').map((t) => eos.onToken(0, t))).not.toContain(true); // eos layouts end on the id only
     expect(eos.answer([...encode(' bag '), end])).toBe('bag');
+    // a user's stop strings end a row and cut its answer, in any layout
+    const user = answerStop('instructblip', tok, 1, ['where']);
+    const q = encode(' top left where is');
+    const hits = q.map((t) => user.onToken(0, t));
+    expect(hits[hits.length - 1]).toBe(true);
+    expect(user.answer(q)).toBe('top left');
   });
 });

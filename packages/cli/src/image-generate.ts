@@ -4,6 +4,7 @@
  * generation prompts (`data.instructions.template`).
  */
 import { isImagePromptedLM, tf } from '@mmzoo/core';
+import type { ImagePromptedLM } from '@mmzoo/core';
 import { answerStop, imagePrompt, initBackend, instructionOptions } from '@mmzoo/train';
 import { loadRun } from './specs';
 import type { GenerateCommandOptions } from './commands/generate';
@@ -11,7 +12,7 @@ import type { GenerateCommandOptions } from './commands/generate';
 /** Options of {@link imageGenerateCommand}: `mmzoo generate`'s that apply, and the image files. */
 export type ImageGenerateOptions = Pick<GenerateCommandOptions,
   'prompt' | 'maxNewTokens' | 'minNewTokens' | 'strategy' | 'temperature' | 'topK' | 'topP' | 'seed' | 'repetitionPenalty' | 'numBeams' |
-  'lengthPenalty' | 'json' | 'checkpoint' | 'backend'> & {
+  'lengthPenalty' | 'stop' | 'cache' | 'json' | 'checkpoint' | 'backend'> & {
   /** one image file for every prompt, or one per prompt */
   image: string[];
 };
@@ -36,12 +37,12 @@ export interface ImageAnswerRow {
 export async function imageGenerateCommand(source: string, opts: ImageGenerateOptions): Promise<number> {
   if (opts.prompt.length === 0) throw new Error('--prompt is required (repeat it for a batch of prompts)');
   if (opts.image.length !== 1 && opts.image.length !== opts.prompt.length) {
-    throw new Error(`--image given ${opts.image.length} times for ${opts.prompt.length} prompts: give one image for all of them or one per prompt`);
+    throw new Error(`--image given ${opts.image.length} times for ${opts.prompt.length} ${opts.prompt.length === 1 ? 'prompt' : 'prompts'}: give one image for all of them or one per prompt`);
   }
   const run = await loadRun(source, { checkpoint: opts.checkpoint, beforeBuild: async (config) => { await initBackend(opts.backend ?? config.runtime.backend); } });
   try {
     const model = run.model;
-    if (!isImagePromptedLM(model)) throw new Error(`${source}: model '${run.spec.name}' does not answer prompts about images; --image needs a bridge run (e.g. blip2-lm, instructblip, minigpt4)`);
+    if (!isImagePromptedLM(model)) throw new Error(`${source}: model '${run.spec.name}' does not answer prompts about images; --image needs a bridge run (blip2-lm, instructblip, minigpt4, visualglm)`);
     const lm = run.tokenizers.lm;
     if (!lm) throw new Error(`${source}: the run has no lm tokenizer`);
     const template = instructionOptions(run.config.data).template;
@@ -49,10 +50,12 @@ export async function imageGenerateCommand(source: string, opts: ImageGenerateOp
     const prompts = opts.prompt.map((p) => imagePrompt(template, p, lm));
     const images = await run.preprocess(files);
     const text = model.readsInstruction ? instructionIds(run, prompts.map((p) => p.qformer)) : undefined;
-    const stop = answerStop(template, lm, prompts.length);
+    const stop = answerStop(template, lm, prompts.length, opts.stop ?? []);
+    const maxNewTokens = answerBudget(model, prompts.map((p) => p.ids.length), opts);
     const given = {
-      strategy: opts.strategy, maxNewTokens: opts.maxNewTokens, minNewTokens: opts.minNewTokens, temperature: opts.temperature, topK: opts.topK,
+      strategy: opts.strategy, maxNewTokens, minNewTokens: opts.minNewTokens, temperature: opts.temperature, topK: opts.topK,
       topP: opts.topP, seed: opts.seed, repetitionPenalty: opts.repetitionPenalty, numBeams: opts.numBeams, lengthPenalty: opts.lengthPenalty,
+      useCache: opts.cache !== false,
     };
     try {
       const out = model.generateFromImages(images, prompts.map((p) => p.ids), { ...given, text, stopIds: stop.stopIds, onToken: stop.onToken }).tokens;
@@ -68,6 +71,28 @@ export async function imageGenerateCommand(source: string, opts: ImageGenerateOp
     run.model.dispose();
   }
 
+}
+
+/**
+ * The new tokens of an answer: --max-new-tokens, else the run's `answer.maxNewTokens` (short answers; `mmzoo
+ * generate` on a text LM defaults to what the context leaves, at most 128).
+ * @throws Error (one line, with what to change) when the longest prompt, its image positions and the budget exceed the
+ *   LM's context, or --min-new-tokens exceeds the budget
+ */
+function answerBudget(model: ImagePromptedLM & { answerOptions?: () => { maxNewTokens: number } }, promptLengths: number[], opts: ImageGenerateOptions): number | undefined {
+  const context = model.lm.maxSeqLen;
+  const longest = Math.max(...promptLengths) - 1 + model.imageTokens;
+  const room = context - longest;
+  const which = promptLengths.length > 1 ? ` ${promptLengths.indexOf(Math.max(...promptLengths)) + 1} of ${promptLengths.length}` : '';
+  if (room < 1) throw new Error(`the prompt${which} takes ${longest} positions with its image: it leaves no room for an answer in the LM's context of ${context}`);
+  const asked = opts.maxNewTokens ?? model.answerOptions?.().maxNewTokens;
+  if (asked !== undefined && asked > room) {
+    throw new Error(`the prompt${which} takes ${longest} positions with its image; ${asked} new tokens${opts.maxNewTokens === undefined ? " (the run's answer.maxNewTokens)" : ' (--max-new-tokens)'} exceed the LM's context of ${context}: give --max-new-tokens ${room} or less`);
+  }
+  if (opts.minNewTokens !== undefined && asked !== undefined && opts.minNewTokens > asked) {
+    throw new Error(`--min-new-tokens ${opts.minNewTokens} exceeds the ${asked} new tokens allowed${opts.maxNewTokens === undefined ? " (the run's answer.maxNewTokens; raise it with --max-new-tokens)" : ''}`);
+  }
+  return opts.maxNewTokens;
 }
 
 /** The instructions in the run's `text` tokenizer, int32 [B, contextLength] (what an instruction-aware Q-Former reads). */

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CausalLM, HFTokenizer, TextTokenizer, isCausalLM, tokenContent } from '@mmzoo/core';
+import { CausalLM, HFTokenizer, TextTokenizer, isCausalLM, isImagePromptedLM, tokenContent } from '@mmzoo/core';
 import { initBackend } from '@mmzoo/train';
 import { chatTemplateOf } from '@mmzoo/lm';
 import { loadHfFolder, loadLlama2cBin } from '@mmzoo/lm/node';
@@ -91,6 +91,7 @@ async function loadRunLm(dir: string, opts: TextLmOptions): Promise<TextLm> {
   });
   const model = run.model;
   try {
+    if (isImagePromptedLM(model)) throw new Error(`${dir}: model '${run.spec.name}' answers about images: give the image with --image FILE`);
     if (!isCausalLM(model)) throw new Error(`${dir}: model '${run.spec.name}' is not a causal language model; it cannot generate text`);
     const tokenizer = hfTokenizer(run.tokenizer, dir);
     // a tokenizer_config.json in the run folder (e.g. a chat LM's chat_template) goes over the tokenizer's own config

@@ -123,12 +123,16 @@ export interface ImagePrompt {
 }
 
 /**
- * A free-form question about an image laid out as `template` lays out a generation prompt (`mmzoo generate --image`):
- * `blip2_opt` wraps it in its VQA prompt "Question: {} Answer:", the other layouts take it as the instruction.
+ * A free-form question or instruction about an image laid out as `template` lays out a generation prompt (`mmzoo
+ * generate --image`): a question (it ends with "?") goes into the layout's first question wording where it has one
+ * (`blip2_opt`: "Question: {} Answer:"; `instructblip`: "Question: {} Short answer:", LAVIS's VQA prompts),
+ * anything else is the instruction as given; the chat layouts take either as the user's turn.
  * @throws Error as {@link instructionIds} (a tokenizer without an end id)
  */
 export function imagePrompt(template: InstructionTemplateName, question: string, lm: TextTokenizer): ImagePrompt {
-  const user = template === 'blip2_opt' ? INSTRUCTION_WORDINGS.blip2_opt.question[0].replace('{}', question) : question;
+  // LAVIS's VQA prompt of each (blip2_opt: "Question: {} Answer:"; InstructBLIP's "Question: {} Short answer:")
+  const wording = INSTRUCTION_WORDINGS[template].question.find((w) => w.startsWith('Question: {} ')) ?? '{}';
+  const user = template === 'blip2_opt' || question.trim().endsWith('?') ? wording.replace('{}', question.trim()) : question.trim();
   const { ids } = pieceIds(lm, instructionPieces(template, [{ user, assistant: '' }], true), WHERE);
   return { text: user, ids: [...ids], qformer: qformerText(template, user) };
 }

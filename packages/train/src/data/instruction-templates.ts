@@ -132,19 +132,23 @@ export interface AnswerStop {
 
 /**
  * Where generation of `rows` answers in `template` stops and how each answer is read: at the tokenizer's end id, or
- * once a row's decoded text holds the layout's end text. One per generation call (it keeps each row's ids).
+ * once a row's decoded text holds the layout's end text or one of `stops` (a user's stop strings, `mmzoo generate
+ * --stop`), the answer cut before the first of them. One per generation call (it keeps each row's ids).
  */
-export function answerStop(template: InstructionTemplateName, tokenizer: TextTokenizer, rows: number): AnswerStop {
+export function answerStop(template: InstructionTemplateName, tokenizer: TextTokenizer, rows: number, stops: readonly string[] = []): AnswerStop {
   const end = answerEnd(template);
+  const texts = [...(end === 'eos' ? [] : [end]), ...stops.filter((x) => x.length > 0)];
   const stopIds = tokenizer.endId === undefined ? [] : [tokenizer.endId];
   const seen = Array.from({ length: rows }, (): number[] => []);
+  const cut = (text: string) => texts.reduce((t, x) => t.split(x)[0], text).trim();
   return {
     stopIds,
     onToken: (row, token) => {
       seen[row].push(token);
-      return end !== 'eos' && tokenizer.decode(seen[row]).includes(end);
+      const text = tokenizer.decode(seen[row]);
+      return texts.some((x) => text.includes(x));
     },
-    answer: (ids) => cutAnswer(template, tokenizer.decode(ids.filter((t) => !stopIds.includes(t)))),
+    answer: (ids) => cut(tokenizer.decode(ids.filter((t) => !stopIds.includes(t)))),
   };
 }
 
