@@ -173,18 +173,16 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
     const pad = this.opts.lmPadId;
     const longest = Math.max(...prompts.map((p) => p.length));
     const ids = prompts.map((p) => [...new Array<number>(longest - p.length).fill(pad), ...p]);
-    const mask = prompts.map((p) => [...new Array<number>(longest - p.length).fill(0), ...p.map(() => 1)]);
-    const context = tf.tidy(() => spliceImageEmbeds(this.lm, tf.tensor2d(ids, undefined, 'int32'), this.softPrompt(images, text), {
-      attentionMask: tf.tensor2d(mask, undefined, 'int32'), padId: pad,
-    }));
+    // the spliced rows: left padding (masked), then the prompt with its placeholder grown to the soft prompt's length
+    const contextMask = prompts.map((p) => [...new Array<number>(longest - p.length).fill(0), ...new Array<number>(p.length - 1 + this.imageTokens).fill(1)]);
+    const embeds = tf.tidy(() => spliceImageEmbeds(this.lm, tf.tensor2d(ids, undefined, 'int32'), this.softPrompt(images, text), { padId: pad }).embeds);
     try {
-      const contextMask = context.attentionMask!.arraySync() as number[][];
       // a setting left undefined keeps the model's own
       const given = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
-      const prefixLength = this.prefixLm ? contextMask.map((row) => row.reduce((a, m) => a + m, 0)) : undefined;
-      return generateFromEmbeds(this.lm, { embeds: context.embeds, mask: contextMask }, { ...this.answerOptions(), prefixLength, ...given });
+      const prefixLength = this.prefixLm ? prompts.map((p) => p.length - 1 + this.imageTokens) : undefined;
+      return generateFromEmbeds(this.lm, { embeds, mask: contextMask }, { ...this.answerOptions(), prefixLength, ...given });
     } finally {
-      tf.dispose([context.embeds, context.attentionMask!]);
+      embeds.dispose();
     }
   }
 }

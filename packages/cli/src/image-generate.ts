@@ -3,7 +3,7 @@
  * InstructBLIP, MiniGPT-4) answers questions about image files, each prompt laid out as its training data laid out
  * generation prompts (`data.instructions.template`).
  */
-import { isImagePromptedLM, tf } from '@mmzoo/core';
+import { imagePromptRoom, isImagePromptedLM, tf } from '@mmzoo/core';
 import type { ImagePromptedLM } from '@mmzoo/core';
 import { answerStop, imagePrompt, initBackend, instructionOptions } from '@mmzoo/train';
 import { loadRun } from './specs';
@@ -81,8 +81,8 @@ export async function imageGenerateCommand(source: string, opts: ImageGenerateOp
  */
 function answerBudget(model: ImagePromptedLM & { answerOptions?: () => { maxNewTokens: number } }, promptLengths: number[], opts: ImageGenerateOptions): number | undefined {
   const context = model.lm.maxSeqLen;
-  const longest = Math.max(...promptLengths) - 1 + model.imageTokens;
-  const room = context - longest;
+  const room = imagePromptRoom(model, promptLengths);
+  const longest = context - room;
   const which = promptLengths.length > 1 ? ` ${promptLengths.indexOf(Math.max(...promptLengths)) + 1} of ${promptLengths.length}` : '';
   if (room < 1) throw new Error(`the prompt${which} takes ${longest} positions with its image: it leaves no room for an answer in the LM's context of ${context}`);
   const asked = opts.maxNewTokens ?? model.answerOptions?.().maxNewTokens;

@@ -4,7 +4,7 @@
  * model-facing interfaces the harness calls.
  */
 export {
-  BATCH_KEYS, IMAGE_TOKEN_INDEX, EVAL_TASK_COLUMNS, EVAL_TASK_NAMES, batchTensors, componentCounts, dualEncoderScores, inputKeys, tokenInputKeys, evalTask, isImageFeatureExtractor, isItmScorer, isDualEncoder, isImagePromptedLM,
+  BATCH_KEYS, IMAGE_TOKEN_INDEX, EVAL_TASK_COLUMNS, EVAL_TASK_NAMES, batchTensors, componentCounts, dualEncoderScores, inputKeys, tokenInputKeys, evalTask, isImageFeatureExtractor, isItmScorer, isDualEncoder, isImagePromptedLM, imagePromptRoom,
 } from './model-spec';
 export type {
   Batch, BatchKey, BuildParts, DualEncoder, ImagePromptedLM, ImagePromptOptions, EvalTaskName, EvalTaskOptions, EvalTaskRequest, ImageFeatureExtractor, ImageTextBatch,

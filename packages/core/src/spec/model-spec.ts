@@ -163,6 +163,15 @@ export interface ImagePromptedLM {
   generateFromImages(images: Tensor, prompts: number[][], opts?: ImagePromptOptions): CausalGenerateResult;
 }
 
+/**
+ * The new tokens the LM's context leaves after prompts of these lengths about images: its `maxSeqLen` less the
+ * longest prompt with its placeholder grown to the image's `imageTokens` positions (0 or less: no room).
+ * @param promptLengths each prompt's id count, its one IMAGE_TOKEN_INDEX included
+ */
+export function imagePromptRoom(model: ImagePromptedLM, promptLengths: readonly number[]): number {
+  return model.lm.maxSeqLen - (Math.max(...promptLengths) - 1 + model.imageTokens);
+}
+
 /** True when `model` implements {@link ImagePromptedLM}. */
 export function isImagePromptedLM(model: object): model is ImagePromptedLM {
   return 'generateFromImages' in model && typeof model.generateFromImages === 'function' && 'lm' in model && 'readsInstruction' in model;

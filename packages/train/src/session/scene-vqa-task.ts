@@ -2,7 +2,7 @@
  * The `sceneVqa` evaluation task (issue 17, "Evaluation tasks"): a model that answers prompts about images
  * (core `ImagePromptedLM`: the Q-Former bridges, LLaVA) on the fixed held-out sets of `data.dataset: sceneInstructions`.
  */
-import { IMAGE_TOKEN_INDEX, generateCausal, tf } from '@mmzoo/core';
+import { IMAGE_TOKEN_INDEX, generateCausal, imagePromptRoom, tf } from '@mmzoo/core';
 import type { CausalGenerateResult, ImagePromptedLM, ImagePromptOptions, TextTokenizer } from '@mmzoo/core';
 import { EVALUATED_TASKS, HELD_IN_TASKS, HELD_OUT_TASKS, YES_NO_TASKS } from '../data/scene-instructions';
 import type { SceneTask } from '../data/scene-instructions';
@@ -94,8 +94,8 @@ export function sceneVqaMetrics(model: ImagePromptedLM, s: Pick<Session, 'data' 
     references[task] = set.references;
     const long = !QUESTION_TASKS.includes(task);
     // captions and descriptions get what the LM's context leaves after the longest prompt, at most LONG_ANSWER_TOKENS
-    const longest = Math.max(...set.prompts.map((p) => p.length)) - 1 + model.imageTokens;
-    const settings: AnswerSettings = { tokenizer: lm, template: data.template, maxNewTokens: long ? Math.min(LONG_ANSWER_TOKENS, model.lm.maxSeqLen - longest) : undefined };
+    const room = imagePromptRoom(model, set.prompts.map((p) => p.length));
+    const settings: AnswerSettings = { tokenizer: lm, template: data.template, maxNewTokens: long ? Math.min(LONG_ANSWER_TOKENS, room) : undefined };
     answers[task] = answerAll(set.prompts.length, settings, (from, to, opts) => {
       const images = imagesOf(set, from, to);
       const ids = textOf(set, from, to);
