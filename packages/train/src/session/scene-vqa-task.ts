@@ -84,8 +84,8 @@ export function sceneVqaMetrics(model: ImagePromptedLM, s: Pick<Session, 'data' 
   const lm = s.tokenizers.lm;
   if (!lm) throw new Error("evaluation task 'sceneVqa': the run has no lm tokenizer");
   const textTok = s.tokenizers.text;
-  const text = model.readsInstruction ? { tokenizer: textTok!, contextLength: s.inputs.text!.contextLength } : undefined;
-  if (model.readsInstruction && !textTok) throw new Error("evaluation task 'sceneVqa': the model reads instructions and the run has no text tokenizer");
+  if (model.readsInstruction && !(textTok && s.inputs.text)) throw new Error("evaluation task 'sceneVqa': the model reads instructions and the run has no text tokenizer");
+  const text = model.readsInstruction && textTok && s.inputs.text ? { tokenizer: textTok, contextLength: s.inputs.text.contextLength } : undefined;
   const answers: Partial<Record<SceneTask, string[]>> = {};
   const questionOnly: Partial<Record<SceneTask, string[]>> = {};
   const references: Partial<Record<SceneTask, string[]>> = {};
