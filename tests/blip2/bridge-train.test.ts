@@ -72,7 +72,10 @@ describe('an InstructBLIP-style bridge through mmzoo train (issue 17)', () => {
   test('results.json reports sceneVqa beside its baselines: accuracies in [0, 1], captions scored, examples', () => {
     const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as { metrics: Record<string, unknown> };
     const m = results.metrics;
-    for (const k of ['vqaAccuracy', 'vqaMajorityAccuracy', 'vqaQuestionOnlyAccuracy', 'heldOutAccuracy', 'heldOutMajorityAccuracy', 'heldOutQuestionOnlyAccuracy', 'yesNoVqaAccuracy']) {
+    for (const k of [
+      'vqaAccuracy', 'vqaMajorityAccuracy', 'vqaQuestionOnlyAccuracy', 'vqaGeneratedAccuracy', 'heldOutAccuracy', 'heldOutMajorityAccuracy',
+      'heldOutQuestionOnlyAccuracy', 'heldOutGeneratedAccuracy', 'yesNoVqaAccuracy',
+    ]) {
       expect([k, typeof m[k]]).toEqual([k, 'number']);
       expect(m[k] as number).toBeGreaterThanOrEqual(0);
       expect(m[k] as number).toBeLessThanOrEqual(1);
@@ -80,6 +83,14 @@ describe('an InstructBLIP-style bridge through mmzoo train (issue 17)', () => {
     expect(typeof m.captionBleu4).toBe('number');
     expect(Object.keys(m.vqaByTask as object).sort()).toEqual(['cell', 'count', 'exists', 'location', 'neighbour', 'relation']);
     expect((m.vqaExamples as unknown[]).length).toBe(8);
+    // questions are also answered by ranking the task's answer list: a ranked answer is always one of its candidates
+    const examples = m.vqaExamples as { task: string; ranked?: string }[];
+    const byTask = m.vqaByTask as Record<string, { candidates: number; accuracy: number; generatedAccuracy: number }>;
+    expect(examples.filter((e) => e.ranked !== undefined).map((e) => e.task)).toEqual(['cell', 'location', 'exists', 'count', 'neighbour', 'relation']);
+    expect(['yes', 'no']).toContain(examples.find((e) => e.task === 'exists')!.ranked);
+    expect(byTask.exists.candidates).toBe(2);
+    expect(byTask.location.candidates).toBeLessThanOrEqual(4);
+    for (const t of Object.values(byTask)) expect(typeof t.generatedAccuracy).toBe('number');
     // yes/no tasks are balanced, so always answering the majority scores one half there
     expect((m.vqaByTask as Record<string, { majorityAccuracy: number }>).exists.majorityAccuracy).toBeCloseTo(0.5, 5);
   });

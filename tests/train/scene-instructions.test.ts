@@ -2,7 +2,7 @@ import * as path from 'path';
 import { HFTokenizer, IMAGE_TOKEN_INDEX, Rng, WordTokenizer, batchTensors, tf } from '@mmzoo/core';
 import {
   DataSchema, FASHION_MNIST_FILES, HELD_IN_TASKS, HELD_OUT_TASKS, IGNORE_LABEL, INSTRUCTION_TEMPLATE_NAMES, INSTRUCTION_WORDINGS,
-  InstructionData, InstructionTemplateName, SCENE_TASKS, SceneInstruction, SceneTask, batchIndices, blankImageBatch, drawInstruction,
+  InstructionData, InstructionTemplateName, SCENE_TASKS, SceneInstruction, SceneTask, answerCandidateIds, batchIndices, blankImageBatch, drawInstruction,
   instructionEvalSet, instructionTexts, loadInstructionData, makeInstructionBatch, sceneDescription, tokenizeInstructions,
   trainByteLevelBpe, writeIdx,
 } from '@mmzoo/train';
@@ -92,6 +92,39 @@ describe('scene instruction data (data/scene-instructions, data/instruction-batc
       expect(counts.get(answer!)).toBe(Math.max(...counts.values()));
     }
     expect(Object.keys(data.majority).sort()).toEqual(['cell', 'count', 'exists', 'location', 'neighbour', 'relation']);
+  });
+
+  test('answer lists: every answer of each question kind in the training scenes, most frequent first, as the layout writes it', () => {
+    const data = DATA.instructblip;
+    for (const [kind, list] of Object.entries(data.answers)) {
+      const counts = new Map<string, number>();
+      for (const s of data.train.scenes.scenes) for (const q of s.qa) if (q.kind === kind) counts.set(q.answer, (counts.get(q.answer) ?? 0) + 1);
+      expect([kind, [...list!].sort()]).toEqual([kind, [...counts.keys()].sort()]);
+      expect(list!.map((a) => counts.get(a)!)).toEqual([...counts.values()].sort((a, b) => b - a));
+      expect(list![0]).toBe(data.majority[kind as SceneTask]);
+    }
+    expect(data.answers.exists).toEqual(expect.arrayContaining(['yes', 'no']));
+    expect(data.answers.location!.sort()).toEqual(['bottom left', 'bottom right', 'top left', 'top right']);
+    // the chat layouts capitalise answers, as their references are
+    expect(DATA.minigpt4.answers.location!.sort()).toEqual(['Bottom left', 'Bottom right', 'Top left', 'Top right']);
+  });
+
+  test.each(INSTRUCTION_TEMPLATE_NAMES)('%s: candidate ids are what a training example labels after the generation prompt', (template) => {
+    const data = DATA[template];
+    const lm = lmTokenizer(data);
+    for (const task of ['cell', 'exists', 'count'] as const) {
+      const { answers, ids } = answerCandidateIds(data, task, lm);
+      expect(answers).toEqual(data.answers[task]);
+      answers.forEach((a, j) => expect(decode(lm, ids[j])).toBe(` ${a}${END[template]}`));
+      // after any held-out prompt of the task, the example answered with a candidate continues with those ids
+      const set = instructionEvalSet(data, task, lm);
+      set.examples.slice(0, 3).forEach((ex, i) => {
+        const turns = ex.turns.map((t, k) => (k === ex.turns.length - 1 ? { ...t, assistant: answers[1] } : t));
+        const full = tokenizeInstructions({ ...data, train: { ...data.train, examples: [{ ...ex, turns }] } }, lm, 400).rows[0].ids;
+        expect(Array.from(full)).toEqual([...set.prompts[i], ...ids[1]]);
+      });
+    }
+    expect(() => answerCandidateIds(data, 'caption', lm)).toThrow("answerCandidateIds: task 'caption' has no answer list or no held-out example");
   });
 
   test('a detailed description in fixed words', () => {

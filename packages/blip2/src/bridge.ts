@@ -1,6 +1,6 @@
 import {
-  IMAGE_TOKEN_INDEX, LayerNorm, Linear, Module, QFormer, Tensor, VisionTransformer, causalLmLoss, generateFromEmbeds, prefixLengthsFromLabels,
-  resolveVocabSize, spliceImageEmbeds, tf,
+  IMAGE_TOKEN_INDEX, LayerNorm, Linear, Module, QFormer, Tensor, VisionTransformer, causalLmLoss, generateFromEmbeds, labelLogProbs,
+  prefixLengthsFromLabels, resolveVocabSize, spliceImageEmbeds, tf,
 } from '@mmzoo/core';
 import type { Batch, BuildParts, CausalGenerateOptions, CausalGenerateResult, ImagePromptOptions, ImagePromptedLM, LossOutput } from '@mmzoo/core';
 import { buildLm } from '@mmzoo/lm';
@@ -28,6 +28,22 @@ export interface QFormerBridgeOptions {
    * `prefixLength` (default false: causal)
    */
   prefixLm?: boolean;
+}
+
+/** Prompt-candidate pairs scored in one forward pass by {@link QFormerBridge.scoreAnswers}. */
+const SCORE_ROWS = 128;
+
+/**
+ * Checks prompts about images: one per image, each with exactly one IMAGE_TOKEN_INDEX.
+ * @throws Error `who: ...` naming the counts or the prompt
+ */
+function checkImagePrompts(who: string, images: Tensor, prompts: readonly number[][]): void {
+  const b = images.shape[0];
+  if (prompts.length !== b) throw new Error(`${who}: ${prompts.length} prompts for ${b} images`);
+  prompts.forEach((p, i) => {
+    const n = p.filter((t) => t === IMAGE_TOKEN_INDEX).length;
+    if (n !== 1) throw new Error(`${who}: prompt ${i} holds ${n} image placeholders (${IMAGE_TOKEN_INDEX}); it needs exactly one`);
+  });
 }
 
 /**
@@ -163,12 +179,7 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
    * @throws Error when the counts disagree or a prompt has no placeholder or several
    */
   generateFromImages(images: Tensor, prompts: number[][], opts: ImagePromptOptions = {}): CausalGenerateResult {
-    const b = images.shape[0];
-    if (prompts.length !== b) throw new Error(`QFormerBridge.generateFromImages: ${prompts.length} prompts for ${b} images`);
-    prompts.forEach((p, i) => {
-      const n = p.filter((t) => t === IMAGE_TOKEN_INDEX).length;
-      if (n !== 1) throw new Error(`QFormerBridge.generateFromImages: prompt ${i} holds ${n} image placeholders (${IMAGE_TOKEN_INDEX}); it needs exactly one`);
-    });
+    checkImagePrompts('QFormerBridge.generateFromImages', images, prompts);
     const { text, ...settings } = opts;
     const pad = this.opts.lmPadId;
     const longest = Math.max(...prompts.map((p) => p.length));
@@ -184,6 +195,57 @@ export class QFormerBridge extends Module implements ImagePromptedLM {
     } finally {
       embeds.dispose();
     }
+  }
+
+  /**
+   * Ranks candidate answers by likelihood (LAVIS Blip2VicunaInstruct `_predict_class`): every prompt is paired with
+   * every candidate, each pair laid out as a training row (prompt, then the candidate; right-padded; the soft prompt
+   * at the placeholder; labels on the candidate's ids only) and scored by the LM's summed log-probability of the
+   * candidate (core labelLogProbs). The soft prompt is computed once per image. LAVIS ranks by the mean over a padded
+   * row, which orders candidates as this sum does within one padded batch; it adds no end token, while here a
+   * candidate carries its end, as trained, so that an answer that is a prefix of another ("top" of "top left") is
+   * not favoured. With `prefixLm` the prompt is the LM's bidirectional prefix, as in training.
+   * @param images float32 [B, C, H, W]
+   * @param prompts B rows of LM ids, each with one IMAGE_TOKEN_INDEX
+   * @param candidates K non-empty rows of LM ids
+   * @param opts `text` int32 [B, Lq] with `qformerText`
+   * @returns B rows of K natural-log probabilities
+   * @throws Error when the counts disagree, a prompt has no placeholder or several, a candidate is empty, or a pair is
+   *   longer than the LM's context
+   */
+  scoreAnswers(images: Tensor, prompts: number[][], candidates: number[][], opts: Pick<ImagePromptOptions, 'text'> = {}): number[][] {
+    const who = 'QFormerBridge.scoreAnswers';
+    checkImagePrompts(who, images, prompts);
+    candidates.forEach((c, j) => {
+      if (c.length === 0) throw new Error(`${who}: candidate ${j} has no ids`);
+    });
+    const longest = Math.max(...prompts.map((p) => p.length)) - 1 + this.imageTokens + Math.max(...candidates.map((c) => c.length));
+    if (longest > this.lm.maxSeqLen) throw new Error(`${who}: a prompt with a candidate takes ${longest} positions, more than the LM's context of ${this.lm.maxSeqLen}`);
+    const pairs = prompts.flatMap((_, i) => candidates.map((_, j) => [i, j] as const));
+    const out = prompts.map(() => new Array<number>(candidates.length).fill(0));
+    const soft = this.softPrompt(images, opts.text);
+    try {
+      for (let from = 0; from < pairs.length; from += SCORE_ROWS) {
+        const chunk = pairs.slice(from, from + SCORE_ROWS);
+        const rows = chunk.map(([i, j]) => [...prompts[i], ...candidates[j]]);
+        const width = Math.max(...rows.map((r) => r.length));
+        // shifted labels: the id after position t, where that id is one of the candidate's
+        const labels = chunk.map(([i], r) => Array.from({ length: width }, (_, t) => (t >= prompts[i].length - 1 && t < rows[r].length - 1 ? rows[r][t + 1] : -100)));
+        const ids = rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(this.opts.lmPadId)]);
+        const scores = tf.tidy(() => {
+          const image = tf.gather(soft, chunk.map(([i]) => i));
+          const spliced = spliceImageEmbeds(this.lm, tf.tensor2d(ids, undefined, 'int32'), image, { labels: tf.tensor2d(labels, undefined, 'int32'), padId: this.opts.lmPadId });
+          const prefixLength = this.prefixLm ? chunk.map(([i]) => prompts[i].length - 1 + this.imageTokens) : undefined;
+          return labelLogProbs(this.lm.forward(spliced.embeds, { prefixLength }).logits, spliced.labels!, { shifted: true });
+        });
+        const values = scores.dataSync();
+        scores.dispose();
+        chunk.forEach(([i, j], r) => (out[i][j] = values[r]));
+      }
+    } finally {
+      soft.dispose();
+    }
+    return out;
   }
 }
 

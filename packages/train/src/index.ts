@@ -91,11 +91,11 @@ export {
 export type { AnswerStop, InstructionTemplateName, WordingGroup } from './data/instruction-templates';
 export {
   EVALUATED_TASKS, HELD_IN_TASKS, HELD_OUT_TASKS, INSTRUCTION_HELD_OUT_SEED, SCENE_TASKS, YES_NO_TASKS, drawInstruction, heldOutInstructions,
-  majorityAnswers, sceneDescription, trainingInstructions, trainingTasks,
+  majorityAnswers, answerLists, sceneDescription, trainingInstructions, trainingTasks,
 } from './data/scene-instructions';
 export type { SceneInstruction, SceneTask, SceneTaskMix } from './data/scene-instructions';
 export {
-  INSTRUCTION_TEST_SCENE_SEED, blankImageBatch, imagePrompt, instructionEvalSet, instructionIds, instructionOptions, instructionTexts, loadInstructionData,
+  INSTRUCTION_TEST_SCENE_SEED, answerCandidateIds, blankImageBatch, imagePrompt, instructionEvalSet, instructionIds, instructionOptions, instructionTexts, loadInstructionData,
   makeInstructionBatch, tokenizeInstructions,
 } from './data/instruction-batches';
 export type { ImagePrompt, InstructionBatchInputs, InstructionData, InstructionEvalSet, InstructionRow, InstructionTokens } from './data/instruction-batches';

@@ -1,4 +1,4 @@
-import { tf, Tensor, causalLmLoss } from '@mmzoo/core';
+import { tf, Tensor, causalLmLoss, labelLogProbs } from '@mmzoo/core';
 import { BACKENDS, useBackend } from '../../helpers/fixtures';
 import { centralDiff, dot, expectAllClose, expectGradMatch, seededUniform, tensorOf } from '../../helpers/finite-diff';
 
@@ -70,6 +70,32 @@ describe.each(BACKENDS)('losses/causal-lm on %s', (backend) => {
       expect(() => causalLmLoss(tf.zeros([2, 5]), tf.zeros([2, 5], 'int32'))).toThrow('causalLmLoss: logits must be [B, T, V], got [2,5]');
       expect(() => causalLmLoss(tf.zeros([2, 4, 5]), tf.zeros([2, 3], 'int32'))).toThrow('causalLmLoss: labels [2,3] do not match logits [2,4,5]');
       expect(() => causalLmLoss(tf.zeros([2, 4, 5]), tf.zeros([2, 4], 'int32'), { lossMask: tf.ones([4]) })).toThrow('causalLmLoss: lossMask [4] does not match labels [2,4]');
+    });
+  });
+
+  test('labelLogProbs: per row, minus the summed NLL of its counted labels (both label conventions)', () => {
+    // float64 per-row sums: HF convention (logits[t] against labels[t + 1])
+    const perRow = LABELS.map((row, b) => {
+      let sum = 0;
+      for (let t = 0; t + 1 < row.length; t++) {
+        if (row[t + 1] === -100) continue;
+        const at = (b * row.length + t) * 5;
+        sum -= nll(Array.prototype.slice.call(LOGITS, at, at + 5), row[t + 1]);
+      }
+      return sum;
+    });
+    tf.tidy(() => {
+      const logits = tensorOf(LOGITS, [2, 4, 5]);
+      expectAllClose(labelLogProbs(logits, tf.tensor2d(LABELS, undefined, 'int32')), perRow, 'HF convention');
+      // the same targets written already shifted score the same
+      const shifted = LABELS.map((r) => [...r.slice(1), -100]);
+      expectAllClose(labelLogProbs(logits, tf.tensor2d(shifted, undefined, 'int32'), { shifted: true }), perRow, 'shifted');
+      // by hand: uniform logits over 4 tokens, two counted labels in row 0, none in row 1: [-2 ln 4, 0]
+      expectAllClose(labelLogProbs(tf.zeros([2, 3, 4]), tf.tensor2d([[9, 1, 2], [0, -100, -100]], undefined, 'int32')), [-2 * Math.log(4), 0], 'uniform', { atol: 1e-6 });
+      // the batch mean of the rows' sums over the token count is causalLmLoss negated
+      const count = LABELS.flatMap((r) => r.slice(1)).filter((l) => l !== -100).length;
+      expectAllClose(causalLmLoss(logits, tf.tensor2d(LABELS, undefined, 'int32')), [-(perRow[0] + perRow[1]) / count], 'agrees with the loss');
+      expect(() => labelLogProbs(tf.zeros([2, 4, 5]), tf.zeros([2, 3], 'int32'))).toThrow('labelLogProbs: labels [2,3] do not match logits [2,4,5]');
     });
   });
 });

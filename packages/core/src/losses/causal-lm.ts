@@ -1,5 +1,5 @@
 import { tf, Tensor } from '../tf';
-import { crossEntropy } from './cross-entropy';
+import { crossEntropy, logSoftmax } from './cross-entropy';
 
 /** Options of {@link causalLmLoss}. */
 export interface CausalLmLossOptions {
@@ -39,5 +39,37 @@ export function causalLmLoss(logits: Tensor, labels: Tensor, opts: CausalLmLossO
       target = target.slice([0, 1], [b, t - 1]);
     }
     return crossEntropy(scored.reshape([-1, v]), target.reshape([-1]), { ignoreIndex: ignore });
+  });
+}
+
+/**
+ * The log-probability of each row's labelled tokens under a decoder, log p(labels | context) = the sum over the
+ * counted positions of log_softmax(logits) at the label, in float32: what ranking candidate answers by likelihood
+ * needs (LAVIS `predict_class`; BLIP's VQA `rank_answers`), the per-row counterpart of {@link causalLmLoss} (same
+ * label conventions: `ignoreIndex` positions and, without `shifted`, the first label are not counted).
+ * @param logits float32 [B, T, V]
+ * @param labels int32 [B, T] token ids in [0, V) or `ignoreIndex`
+ * @param opts `ignoreIndex` and `shifted` as {@link causalLmLoss} (no `lossMask`)
+ * @returns float32 [B]: each row's summed natural-log probability (0 for a row with no counted label)
+ * @throws Error when logits are not [B, T, V] or labels are not [B, T]
+ */
+export function labelLogProbs(logits: Tensor, labels: Tensor, opts: Omit<CausalLmLossOptions, 'lossMask'> = {}): Tensor {
+  if (logits.rank !== 3) throw new Error(`labelLogProbs: logits must be [B, T, V], got [${logits.shape}]`);
+  const [b, t, v] = logits.shape;
+  if (labels.rank !== 2 || labels.shape[0] !== b || labels.shape[1] !== t) throw new Error(`labelLogProbs: labels [${labels.shape}] do not match logits [${logits.shape}]`);
+  const ignore = opts.ignoreIndex ?? -100;
+  return tf.tidy(() => {
+    let scored = logits;
+    let target = labels.toInt();
+    if (!opts.shifted) {
+      if (t < 2) return tf.zeros([b]);
+      scored = logits.slice([0, 0, 0], [b, t - 1, v]);
+      target = target.slice([0, 1], [b, t - 1]);
+    }
+    const counted = target.notEqual(tf.scalar(ignore, 'int32'));
+    // an ignored position looks up class 0 and is then zeroed
+    const safe = tf.where(counted, target, tf.zerosLike(target));
+    const picked = tf.sum(logSoftmax(scored).mul(tf.oneHot(safe, v)), -1);
+    return tf.sum(tf.where(counted, picked, tf.zerosLike(picked)), 1);
   });
 }

@@ -11,5 +11,5 @@ export { weightedObjective } from './objective';
 export type { LossOutput, ObjectiveTerm, TrainableModel } from './objective';
 export { itmLogOdds } from './itm';
 export type { ItmScorer } from './itm';
-export { causalLmLoss } from './causal-lm';
+export { causalLmLoss, labelLogProbs } from './causal-lm';
 export type { CausalLmLossOptions } from './causal-lm';

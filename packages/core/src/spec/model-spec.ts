@@ -161,6 +161,19 @@ export interface ImagePromptedLM {
    * @param opts generation settings over the model's own (its config's answer decoding)
    */
   generateFromImages(images: Tensor, prompts: number[][], opts?: ImagePromptOptions): CausalGenerateResult;
+  /**
+   * Ranks candidate answers (LAVIS InstructBLIP `predict_class`, BLIP's VQA `rank_answers`): the LM's log-probability
+   * of each candidate's ids after each prompt with its image, log p(candidate | image, prompt), summed over the
+   * candidate's ids in float32.
+   * @param images float32 [B, C, H, W]
+   * @param prompts B rows of LM ids, each with one IMAGE_TOKEN_INDEX, ending where the answer starts
+   * @param candidates K non-empty rows of LM ids (an answer with its end, as trained), shared by every prompt
+   * @param opts `text`: the instructions, for a model that {@link readsInstruction}
+   * @returns B rows of K natural-log probabilities
+   * @throws Error when the counts disagree, a prompt has no placeholder or several, a candidate is empty, or a prompt
+   *   with a candidate does not fit the LM's context
+   */
+  scoreAnswers(images: Tensor, prompts: number[][], candidates: number[][], opts?: Pick<ImagePromptOptions, 'text'>): number[][];
 }
 
 /**
@@ -174,7 +187,7 @@ export function imagePromptRoom(model: ImagePromptedLM, promptLengths: readonly 
 
 /** True when `model` implements {@link ImagePromptedLM}. */
 export function isImagePromptedLM(model: object): model is ImagePromptedLM {
-  return 'generateFromImages' in model && typeof model.generateFromImages === 'function' && 'lm' in model && 'readsInstruction' in model;
+  return 'generateFromImages' in model && typeof model.generateFromImages === 'function' && 'scoreAnswers' in model && 'lm' in model && 'readsInstruction' in model;
 }
 
 /** True when `model` implements {@link DualEncoder} (zero-shot classification, retrieval). */
@@ -208,9 +221,9 @@ export function isImageFeatureExtractor(model: object): model is ImageFeatureExt
  *   interpolated Kneser-Ney bigram and trigram models fitted on the training tokens and chance (the vocabulary
  *   size); needs a `CausalLM` (issue 16, "Done when").
  * - `sceneVqa`: a model that answers prompts about images ({@link ImagePromptedLM}) on the fixed held-out sets of
- *   `data.dataset: sceneInstructions`: greedy answers scored by exact match after VQA normalisation, per task and over
- *   the held-in and held-out question tasks, beside the majority answer and the model's own LM given the prompt
- *   without the image; captions and descriptions by BLEU-4 / CIDEr (issue 17, "Evaluation tasks").
+ *   `data.dataset: sceneInstructions`: answers ranked among the task's candidates (ImagePromptedLM.scoreAnswers) and
+ *   generated, scored by exact match after VQA normalisation, per task and over the held-in and held-out question
+ *   tasks, beside the majority answer and the model's own LM given the prompt without the image; captions and descriptions by BLEU-4 / CIDEr (issue 17, "Evaluation tasks").
  * - `chat`: a chat LM on the fixed held-out questions of `data.dataset: dialogue`: yes/no accuracy by comparing the
  *   log-probabilities of the answers ` Yes` and ` No` after the prompt, beside the training set's majority answer and
  *   chance, and the exact match of greedy short answers; needs a `CausalLM` (issue 16, "A chat LM").
@@ -251,8 +264,8 @@ export const EVAL_TASK_COLUMNS: { readonly [T in EvalTaskName]: readonly string[
     'yesNoDefinitionAccuracy', 'shortAnswerExactMatch', 'shortAnswerMajorityExactMatch', 'shortAnswerQuestions',
   ],
   sceneVqa: [
-    'vqaAccuracy', 'vqaMajorityAccuracy', 'vqaQuestionOnlyAccuracy', 'heldOutAccuracy', 'heldOutMajorityAccuracy', 'heldOutQuestionOnlyAccuracy',
-    'yesNoVqaAccuracy', 'captionBleu4', 'captionCider', 'descriptionBleu4', 'descriptionCider', 'vqaByTask', 'vqaExamples',
+    'vqaAccuracy', 'vqaMajorityAccuracy', 'vqaQuestionOnlyAccuracy', 'vqaGeneratedAccuracy', 'heldOutAccuracy', 'heldOutMajorityAccuracy',
+    'heldOutQuestionOnlyAccuracy', 'heldOutGeneratedAccuracy', 'yesNoVqaAccuracy', 'captionBleu4', 'captionCider', 'descriptionBleu4', 'descriptionCider', 'vqaByTask', 'vqaExamples',
   ],
 };
 

@@ -22,7 +22,7 @@ import { INSTRUCTION_WORDINGS, InstructionTemplateName, instructionPieces } from
 import { batchIndices } from './pairs';
 import { resizeImageSet } from './resize';
 import { buildScenes, SceneGrid, SceneSet } from './scenes';
-import { SceneInstruction, SceneTask, heldOutInstructions, majorityAnswers, qformerText, trainingInstructions } from './scene-instructions';
+import { SceneInstruction, SceneTask, answerLists, heldOutInstructions, majorityAnswers, qformerText, trainingInstructions } from './scene-instructions';
 import { ImageSet, imageSize } from './types';
 import { existsSync } from 'fs';
 import * as path from 'path';
@@ -41,6 +41,8 @@ export interface InstructionData {
   test: { scenes: SceneSet; images: ImageSet; heldOut: Record<string, SceneInstruction[]> };
   /** the majority answer of each question task over the training scenes (the majority baseline) */
   majority: Partial<Record<SceneTask, string>>;
+  /** the answer list of each question task over the training scenes, in the layout's form (rank scoring's candidates) */
+  answers: Partial<Record<SceneTask, string[]>>;
   /** where the images came from, for logs */
   root: string;
 }
@@ -86,6 +88,7 @@ export function loadInstructionData(data: DataConfig, imageShape: [number, numbe
       heldOut: heldOutInstructions(opts.template, testScenes.scenes, grid, opts.heldOutPerTask),
     },
     majority: majorityAnswers(trainScenes.scenes),
+    answers: answerLists(opts.template, trainScenes.scenes),
     root,
   };
 }
@@ -259,4 +262,30 @@ export function instructionEvalSet(
     task, images, imageShape: [c, h, w], prompts, references: examples.map((e) => e.turns[e.turns.length - 1].assistant), examples,
     ...(enc ? { text: { ids: enc.ids, shape: enc.shape } } : {}),
   };
+}
+
+/**
+ * The `lm` ids of each candidate answer of `task` (data `answers`) as a training example continues the generation
+ * prompt with it: the answer's text and the layout's end ("\n", the end token or `###`), exactly the ids that carry
+ * labels in training, so that rank scoring sums the log-probabilities of what the model learned to write. They are
+ * read off the task's first held-out example with its answer replaced; the layouts tokenize the answer apart from the
+ * prompt, so they are the same after every prompt.
+ * @returns the candidates (as written in the layout) and their ids, in the same order
+ * @throws Error when the task has no answer list or no held-out example, or as {@link instructionIds}
+ */
+export function answerCandidateIds(data: InstructionData, task: SceneTask, lm: TextTokenizer): { answers: string[]; ids: number[][] } {
+  const answers = data.answers[task];
+  const carrier = data.test.heldOut[task]?.[0];
+  if (!answers?.length || !carrier) throw new Error(`answerCandidateIds: task '${task}' has no answer list or no held-out example`);
+  const prompt = instructionIds(data.template, carrier, lm, true).ids;
+  const ids = answers.map((a) => {
+    const turns = carrier.turns.map((t, i) => (i === carrier.turns.length - 1 ? { ...t, assistant: a } : t));
+    const full = instructionIds(data.template, { ...carrier, turns }, lm);
+    const after = Array.from(full.ids.subarray(prompt.length));
+    if (prompt.some((id, i) => full.ids[i] !== id) || after.length !== full.answer.subarray(prompt.length).filter((f) => f === 1).length) {
+      throw new Error(`answerCandidateIds: in layout '${data.template}' the answer '${a}' does not follow the generation prompt as its own labelled ids`);
+    }
+    return after;
+  });
+  return { answers, ids };
 }

@@ -242,3 +242,23 @@ export function majorityAnswers(scenes: readonly Scene[]): Partial<Record<SceneT
   }
   return out;
 }
+
+/**
+ * The answer list of each question task: every distinct answer of that kind among `scenes`' question/answer pairs (the
+ * training scenes), most frequent first (ties: the one seen first), as written in `template` (capitalised in the chat
+ * layouts): the candidates that rank scoring chooses among, as BLIP's VQA ranks the training set's answer list and
+ * InstructBLIP's `predict_class` a dataset's candidate classes. The held-out kinds have lists too: their answers are
+ * known by construction even though no example trains on them.
+ */
+export function answerLists(template: InstructionTemplateName, scenes: readonly Scene[]): Partial<Record<SceneTask, string[]>> {
+  const qa = scenes.flatMap((s) => s.qa);
+  const out: Partial<Record<SceneTask, string[]>> = {};
+  for (const kind of SCENE_QUESTION_KINDS) {
+    const counts = new Map<string, number>();
+    for (const q of qa) if (q.kind === kind) counts.set(q.answer, (counts.get(q.answer) ?? 0) + 1);
+    // a stable sort keeps first-seen order among ties
+    const list = [...counts.keys()].sort((a, b) => counts.get(b)! - counts.get(a)!);
+    if (list.length) out[kind] = list.map((a) => answerText(template, a));
+  }
+  return out;
+}

@@ -22,10 +22,12 @@ export interface ScoredAnswer {
  * The log-probability of each answer after its prompt, log p(answer | prompt) = sum over the answer's ids of the
  * model's log-softmax at the position before each, in float32. Rows are right-padded (causal attention: a real
  * position never sees the padding after it) and run `batchSize` at a time.
+ * @param prefixLm read each prompt as a prefix LM's prefix (bidirectionally: CausalLmForwardOptions `prefixLength`,
+ *   GLM), as such a model trains; default false: causal
  * @returns one natural-log probability per row
  * @throws Error when a prompt or answer is empty, or a row is longer than the model's context (maxSeqLen)
  */
-export function answerLogProbs(model: CausalLM, rows: readonly ScoredAnswer[], batchSize = 32): number[] {
+export function answerLogProbs(model: CausalLM, rows: readonly ScoredAnswer[], batchSize = 32, prefixLm = false): number[] {
   const out: number[] = [];
   for (let s = 0; s < rows.length; s += batchSize) {
     const batch = rows.slice(s, s + batchSize);
@@ -40,7 +42,8 @@ export function answerLogProbs(model: CausalLM, rows: readonly ScoredAnswer[], b
     batch.forEach((r, b) => r.answer.forEach((id, j) => where.push([b, r.prompt.length - 1 + j, id])));
     const picked = tf.tidy(() => {
       const ids = tf.tensor2d(seqs.map((q) => [...q, ...new Array<number>(width - q.length).fill(0)]), [seqs.length, width], 'int32');
-      return tf.gatherND(logSoftmax(model.forward(ids).logits), tf.tensor2d(where, [where.length, 3], 'int32'));
+      const prefixLength = prefixLm ? batch.map((r) => r.prompt.length) : undefined;
+      return tf.gatherND(logSoftmax(model.forward(ids, { prefixLength }).logits), tf.tensor2d(where, [where.length, 3], 'int32'));
     });
     const values = picked.dataSync();
     picked.dispose();
