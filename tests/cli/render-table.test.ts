@@ -44,9 +44,24 @@ describe('the end-of-run table', () => {
     expect(out.find((l) => l.startsWith('short-answer'))).toMatch(/^short-answer exact match \(100 questions\) +0\.310  \(majority 0\.080\)$/);
   });
 
+  test("the sceneVqa rows: ranked accuracy beside the majority answer, the LM without the image and the generated answers", () => {
+    const out = renderTable({
+      ...base,
+      metrics: {
+        vqaAccuracy: 0.4617, vqaMajorityAccuracy: 0.3317, vqaQuestionOnlyAccuracy: 0.2667, vqaGeneratedAccuracy: 0.3783,
+        heldOutAccuracy: 0.3317, heldOutMajorityAccuracy: 0.2783, heldOutQuestionOnlyAccuracy: 0.3283, heldOutGeneratedAccuracy: 0.0367,
+        yesNoVqaAccuracy: 0.495, captionBleu4: 0, captionCider: 0.0021, descriptionBleu4: 0, descriptionCider: 0,
+      },
+    }).split('\n');
+    expect(out.find((l) => l.startsWith('scene VQA held-in'))).toMatch(/^scene VQA held-in, ranked +0\.462  \(majority 0\.332, question only 0\.267; generated 0\.378\)$/);
+    expect(out.find((l) => l.startsWith('scene VQA held-out'))).toMatch(/^scene VQA held-out, ranked +0\.332  \(majority 0\.278, question only 0\.328; generated 0\.037\)$/);
+    expect(out.find((l) => l.startsWith('  yes/no questions'))).toMatch(/^ {2}yes\/no questions, ranked +0\.495$/);
+    expect(out.find((l) => l.startsWith('caption / description'))).toMatch(/^caption \/ description BLEU-4 \(CIDEr\) +0\.000 \/ 0\.000  \(0\.002 \/ 0\.000\)$/);
+  });
+
   test('metrics a run lacks get no row', () => {
     const out = renderTable({ ...base, metrics: {} });
-    expect(out).not.toMatch(/ITM|linear probe|BLEU|zero-shot|R@1|yes\/no|short-answer/);
+    expect(out).not.toMatch(/ITM|linear probe|BLEU|zero-shot|R@1|yes\/no|short-answer|scene VQA/);
     expect(out.split('\n')).toHaveLength(8);
   });
 });

@@ -2,7 +2,7 @@ import * as path from 'path';
 import { HFTokenizer, IMAGE_TOKEN_INDEX, Rng, WordTokenizer, batchTensors, tf } from '@mmzoo/core';
 import {
   DataSchema, FASHION_MNIST_FILES, HELD_IN_TASKS, HELD_OUT_TASKS, IGNORE_LABEL, INSTRUCTION_TEMPLATE_NAMES, INSTRUCTION_WORDINGS,
-  InstructionData, InstructionTemplateName, SCENE_TASKS, SceneInstruction, SceneTask, answerCandidateIds, batchIndices, blankImageBatch, drawInstruction,
+  InstructionData, InstructionTemplateName, SCENE_TASKS, SceneInstruction, SceneTask, answerCandidateIds, batchIndices, blankImageBatch, drawInstruction, imagePrompt,
   instructionEvalSet, instructionTexts, loadInstructionData, makeInstructionBatch, sceneDescription, tokenizeInstructions,
   trainByteLevelBpe, writeIdx,
 } from '@mmzoo/train';
@@ -125,6 +125,13 @@ describe('scene instruction data (data/scene-instructions, data/instruction-batc
       });
     }
     expect(() => answerCandidateIds(data, 'caption', lm)).toThrow("answerCandidateIds: task 'caption' has no answer list or no held-out example");
+  });
+
+  test('imagePrompt: a question laid out as the training questions are, its first letter capitalised (a newcomer typed it in lower case)', () => {
+    const lm = lmTokenizer(DATA.blip2_opt);
+    expect(imagePrompt('blip2_opt', ' is there a bag?', lm).text).toBe('Question: Is there a bag? Answer:');
+    expect(imagePrompt('instructblip', 'where is the bag?', lm)).toMatchObject({ text: 'Question: Where is the bag? Short answer:', qformer: 'Question: Where is the bag? Short answer:' });
+    expect(imagePrompt('instructblip', 'describe the image in detail.', lm).text).toBe('Describe the image in detail.');
   });
 
   test('a detailed description in fixed words', () => {

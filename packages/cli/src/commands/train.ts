@@ -306,6 +306,16 @@ export function metricRows(m: Record<string, any>): [string, string][] {
   if (m.shortAnswerExactMatch !== undefined) {
     rows.push([`short-answer exact match (${m.shortAnswerQuestions} questions)`, `${num(m.shortAnswerExactMatch, 3)}  (majority ${num(m.shortAnswerMajorityExactMatch, 3)})`]);
   }
+  if (m.vqaAccuracy !== undefined) {
+    // sceneVqa: ranked answers first (the primary figures), generated ones beside
+    const withBaselines = (acc: unknown, majority: unknown, questionOnly: unknown, generated: unknown) => (
+      `${num(acc, 3)}  (majority ${num(majority, 3)}, question only ${num(questionOnly, 3)}; generated ${num(generated, 3)})`
+    );
+    rows.push(['scene VQA held-in, ranked', withBaselines(m.vqaAccuracy, m.vqaMajorityAccuracy, m.vqaQuestionOnlyAccuracy, m.vqaGeneratedAccuracy)]);
+    rows.push(['scene VQA held-out, ranked', withBaselines(m.heldOutAccuracy, m.heldOutMajorityAccuracy, m.heldOutQuestionOnlyAccuracy, m.heldOutGeneratedAccuracy)]);
+    rows.push(['  yes/no questions, ranked', num(m.yesNoVqaAccuracy, 3)]);
+    rows.push(['caption / description BLEU-4 (CIDEr)', `${num(m.captionBleu4, 3)} / ${num(m.descriptionBleu4, 3)}  (${num(m.captionCider, 3)} / ${num(m.descriptionCider, 3)})`]);
+  }
   return rows;
 }
 

@@ -135,7 +135,9 @@ export interface ImagePrompt {
 export function imagePrompt(template: InstructionTemplateName, question: string, lm: TextTokenizer): ImagePrompt {
   // LAVIS's VQA prompt of each (blip2_opt: "Question: {} Answer:"; InstructBLIP's "Question: {} Short answer:")
   const wording = INSTRUCTION_WORDINGS[template].question.find((w) => w.startsWith('Question: {} ')) ?? '{}';
-  const user = template === 'blip2_opt' || question.trim().endsWith('?') ? wording.replace('{}', question.trim()) : question.trim();
+  // the first letter capitalised, as the training questions are (data/scene-instructions `questionTurn`)
+  const asked = question.trim().charAt(0).toUpperCase() + question.trim().slice(1);
+  const user = template === 'blip2_opt' || asked.endsWith('?') ? wording.replace('{}', asked) : asked;
   const { ids } = pieceIds(lm, instructionPieces(template, [{ user, assistant: '' }], true), WHERE);
   return { text: user, ids: [...ids], qformer: qformerText(template, user) };
 }
