@@ -23,23 +23,37 @@ export interface CausalLmLossOptions {
  * @throws Error when logits are not [B, T, V] or labels / lossMask are not [B, T]
  */
 export function causalLmLoss(logits: Tensor, labels: Tensor, opts: CausalLmLossOptions = {}): Tensor {
-  if (logits.rank !== 3) throw new Error(`causalLmLoss: logits must be [B, T, V], got [${logits.shape}]`);
+  checkShapes('causalLmLoss', logits, labels);
   const [b, t, v] = logits.shape;
-  if (labels.rank !== 2 || labels.shape[0] !== b || labels.shape[1] !== t) throw new Error(`causalLmLoss: labels [${labels.shape}] do not match logits [${logits.shape}]`);
   const mask = opts.lossMask;
   if (mask && (mask.rank !== 2 || mask.shape[0] !== b || mask.shape[1] !== t)) throw new Error(`causalLmLoss: lossMask [${mask.shape}] does not match labels [${labels.shape}]`);
   const ignore = opts.ignoreIndex ?? -100;
   return tf.tidy(() => {
     let target = labels.toInt();
     if (mask) target = tf.where(mask.toFloat().equal(tf.scalar(1)), target, tf.fill([b, t], ignore, 'int32'));
-    let scored = logits;
-    if (!opts.shifted) {
-      if (t < 2) return tf.scalar(0);
-      scored = logits.slice([0, 0, 0], [b, t - 1, v]);
-      target = target.slice([0, 1], [b, t - 1]);
-    }
-    return crossEntropy(scored.reshape([-1, v]), target.reshape([-1]), { ignoreIndex: ignore });
+    const aligned = alignTargets(logits, target, opts.shifted);
+    if (!aligned) return tf.scalar(0);
+    return crossEntropy(aligned.scored.reshape([-1, v]), aligned.target.reshape([-1]), { ignoreIndex: ignore });
   });
+}
+
+/** @throws Error `who: ...` when logits are not [B, T, V] or labels are not [B, T] */
+function checkShapes(who: string, logits: Tensor, labels: Tensor): void {
+  if (logits.rank !== 3) throw new Error(`${who}: logits must be [B, T, V], got [${logits.shape}]`);
+  const [b, t] = logits.shape;
+  if (labels.rank !== 2 || labels.shape[0] !== b || labels.shape[1] !== t) throw new Error(`${who}: labels [${labels.shape}] do not match logits [${logits.shape}]`);
+}
+
+/**
+ * The logits and the targets they are scored against: as given when `shifted`, else (HF's convention) logits[:, t]
+ * against target[:, t + 1], i.e. logits [B, T - 1, V] and target [B, T - 1]; undefined when T < 2 leaves nothing.
+ * Call inside a tidy.
+ */
+function alignTargets(logits: Tensor, target: Tensor, shifted = false): { scored: Tensor; target: Tensor } | undefined {
+  if (shifted) return { scored: logits, target };
+  const [b, t, v] = logits.shape;
+  if (t < 2) return undefined;
+  return { scored: logits.slice([0, 0, 0], [b, t - 1, v]), target: target.slice([0, 1], [b, t - 1]) };
 }
 
 /**
@@ -54,22 +68,16 @@ export function causalLmLoss(logits: Tensor, labels: Tensor, opts: CausalLmLossO
  * @throws Error when logits are not [B, T, V] or labels are not [B, T]
  */
 export function labelLogProbs(logits: Tensor, labels: Tensor, opts: Omit<CausalLmLossOptions, 'lossMask'> = {}): Tensor {
-  if (logits.rank !== 3) throw new Error(`labelLogProbs: logits must be [B, T, V], got [${logits.shape}]`);
-  const [b, t, v] = logits.shape;
-  if (labels.rank !== 2 || labels.shape[0] !== b || labels.shape[1] !== t) throw new Error(`labelLogProbs: labels [${labels.shape}] do not match logits [${logits.shape}]`);
+  checkShapes('labelLogProbs', logits, labels);
+  const [b, , v] = logits.shape;
   const ignore = opts.ignoreIndex ?? -100;
   return tf.tidy(() => {
-    let scored = logits;
-    let target = labels.toInt();
-    if (!opts.shifted) {
-      if (t < 2) return tf.zeros([b]);
-      scored = logits.slice([0, 0, 0], [b, t - 1, v]);
-      target = target.slice([0, 1], [b, t - 1]);
-    }
-    const counted = target.notEqual(tf.scalar(ignore, 'int32'));
+    const aligned = alignTargets(logits, labels.toInt(), opts.shifted);
+    if (!aligned) return tf.zeros([b]);
+    const counted = aligned.target.notEqual(tf.scalar(ignore, 'int32'));
     // an ignored position looks up class 0 and is then zeroed
-    const safe = tf.where(counted, target, tf.zerosLike(target));
-    const picked = tf.sum(logSoftmax(scored).mul(tf.oneHot(safe, v)), -1);
+    const safe = tf.where(counted, aligned.target, tf.zerosLike(aligned.target));
+    const picked = tf.sum(logSoftmax(aligned.scored).mul(tf.oneHot(safe, v)), -1);
     return tf.sum(tf.where(counted, picked, tf.zerosLike(picked)), 1);
   });
 }

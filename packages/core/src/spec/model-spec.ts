@@ -223,7 +223,8 @@ export function isImageFeatureExtractor(model: object): model is ImageFeatureExt
  * - `sceneVqa`: a model that answers prompts about images ({@link ImagePromptedLM}) on the fixed held-out sets of
  *   `data.dataset: sceneInstructions`: answers ranked among the task's candidates (ImagePromptedLM.scoreAnswers) and
  *   generated, scored by exact match after VQA normalisation, per task and over the held-in and held-out question
- *   tasks, beside the majority answer and the model's own LM given the prompt without the image; captions and descriptions by BLEU-4 / CIDEr (issue 17, "Evaluation tasks").
+ *   tasks, beside the majority answer and the model's own LM given the prompt without the image; captions and
+ *   descriptions by BLEU-4 / CIDEr (issue 17, "Evaluation tasks").
  * - `chat`: a chat LM on the fixed held-out questions of `data.dataset: dialogue`: yes/no accuracy by comparing the
  *   log-probabilities of the answers ` Yes` and ` No` after the prompt, beside the training set's majority answer and
  *   chance, and the exact match of greedy short answers; needs a `CausalLM` (issue 16, "A chat LM").
@@ -265,7 +266,8 @@ export const EVAL_TASK_COLUMNS: { readonly [T in EvalTaskName]: readonly string[
   ],
   sceneVqa: [
     'vqaAccuracy', 'vqaMajorityAccuracy', 'vqaQuestionOnlyAccuracy', 'vqaGeneratedAccuracy', 'heldOutAccuracy', 'heldOutMajorityAccuracy',
-    'heldOutQuestionOnlyAccuracy', 'heldOutGeneratedAccuracy', 'yesNoVqaAccuracy', 'captionBleu4', 'captionCider', 'descriptionBleu4', 'descriptionCider', 'vqaByTask', 'vqaExamples',
+    'heldOutQuestionOnlyAccuracy', 'heldOutGeneratedAccuracy', 'yesNoVqaAccuracy', 'captionBleu4', 'captionCider', 'descriptionBleu4',
+    'descriptionCider', 'vqaByTask', 'vqaExamples',
   ],
 };
 
